@@ -1,0 +1,26 @@
+# The two commands the README promises, plus a few conveniences.
+# Everything runs from the project's own .venv, created by scripts/setup.sh.
+.PHONY: setup lab test bench doctor down lint
+
+setup:
+	@scripts/setup.sh
+
+## Start the embedded cluster and open JupyterLab on notebooks/ (lesson 00 first).
+lab: setup
+	@.venv/bin/labkit lab
+
+## The whole test suite: unit + integration tests and every lesson notebook (nbval).
+test: setup
+	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@.venv/bin/python -m labkit.bench
+
+doctor: setup
+	@.venv/bin/labkit doctor
+
+down:
+	@.venv/bin/labkit down
+
+lint: setup
+	@.venv/bin/ruff check labkit tests

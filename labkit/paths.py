@@ -1,0 +1,48 @@
+"""Where the lab keeps its state, logs and downloads.
+
+Everything lives in one project-local folder (``.labkit/`` next to ``pyproject.toml``)
+so that every kernel, the CLI and the tests find the same running cluster, and so that
+deleting that folder is a full reset. ``LABKIT_HOME`` moves the state (tests use this to
+run a second, private cluster); ``LABKIT_CACHE`` moves the downloads.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path | None:
+    """The checkout labkit was installed from (editable install), if any."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").is_file() else None
+
+
+def home() -> Path:
+    """The state folder: ``state.json``, process logs."""
+    env = os.environ.get("LABKIT_HOME")
+    if env:
+        path = Path(env)
+    else:
+        root = project_root()
+        path = (root / ".labkit") if root else (Path.home() / ".labkit")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache() -> Path:
+    """The download cache (verified connector jars). Survives `labkit down`."""
+    env = os.environ.get("LABKIT_CACHE")
+    path = Path(env) if env else home() / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def logs() -> Path:
+    path = home() / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_file() -> Path:
+    return home() / "state.json"
