@@ -1,6 +1,6 @@
 # The two commands the README promises, plus a few conveniences.
 # Everything runs from the project's own .venv, created by scripts/setup.sh.
-.PHONY: setup lab test bench doctor down lint
+.PHONY: setup lab test bench doctor down lint clean-notebooks
 
 setup:
 	@scripts/setup.sh
@@ -24,3 +24,6 @@ down:
 
 lint: setup
 	@.venv/bin/ruff check labkit tests
+
+clean-notebooks:
+	@.venv/bin/python scripts/clean_notebooks.py

@@ -1,0 +1,191 @@
+"""Event generators: clicks, payments and sensor readings that look like the real thing.
+
+Every generator is deterministic for a given ``seed`` (the same events, in the same
+order, with the same timestamps), so a lesson can assert exact results. Event time is
+carried in ``ts`` (epoch milliseconds, UTC) and advances by random gaps whose mean is
+``1 / rate`` seconds; it starts at ``start`` (a fixed instant by default, so runs repeat;
+pass ``start="now"`` for live demos). Use :func:`paced` to *send* events at a wall-clock
+rate.
+
+    from labkit import events
+    list(events.clicks(3, seed=1))
+    for e in events.paced(events.sensors(seed=2), per_second=50): ...
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+PAGES = ["/", "/search", "/product/1", "/product/2", "/product/3", "/cart", "/checkout", "/help"]
+PAGE_WEIGHTS = [30, 20, 12, 10, 8, 9, 6, 5]
+DEVICES = ["mobile", "desktop", "tablet"]
+DEVICE_WEIGHTS = [60, 33, 7]
+MERCHANTS = ["grocer", "coffee", "fuel", "books", "electronics", "travel", "pharmacy", "fashion"]
+COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "US", "GB", "PL"]
+COUNTRY_WEIGHTS = [40, 15, 12, 10, 8, 6, 5, 4]
+
+
+def start_ms(start: datetime | str | int | None) -> int:
+    """Epoch milliseconds for ``start``: None -> the fixed EPOCH, "now" -> wall clock."""
+    if start is None:
+        return int(EPOCH.timestamp() * 1000)
+    if start == "now":
+        return int(time.time() * 1000)
+    if isinstance(start, int):
+        return start
+    if isinstance(start, str):
+        start = datetime.fromisoformat(start)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    return int(start.timestamp() * 1000)
+
+
+def zipf_weights(n: int, skew: float) -> list[float]:
+    """Weights for ``n`` keys where key *k* is ``1/k**skew`` as popular as key 1.
+
+    ``skew=0`` is uniform; ``skew`` around 1 is what real user activity looks like
+    (a few heavy users, a long tail); larger values make one key "hot".
+    """
+    if n < 1:
+        raise ValueError(f"need at least one key, not {n}")
+    if skew < 0:
+        raise ValueError(f"skew must be >= 0, not {skew}")
+    return [1.0 / (k**skew) for k in range(1, n + 1)]
+
+
+def _check_rate(rate: float) -> None:
+    if not rate > 0:
+        raise ValueError(f"rate must be a positive number of events per second, not {rate!r}")
+
+
+def _times(rng: random.Random, start: int, rate: float) -> Iterator[int]:
+    """Event times with exponential gaps (a Poisson process), in epoch ms."""
+    t = float(start)
+    while True:
+        yield int(t)
+        t += rng.expovariate(rate) * 1000
+
+
+def _take(gen: Iterator[dict], n: int | None) -> Iterator[dict]:
+    if n is not None and n < 0:
+        raise ValueError(f"n must be >= 0, not {n}")
+    return gen if n is None else itertools.islice(gen, n)
+
+
+def clicks(
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    users: int = 50,
+    skew: float = 1.1,
+    rate: float = 20.0,
+    start: datetime | str | int | None = None,
+) -> Iterator[dict]:
+    """Page views on a web shop: ``user_id`` (Zipf-popular), ``page``, ``device``, ``ts``."""
+    _check_rate(rate)
+    rng = random.Random(seed)
+    ids = [f"user-{i:03d}" for i in range(1, users + 1)]
+    weights = zipf_weights(users, skew)
+
+    def gen() -> Iterator[dict]:
+        for i, ts in enumerate(_times(rng, start_ms(start), rate)):
+            yield {
+                "event_id": f"c{seed}-{i}",
+                "user_id": rng.choices(ids, weights)[0],
+                "page": rng.choices(PAGES, PAGE_WEIGHTS)[0],
+                "device": rng.choices(DEVICES, DEVICE_WEIGHTS)[0],
+                "ts": ts,
+            }
+
+    return _take(gen(), n)
+
+
+def payments(
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    accounts: int = 20,
+    skew: float = 0.8,
+    rate: float = 5.0,
+    start: datetime | str | int | None = None,
+) -> Iterator[dict]:
+    """Card payments: ``tx_id``, ``account_id``, ``amount`` (log-normal around each
+    account's own typical spend), ``merchant``, ``country``, ``ts``."""
+    _check_rate(rate)
+    rng = random.Random(seed)
+    ids = [f"acct-{i:03d}" for i in range(1, accounts + 1)]
+    weights = zipf_weights(accounts, skew)
+    typical = {a: rng.uniform(15, 120) for a in ids}  # each account's usual spend
+    home = {a: rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0] for a in ids}
+
+    def gen() -> Iterator[dict]:
+        for i, ts in enumerate(_times(rng, start_ms(start), rate)):
+            acct = rng.choices(ids, weights)[0]
+            amount = round(typical[acct] * math.exp(rng.gauss(0, 0.5)), 2)
+            yield {
+                "tx_id": f"t{seed}-{i}",
+                "account_id": acct,
+                "amount": max(amount, 0.5),
+                "currency": "EUR",
+                "merchant": rng.choice(MERCHANTS),
+                "country": home[acct] if rng.random() < 0.95 else rng.choice(COUNTRIES),
+                "ts": ts,
+            }
+
+    return _take(gen(), n)
+
+
+def sensors(
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    sensors: int = 5,
+    rate: float = 10.0,
+    start: datetime | str | int | None = None,
+) -> Iterator[dict]:
+    """Temperature/humidity readings: each sensor drifts (random walk) around its own
+    level, with a daily cycle. ``sensor_id``, ``temperature`` (C), ``humidity`` (%), ``ts``."""
+    _check_rate(rate)
+    rng = random.Random(seed)
+    ids = [f"sensor-{i}" for i in range(1, sensors + 1)]
+    level = {s: rng.uniform(18, 24) for s in ids}
+    drift = dict.fromkeys(ids, 0.0)
+
+    def gen() -> Iterator[dict]:
+        for ts in _times(rng, start_ms(start), rate):
+            s = rng.choice(ids)
+            drift[s] = max(-3.0, min(3.0, drift[s] + rng.gauss(0, 0.15)))
+            day = math.sin(2 * math.pi * ((ts / 3_600_000) % 24) / 24)
+            yield {
+                "sensor_id": s,
+                "temperature": round(level[s] + drift[s] + 2.5 * day + rng.gauss(0, 0.2), 2),
+                "humidity": round(min(100.0, max(0.0, 45 - 8 * day + rng.gauss(0, 2))), 1),
+                "ts": ts,
+            }
+
+    return _take(gen(), n)
+
+
+def paced(events: Iterable[dict], per_second: float, *, seconds: float | None = None) -> Iterator[dict]:
+    """Yield events at about ``per_second`` of wall-clock time (for live demos).
+
+    Stops after ``seconds`` if given. Keeps the long-run rate right even when the
+    consumer of the events is sometimes slow (it catches up rather than drifting).
+    """
+    _check_rate(per_second)
+    begin = time.monotonic()
+    for i, event in enumerate(events):
+        due = begin + i / per_second
+        now = time.monotonic()
+        if seconds is not None and now - begin >= seconds:
+            return
+        if due > now:
+            time.sleep(due - now)
+        yield event

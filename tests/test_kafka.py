@@ -1,0 +1,103 @@
+"""Kafka helpers against the real embedded broker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import labkit
+from labkit import events
+from labkit.errors import BrokerUnavailable, LabError, UnknownTopic
+
+
+def test_produce_read_round_trip_keeps_keys_order_and_timestamps(lab, topic):
+    name = topic("rt", partitions=3)
+    sent = list(events.clicks(300, seed=7))
+    assert lab.produce(name, sent, key="user_id", timestamp="ts") == 300
+    df = lab.read(name)
+    assert len(df) == 300
+    assert sorted(df["event_id"]) == sorted(e["event_id"] for e in sent)
+    # one key -> one partition, and within it the order the events were sent
+    assert (df.groupby("key")["partition"].nunique() == 1).all()
+    for _, part in df.sort_values("offset").groupby("partition"):
+        ids = [int(e.split("-")[1]) for e in part["event_id"]]
+        assert ids == sorted(ids)
+    assert (df["timestamp"].astype("int64") // 10**6 == df["ts"]).all()
+
+
+def test_end_offsets_are_the_true_log_end(lab, topic):
+    name = topic("ends", partitions=2)
+    lab.produce(name, [{"i": i} for i in range(37)], key=lambda e: "same")
+    ends = lab.end_offsets(name)
+    assert sum(ends.values()) == 37  # tansu's ListOffsets would say 1
+    assert lab.describe_topic(name)["events"].sum() == 37
+
+
+def test_headers_and_malformed_values_are_kept(lab, topic):
+    name = topic("hdr")
+    lab.produce(name, [{"a": 1}], headers={"source": "test"})
+    producer = lab.producer(value_serializer=None)
+    producer.send(name, value=b"{not json")
+    producer.flush()
+    producer.close()
+    df = lab.read(name)
+    assert df["headers"].iloc[0] == {"source": "test"}
+    assert df["_raw"].iloc[1] == "{not json" and "not valid JSON" in df["_error"].iloc[1]
+
+
+def test_bad_event_is_named_and_nothing_is_sent(lab, topic):
+    name = topic("bad")
+    with pytest.raises(ValueError, match="event #2"):
+        lab.produce(name, [{"a": 1}, {"a": 2}, {"a": float("nan")}])
+    with pytest.raises(ValueError, match="event #1 is a str"):
+        lab.produce(name, [{"a": 1}, "oops"])
+    assert lab.read(name).empty
+
+
+def test_unknown_topic_is_a_clear_error_and_is_not_auto_created(lab):
+    with pytest.raises(UnknownTopic, match="does not exist"):
+        lab.produce("no-such-topic-xyz", [{"a": 1}])
+    with pytest.raises(UnknownTopic):
+        lab.read("no-such-topic-xyz")
+    assert "no-such-topic-xyz" not in lab.topics()
+
+
+def test_replace_starts_a_topic_afresh(lab, topic):
+    name = topic("again", partitions=2)
+    lab.produce(name, [{"i": 1}, {"i": 2}])
+    with pytest.raises(LabError, match="already exists"):
+        lab.create_topic(name)
+    lab.create_topic(name, partitions=3, replace=True)
+    assert lab.read(name).empty
+    assert lab.partitions(name) == [0, 1, 2]
+
+
+def test_partitions_out_of_range_is_rejected(lab):
+    with pytest.raises(ValueError, match="1 to 64"):
+        lab.create_topic("x", partitions=0)
+
+
+def test_broker_down_fails_within_seconds():
+    from labkit.cluster import Endpoints, free_port
+
+    dead = labkit.Lab(Endpoints("embedded", f"127.0.0.1:{free_port()}", "x"))
+    t0 = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match="No Kafka broker answers"):
+        dead.topics()
+    assert time.monotonic() - t0 < 5
+
+
+def test_consumer_group_joins_fast(lab, topic):
+    name = topic("grp", partitions=2)
+    lab.produce(name, [{"i": i} for i in range(10)])
+    group = f"{name}-g"
+    consumer = lab.consumer(name, group_id=group)
+    t0 = time.monotonic()
+    got = 0
+    while got < 10 and time.monotonic() - t0 < 15:
+        got += sum(len(v) for v in consumer.poll(200).values())
+    consumer.close()
+    lab.delete_groups(group)
+    assert got == 10
+    assert time.monotonic() - t0 < 10  # ~3 s with the lab's session timeout, ~23 s without
