@@ -192,8 +192,6 @@ def start_broker(port: int | None = None) -> tuple[Endpoints, dict]:
         chosen = wanted
     else:
         chosen = DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
-        if chosen != DEFAULT_PORT:
-            print(f"labkit: port {DEFAULT_PORT} is taken; the broker uses port {chosen}.")
     address = f"127.0.0.1:{chosen}"
     log_path = paths.logs() / "broker.log"
     env = {**os.environ, "RUST_LOG": os.environ.get("LABKIT_BROKER_LOG", "warn")}
@@ -286,8 +284,13 @@ def up(quiet: bool = False) -> State:
         endpoints, info = start_broker()
         state = State(endpoints, {**(state.processes if state else {}), "broker": info})
         state.save()
+        moved = (
+            ""
+            if endpoints.bootstrap_servers.endswith(f":{DEFAULT_PORT}")
+            else (f" (port {DEFAULT_PORT} is taken by another program)")
+        )
         say(
-            f"labkit: embedded Kafka broker (tansu) ready on {endpoints.bootstrap_servers} "
+            f"labkit: embedded Kafka broker (tansu) ready on {endpoints.bootstrap_servers}{moved} "
             f"in {time.monotonic() - t0:.2f} s."
         )
         return state

@@ -50,7 +50,7 @@ def connect(quiet: bool = False) -> Lab:
     Safe to call from any number of notebooks and after a kernel restart: they all find
     the same broker through ``.labkit/state.json``.
     """
-    state = cluster.up(quiet=True)
+    state = cluster.up(quiet=quiet)
     lab = Lab(state.endpoints)
     if not quiet:
         print(lab)
