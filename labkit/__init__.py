@@ -7,8 +7,19 @@ lab.produce("clicks", [{"user": "ada", "page": "/"}], key="user")
 lab.read("clicks")              # a pandas DataFrame
 """
 
+from . import checks, events, widgets
 from .errors import BrokerUnavailable, LabError, UnknownTopic
 from .lab import Lab, connect
 
 __version__ = "0.1.0"
-__all__ = ["BrokerUnavailable", "Lab", "LabError", "UnknownTopic", "connect", "__version__"]
+__all__ = [
+    "checks",
+    "events",
+    "widgets",
+    "BrokerUnavailable",
+    "Lab",
+    "LabError",
+    "UnknownTopic",
+    "connect",
+    "__version__",
+]

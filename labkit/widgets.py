@@ -50,3 +50,144 @@ def live_table(title: str, last: int = 10) -> Iterator[Callable[[pd.DataFrame], 
             display(df.tail(last))
 
     yield show
+
+
+# --- lesson 00: the lab's health panel ------------------------------------------------
+
+
+class HealthPanel:
+    """Broker, topics, and a button that sends one event app -> Kafka -> Flink -> Kafka ->
+    notebook and shows how long the trip took.
+
+    The Flink job that does the middle hop is started by the notebook (so the learner
+    sees its SQL); the panel only sends to ``send_topic`` and waits on ``receive_topic``.
+    A click runs in a background thread, so the notebook stays responsive while the
+    first event waits for Flink to start; `send_event` is the same trip, synchronously,
+    for cells and tests.
+    """
+
+    def __init__(self, lab, send_topic: str, receive_topic: str) -> None:
+        import ipywidgets as widgets
+
+        self.lab = lab
+        self.send_topic = send_topic
+        self.receive_topic = receive_topic
+        self.trips: list[dict] = []
+        self.thread = None
+        self.status = widgets.HTML()
+        self.topics = widgets.HTML()
+        self.message = widgets.Text(value="hello, stream", description="message")
+        self.send = widgets.Button(description="Send an event", button_style="primary", icon="paper-plane")
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.result = widgets.HTML("Press <i>Send an event</i>.")
+        self.plot = widgets.Output()
+        self.send.on_click(lambda _: self._send_in_background())
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML("<h4>Lab health</h4>"),
+                self.status,
+                self.topics,
+                self.refresh_button,
+                widgets.HTML("<h4>First event: app &rarr; Kafka &rarr; Flink &rarr; Kafka &rarr; here</h4>"),
+                widgets.HBox([self.message, self.send]),
+                self.result,
+                self.plot,
+            ]
+        )
+        self.refresh()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def refresh(self) -> dict:
+        """Re-read the cluster's status and topics into the panel; returns the status."""
+        st = self.lab.status()
+        broker = st.get("processes", {}).get("broker", {})
+        mem = f", {broker['rss_mb']} MB" if broker.get("rss_mb") else ""
+        ok = "&#9989;" if st["running"] else "&#10060;"
+        self.status.value = (
+            f"{ok} <b>Kafka</b> ({st['backend']}) at <code>{st['bootstrap_servers']}</code>{mem}"
+            f" &nbsp; <b>Flink</b>: {st['flink_rest'] or 'mini-cluster in this kernel'}"
+        )
+        rows = "".join(
+            f"<tr><td><code>{t}</code></td><td>{sum(self.lab.end_offsets(t).values())}</td></tr>"
+            for t in self.lab.topics()
+        )
+        self.topics.value = f"<table><tr><th>topic</th><th>events</th></tr>{rows}</table>"
+        return st
+
+    def send_event(self, timeout: float = 60.0) -> dict:
+        """Send one event and wait for Flink's answer; returns the trip's measurements."""
+        import time
+        import uuid
+
+        from kafka import TopicPartition
+
+        trip_id = uuid.uuid4().hex[:8]
+        ends = self.lab.end_offsets(self.receive_topic)
+        consumer = self.lab.consumer(enable_auto_commit=False)
+        try:
+            tps = [TopicPartition(self.receive_topic, p) for p in ends]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, ends[tp.partition])
+            self.result.value = f"sent <code>{trip_id}</code>, waiting for Flink..."
+            sent = time.time()
+            self.lab.produce(
+                self.send_topic,
+                [{"id": trip_id, "message": self.message.value, "sent_ms": int(sent * 1000)}],
+                key="id",
+            )
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for records in consumer.poll(50).values():
+                    for r in records:
+                        if isinstance(r.value, dict) and r.value.get("id") == trip_id:
+                            trip = {
+                                "id": trip_id,
+                                "latency_s": round(time.time() - sent, 3),
+                                "answer": r.value,
+                            }
+                            self.trips.append(trip)
+                            self._show(trip)
+                            return trip
+            raise TimeoutError(
+                f"No answer from Flink on {self.receive_topic!r} within {timeout} s: is the job running?"
+            )
+        finally:
+            consumer.close()
+
+    def _send_in_background(self) -> None:
+        import threading
+
+        def work() -> None:
+            try:
+                self.send_event()
+            except Exception as exc:  # noqa: BLE001 - shown to the learner, not lost
+                self.result.value = f"<b style='color:#cf222e'>{type(exc).__name__}</b>: {exc}"
+            self.refresh()
+
+        self.thread = threading.Thread(target=work, daemon=True)
+        self.thread.start()
+
+    def _show(self, trip: dict) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        self.result.value = (
+            f"&#9989; Flink answered <code>{trip['answer']}</code> "
+            f"after <b>{trip['latency_s'] * 1000:.0f} ms</b> end to end."
+        )
+        fig, ax = plt.subplots(figsize=(6, 2.2))
+        ax.bar(range(1, len(self.trips) + 1), [t["latency_s"] * 1000 for t in self.trips], color="#4c72b0")
+        ax.set_xlabel("event #")
+        ax.set_ylabel("ms")
+        ax.set_title("end-to-end latency (the first includes Flink's start-up)")
+        fig.tight_layout()
+        with self.plot:
+            self.plot.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
