@@ -76,3 +76,170 @@ LESSON_00_TASKS: dict[str, str] = {
     "let a new service read last week's events from the start": "kafka",
     "join orders with shipments that arrive up to an hour later": "flink",
 }
+
+
+# --- lessons 01-04 (Kafka moves data) ------------------------------------------------
+
+
+def lesson_01_produce(lab, topic: str) -> Result:  # noqa: ANN001 - a labkit.Lab
+    """Exercise 01: the first 20 of ``events.payments(seed=7)`` in ``topic``, keyed by
+    account_id, record timestamp = the event's ``ts``, header ``source=exercise``."""
+    from . import events
+
+    expected = list(events.payments(20, seed=7))
+    df = lab.read(topic)
+    if df.empty:
+        return failed(
+            f"{topic!r} is empty.",
+            "Send each payment with producer.send(...), then call producer.flush() so the "
+            "producer does not keep them in its buffer.",
+        )
+    if len(df) != len(expected):
+        extra = ""
+        if len(df) > 20:
+            extra = " Run the cell that creates the topic (replace=True) again, then send once."
+        return failed(f"Found {len(df)} events, expected 20.{extra}", "Use events.payments(20, seed=7).")
+    by_id = {e["tx_id"]: e for e in expected}
+    if "tx_id" not in df or set(df["tx_id"]) != set(by_id):
+        return failed("These are not the first 20 payments of seed 7.", "Use events.payments(20, seed=7).")
+    rows = df.to_dict("records")
+    if any(r["key"] != by_id[r["tx_id"]]["account_id"] for r in rows):
+        return failed(
+            "The keys are not the account ids.", "Pass key=payment['account_id'] to producer.send."
+        )
+    stamps = {r["tx_id"]: int(r["timestamp"].value // 1_000_000) for r in rows}
+    if any(stamps[t] != by_id[t]["ts"] for t in stamps):
+        return failed(
+            "The record timestamps are the send time, not when the payment happened.",
+            "Pass timestamp_ms=payment['ts'] to producer.send.",
+        )
+    if "headers" not in df or any((r.get("headers") or {}).get("source") != "exercise" for r in rows):
+        return failed(
+            "The header is missing or different.",
+            "Headers are a list of (name, bytes) pairs: headers=[('source', b'exercise')].",
+        )
+    return passed("20 payments, keyed by account, stamped with when they happened, with a header.")
+
+
+def lesson_02_order(lab, topic: str) -> Result:  # noqa: ANN001 - a labkit.Lab
+    """Exercise 02: ``events.deliveries(60, seed=2)`` in ``topic`` so that every order's
+    status changes are read back in order."""
+    from . import events
+
+    expected = list(events.deliveries(60, seed=2))
+    df = lab.read(topic)
+    if df.empty:
+        return failed(f"{topic!r} is empty.", "Send the 60 deliveries, then producer.flush().")
+    if len(df) != len(expected) or "order_id" not in df:
+        return failed(
+            f"Found {len(df)} events, expected 60 deliveries.",
+            "Recreate the topic (run its cell again) and send events.deliveries(60, seed=2) once.",
+        )
+    spread = df.groupby("order_id")["partition"].nunique()
+    if (spread > 1).any():
+        order = spread[spread > 1].index[0]
+        parts = sorted(df.loc[df["order_id"] == order, "partition"].unique().tolist())
+        hint = (
+            "Without a key the producer spreads events over partitions, and Kafka keeps order only "
+            "inside one partition."
+            if df["key"].isna().all()
+            else "Which field is the same for all the events that must stay in order?"
+        )
+        return failed(f"{order}'s events landed in partitions {parts}: they can be read out of order.", hint)
+    for order, part in df.sort_values("offset").groupby("order_id"):
+        if list(part["step"]) != sorted(part["step"]):
+            return failed(
+                f"{order}'s statuses are out of order in its partition.",
+                "Send the events in the order the generator gives them.",
+            )
+    if not (df["key"] == df["order_id"]).all():
+        return failed(
+            f"Each order stays in one partition, but there are only {df['key'].nunique()} distinct keys.",
+            "Few keys means few busy partitions. Key by the field that names the thing whose order matters.",
+        )
+    return passed("Every order lives in one partition, so its status changes are read in order.")
+
+
+def lesson_03_lag(lag_fn) -> Result:  # noqa: ANN001 - the learner's function
+    """Exercise 03: ``lag_fn(end_offsets, committed) -> {partition: lag}`` where a
+    partition the group never committed (None) is read from offset 0."""
+    cases = [
+        ({0: 10, 1: 5}, {0: 4, 1: 5}, {0: 6, 1: 0}),
+        ({0: 7, 1: 3, 2: 0}, {0: 7, 1: None, 2: None}, {0: 0, 1: 3, 2: 0}),
+        ({0: 100}, {0: None}, {0: 100}),
+    ]
+    for ends, committed, want in cases:
+        try:
+            got = lag_fn(dict(ends), dict(committed))
+        except Exception as exc:  # noqa: BLE001 - any error is a hint, not a crash
+            if isinstance(exc, TypeError) and "None" in str(exc):
+                return failed(
+                    f"Your function raised {exc!r}.",
+                    "A partition the group never committed has committed offset None: the group "
+                    "would start it from the beginning, so all its events are lag.",
+                )
+            return failed(f"Your function raised {exc!r} for end offsets {ends} and committed {committed}.")
+        if got is None:
+            return failed("Your function returned None.", "Return a dict: partition -> lag.")
+        if not isinstance(got, dict) or set(got) != set(ends):
+            return failed(f"For end offsets {ends} you returned {got!r}.", "Return one entry per partition.")
+        if got != want:
+            wrong = next(p for p in want if got.get(p) != want[p])
+            if got.get(wrong) == -want[wrong]:
+                hint = "Lag is how far the group is *behind*: end offset minus committed offset."
+            elif committed[wrong] is None:
+                hint = "Committed None means nothing was processed yet: the lag is every event in it."
+            else:
+                hint = "Lag = end offset - committed offset, per partition."
+            return failed(
+                f"Partition {wrong}: end {ends[wrong]}, committed {committed[wrong]}: you said "
+                f"{got.get(wrong)}, the lag is {want[wrong]}.",
+                hint,
+            )
+    return passed("Your lag matches for every case, including never-committed partitions.")
+
+
+def lesson_04_since(lab, topic: str, since_ms: int, answer) -> Result:  # noqa: ANN001
+    """Exercise 04: the change of each account's balance (cents) from the events stored
+    at or after ``since_ms``, found with ``offsets_for_times`` and ``seek``."""
+    from kafka import TopicPartition
+
+    if not isinstance(answer, dict) or not answer:
+        return failed(
+            "Answer with a dict: account_id -> change in cents.",
+            "consumer.offsets_for_times({tp: since for tp in partitions}) tells you where to seek.",
+        )
+    ends = lab.end_offsets(topic)
+    tps = [TopicPartition(topic, p) for p in ends]
+    consumer = lab.consumer(enable_auto_commit=False)
+    try:
+        found = consumer.offsets_for_times({tp: since_ms for tp in tps})
+    finally:
+        consumer.close()
+    start = {
+        tp.partition: (hit.offset if hit is not None and hit.timestamp >= 0 else ends[tp.partition])
+        for tp, hit in found.items()
+    }
+    df = lab.read(topic)
+    want: dict[str, int] = {}
+    everything: dict[str, int] = {}
+    for row in df.to_dict("records"):
+        everything[row["account_id"]] = everything.get(row["account_id"], 0) + row["amount_cents"]
+        if row["offset"] >= start[row["partition"]]:
+            want[row["account_id"]] = want.get(row["account_id"], 0) + row["amount_cents"]
+    got = {str(k): v for k, v in answer.items()}
+    if got == want:
+        return passed(f"Right: replaying from offsets {start} (partition: offset) rebuilds exactly that.")
+    if got == everything:
+        return failed(
+            "That is every event in the topic, not only those since the time mark.",
+            "Seek each partition to the offset offsets_for_times returns before reading.",
+        )
+    if any(isinstance(v, float) for v in got.values()):
+        return failed("Some amounts are floats.", "Sum amount_cents as whole numbers (int).")
+    if set(got) < set(want) or sum(got.values()) != sum(want.values()):
+        return failed(
+            "Some events are missing or counted twice.",
+            "Read every partition from its own start offset up to the log end (lab.end_offsets).",
+        )
+    return failed("The balances differ.", "Add amount_cents per account_id for the events you replay.")

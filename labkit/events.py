@@ -189,3 +189,80 @@ def paced(events: Iterable[dict], per_second: float, *, seconds: float | None = 
         if due > now:
             time.sleep(due - now)
         yield event
+
+
+# --- lessons 01-04 (Kafka moves data): deliveries and a ledger ---------------------
+
+DELIVERY_STEPS = ["placed", "packed", "shipped", "out_for_delivery", "delivered"]
+
+
+def deliveries(
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    orders: int = 12,
+    rate: float = 5.0,
+    start: datetime | str | int | None = None,
+) -> Iterator[dict]:
+    """Delivery status changes: each order walks ``placed -> ... -> delivered``, orders
+    interleaved at random. ``order_id``, ``status``, ``step`` (0-4), ``courier``, ``ts``.
+
+    The point of this stream is its per-order order: a reader that sees "delivered"
+    before "shipped" for one order is wrong, so lesson 02 uses it to choose a key.
+    """
+    _check_rate(rate)
+    rng = random.Random(seed)
+    couriers = ["dhl", "ups", "bike"]
+
+    def gen() -> Iterator[dict]:
+        next_order = 1
+        active: dict[str, int] = {}  # order_id -> next step
+        courier: dict[str, str] = {}
+        for ts in _times(rng, start_ms(start), rate):
+            if len(active) < orders:
+                oid = f"order-{next_order:04d}"
+                next_order += 1
+                active[oid] = 0
+                courier[oid] = rng.choice(couriers)
+            oid = rng.choice(sorted(active))
+            step = active[oid]
+            status = DELIVERY_STEPS[step]
+            yield {"order_id": oid, "status": status, "step": step, "courier": courier[oid], "ts": ts}
+            if step + 1 == len(DELIVERY_STEPS):
+                del active[oid]
+            else:
+                active[oid] = step + 1
+
+    return _take(gen(), n)
+
+
+def ledger(
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    accounts: int = 6,
+    rate: float = 5.0,
+    start: datetime | str | int | None = None,
+) -> Iterator[dict]:
+    """Account transactions with whole-cent amounts: ``tx_id``, ``account_id``, ``kind``
+    ("deposit" or "payment"), ``amount_cents`` (signed: deposits add, payments take away),
+    ``ts``. Cents are integers so a balance rebuilt by replay is *exactly* equal, whatever
+    order the partitions are read in (float sums depend on the order of addition)."""
+    _check_rate(rate)
+    rng = random.Random(seed)
+    ids = [f"acct-{i:02d}" for i in range(1, accounts + 1)]
+
+    def gen() -> Iterator[dict]:
+        for i, ts in enumerate(_times(rng, start_ms(start), rate)):
+            acct = rng.choice(ids)
+            deposit = rng.random() < 0.25
+            cents = rng.randint(2000, 20000) if deposit else -int(rng.lognormvariate(7.5, 0.6))
+            yield {
+                "tx_id": f"l{seed}-{i}",
+                "account_id": acct,
+                "kind": "deposit" if deposit else "payment",
+                "amount_cents": cents,
+                "ts": ts,
+            }
+
+    return _take(gen(), n)
