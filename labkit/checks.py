@@ -78,6 +78,84 @@ LESSON_00_TASKS: dict[str, str] = {
 }
 
 
+# --- lessons 05-08 (Flink) -----------------------------------------------------------
+# The answers are Flink SQL strings, run by the check itself over the lesson's topic, and
+# compared with a pandas computation of the same thing on the events in that topic.
+
+LESSON_05_SCHEMA = "event_id STRING, user_id STRING, page STRING, device STRING, ts BIGINT"
+LESSON_06_SCHEMA = (
+    "event_id STRING, user_id STRING, page STRING, device STRING, ts BIGINT, "
+    "ev_time AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR ev_time AS ev_time - INTERVAL '1' SECOND"
+)
+
+
+def _run_sql(lab, sql, schema: str, topic: str):
+    """(DataFrame, None) or (None, Result explaining why the query did not run)."""
+    if not isinstance(sql, str) or not sql.strip():
+        return None, failed("No query yet.", 'Write your query as a string: my_sql = "SELECT ..."')
+    try:
+        return lab.query(sql, {"clicks": schema}, topics={"clicks": topic}), None
+    except Exception as exc:  # noqa: BLE001 - show Flink's own complaint
+        lines = [ln for ln in str(exc).splitlines() if ln.strip() and not ln.strip().startswith("at ")]
+        reason = next((ln for ln in lines if "Exception" in ln), lines[0] if lines else type(exc).__name__)
+        return None, failed("Flink could not run that query.", reason.strip()[:300])
+
+
+def lesson_05_filter(lab, sql, *, topic: str = "l05-clicks") -> Result:
+    """Mobile views of product pages: event_id, user_id, page of every click whose device
+    is 'mobile' and whose page starts with '/product/'."""
+    df, problem = _run_sql(lab, sql, LESSON_05_SCHEMA, topic)
+    if problem is not None:
+        return problem
+    events = lab.read(topic)
+    want = events[(events["device"] == "mobile") & events["page"].str.startswith("/product/")]
+    if list(df.columns) != ["event_id", "user_id", "page"]:
+        return failed(
+            f"Your columns are {list(df.columns)}.", "Select exactly event_id, user_id, page - in that order."
+        )
+    got, expected = set(df["event_id"]), set(want["event_id"])
+    if got == expected and len(df) == len(want):
+        return passed(f"{len(df)} mobile product views - the same as counting them by hand in pandas.")
+    if got > expected:
+        return failed(
+            f"{len(got - expected)} row(s) too many.", "Both conditions must hold: combine them with AND."
+        )
+    if got < expected:
+        return failed(
+            f"{len(expected - got)} row(s) missing.",
+            "Are you matching every product page? LIKE '/product/%' matches /product/1, /product/2...",
+        )
+    return failed("Not the right rows.", "Filter on device = 'mobile' and page LIKE '/product/%'.")
+
+
+def lesson_06_hop(lab, sql, *, topic: str = "l06-clicks") -> Result:
+    """Page views per device in hopping windows of 20 s that slide every 10 s: columns
+    window_start, window_end, device, n."""
+    from .flink_panels import same_windows, windows_pandas
+
+    df, problem = _run_sql(lab, sql, LESSON_06_SCHEMA, topic)
+    if problem is not None:
+        return problem
+    cols = ["window_start", "window_end", "device", "n"]
+    if sorted(df.columns) != sorted(cols):
+        return failed(f"Your columns are {list(df.columns)}.",
+                      "Return window_start, window_end, device and the count AS n.")
+    events = lab.read(topic)
+    want = windows_pandas(events, "hop", 20, 10, key="device")
+    if same_windows(df, want):
+        return passed(f"{len(df)} window rows, the same as pandas computes - each event counted twice.")
+    if same_windows(df, windows_pandas(events, "tumble", 20, key="device")) or same_windows(
+        df, windows_pandas(events, "tumble", 10, key="device")
+    ):
+        return failed(
+            "Those windows do not overlap.", "A hopping window is HOP(TABLE t, DESCRIPTOR(col), slide, size)."
+        )
+    if same_windows(df, windows_pandas(events, "hop", 10, 20, key="device")):
+        return failed("Slide and size are swapped.", "HOP takes the slide first, then the size.")
+    return failed("The counts differ from pandas'.",
+                  "Group by window_start, window_end and device, and count with COUNT(*) AS n.")
+
+
 # --- lessons 01-04 (Kafka moves data) ------------------------------------------------
 
 

@@ -1,0 +1,646 @@
+"""Pictures and panels for the Flink lessons (05-08), and the plain-pandas references
+they are checked against.
+
+Two halves:
+
+* **Reference computations** in pandas, written independently of Flink, so a lesson can
+  assert that Flink's answer is right: `windows_pandas` (tumbling, hopping, cumulative,
+  session windows), `arrival_order` + `watermark_sim` (bounded out-of-orderness
+  watermarks and which events a window drops as late), `running_totals`.
+* **Widgets** that keep the SQL / Flink API in the lesson and do the drawing here:
+  `JobPanel` (start/stop/status of a job), `WindowExplorer` (window kind and sizes ->
+  plot of windows over the raw events), `DisorderPanel` (disorder and watermark bound ->
+  event time vs arrival, watermark line, late events), `watch_windows` (send events live
+  and draw window results as they arrive, measuring their latency).
+
+Everything draws with matplotlib into an ``ipywidgets.Output`` (no ipympl), and works
+outside a notebook too (the widgets then just hold their values; tests drive them).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+MS = 1000
+
+# ---------------------------------------------------------------------------------
+# Reference computations (pandas, independent of Flink)
+# ---------------------------------------------------------------------------------
+
+
+def event_frame(events: Iterable[dict] | pd.DataFrame, ts: str = "ts") -> pd.DataFrame:
+    """Events as a DataFrame with ``ts`` (epoch ms) and ``time`` (naive UTC timestamp)."""
+    df = pd.DataFrame(list(events) if not isinstance(events, pd.DataFrame) else events).copy()
+    df["time"] = pd.to_datetime(df[ts], unit="ms")
+    return df
+
+
+def windows_pandas(
+    events: Iterable[dict] | pd.DataFrame,
+    kind: str = "tumble",
+    size: float = 10,
+    slide: float | None = None,
+    gap: float | None = None,
+    *,
+    key: str | None = None,
+    ts: str = "ts",
+) -> pd.DataFrame:
+    """Count events per window, the way Flink's window TVFs define the windows.
+
+    ``kind`` is tumble, hop, cumulate or session; sizes are seconds. ``slide`` is the
+    hop's slide or the cumulate's step; ``gap`` the session gap. Session windows are per
+    ``key`` (as ``SESSION(... PARTITION BY key ...)``); the others per key if given.
+    Returns window_start, window_end (naive UTC timestamps), [key], n - sorted.
+    """
+    df = event_frame(events, ts)
+    keys = [key] if key else []
+    rows: list[dict] = []
+    size_ms = int(size * MS)
+    if kind == "session":
+        if not gap:
+            raise ValueError("a session window needs a gap")
+        gap_ms = int(gap * MS)
+        groups = df.groupby(key) if key else [(None, df)]
+        for k, g in groups:
+            times = sorted(g[ts])
+            start = last = times[0]
+            n = 1
+            for t in times[1:]:
+                if t >= last + gap_ms:  # the event's own window [t, t+gap) does not overlap
+                    rows.append({"start": start, "end": last + gap_ms, "key": k, "n": n})
+                    start, n = t, 0
+                last = max(last, t)
+                n += 1
+            rows.append({"start": start, "end": last + gap_ms, "key": k, "n": n})
+    else:
+        for t, k in zip(df[ts], df[key] if key else [None] * len(df), strict=True):
+            for start, end in _windows_of(int(t), kind, size_ms, int((slide or size) * MS)):
+                rows.append({"start": start, "end": end, "key": k})
+    out = pd.DataFrame(rows)
+    if kind != "session":
+        out = (
+            out.groupby(["start", "end", "key"] if key else ["start", "end"]).size().rename("n").reset_index()
+        )
+    out["window_start"] = pd.to_datetime(out["start"], unit="ms")
+    out["window_end"] = pd.to_datetime(out["end"], unit="ms")
+    if key:
+        out = out.rename(columns={"key": key})
+    cols = ["window_start", "window_end", *keys, "n"]
+    return out[cols].sort_values(cols[:-1]).reset_index(drop=True).astype({"n": "int64"})
+
+
+def _windows_of(t: int, kind: str, size: int, slide: int) -> list[tuple[int, int]]:
+    if kind == "tumble":
+        start = t - t % size
+        return [(start, start + size)]
+    if kind == "hop":  # windows of `size` starting every `slide` that contain t
+        last = t - t % slide
+        return [(s, s + size) for s in range(last, t - size, -slide)]
+    if kind == "cumulate":  # windows [start, start+k*step) of the max-size period holding t
+        start = t - t % size
+        first_end = t - t % slide + slide
+        return [(start, end) for end in range(first_end, start + size + 1, slide)]
+    raise ValueError(f"kind must be tumble, hop, cumulate or session, not {kind!r}")
+
+
+def window_sql(
+    kind: str,
+    size: float,
+    slide: float | None = None,
+    gap: float | None = None,
+    *,
+    table: str = "clicks",
+    time_col: str = "ev_time",
+    key: str | None = None,
+) -> str:
+    """The Flink SQL counting events per window of this kind (what `WindowExplorer` shows)."""
+
+    def iv(seconds: float) -> str:
+        return (
+            f"INTERVAL '{int(seconds * MS)}' MILLISECOND"
+            if seconds % 1
+            else f"INTERVAL '{int(seconds)}' SECOND"
+        )
+
+    tvf = {
+        "tumble": f"TUMBLE(TABLE {table}, DESCRIPTOR({time_col}), {iv(size)})",
+        "hop": f"HOP(TABLE {table}, DESCRIPTOR({time_col}), {iv(slide or size)}, {iv(size)})",
+        "cumulate": f"CUMULATE(TABLE {table}, DESCRIPTOR({time_col}), {iv(slide or size)}, {iv(size)})",
+        "session": f"SESSION(TABLE {table} PARTITION BY {key or 'user_id'}, DESCRIPTOR({time_col}), "
+        f"{iv(gap or size)})",
+    }[kind]
+    group = "window_start, window_end" + (f", {key or 'user_id'}" if kind == "session" or key else "")
+    return f"SELECT {group}, COUNT(*) AS n\nFROM {tvf}\nGROUP BY {group}"
+
+
+def same_windows(flink: pd.DataFrame, reference: pd.DataFrame) -> bool:
+    """True when two window tables hold the same rows (order and dtypes aside)."""
+    cols = list(reference.columns)
+
+    def norm(df: pd.DataFrame) -> pd.DataFrame:
+        df = df[cols].copy()
+        for c in ("window_start", "window_end"):
+            df[c] = pd.to_datetime(df[c]).dt.tz_localize(None) if df[c].dt.tz is not None else df[c]
+            df[c] = df[c].astype("datetime64[ms]")
+        df["n"] = df["n"].astype("int64")
+        return df.sort_values(cols[:-1]).reset_index(drop=True)
+
+    return norm(flink).equals(norm(reference))
+
+
+def arrival_order(events: Iterable[dict], disorder: float, *, seed: int = 0) -> list[dict]:
+    """The events as they would *arrive*: each one delayed by a random 0..``disorder``
+    seconds after it happened, then sorted by arrival. Adds ``arrival`` (epoch ms)."""
+    rng = random.Random(seed)
+    out = [{**e, "arrival": e["ts"] + int(rng.uniform(0, disorder * MS))} for e in events]
+    return sorted(out, key=lambda e: (e["arrival"], e["ts"]))
+
+
+def watermark_sim(arrived: Sequence[dict], bound: float, size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replay what Flink does with ``WATERMARK FOR t AS t - INTERVAL 'bound' SECOND`` and
+    tumbling windows of ``size`` seconds, one event at a time in arrival order.
+
+    The watermark after an event is (largest event time seen) - bound; a window closes
+    (its result is emitted) once the watermark reaches its end - 1 ms; an event whose
+    window has already closed is *late* and the window aggregate drops it.
+
+    Returns (events, windows): events with ``watermark`` (before the event arrived),
+    ``window_end`` and ``late``; windows with ``n`` (events counted), ``closed_at`` (the
+    arrival time that closed it; None if only the end of input closes it) and ``delay_s``.
+    """
+    size_ms, bound_ms = int(size * MS), int(bound * MS)
+    wm: int | None = None
+    highest: int | None = None
+    rows, closed = [], {}
+    for i, e in enumerate(arrived):
+        end = e["ts"] - e["ts"] % size_ms + size_ms
+        late = wm is not None and end - 1 <= wm
+        rows.append({**e, "arrival_index": i, "watermark": wm, "window_end": end, "late": late})
+        highest = e["ts"] if highest is None else max(highest, e["ts"])
+        wm = highest - bound_ms
+        for r in rows:  # windows this watermark closes now
+            if r["window_end"] - 1 <= wm and r["window_end"] not in closed:
+                closed[r["window_end"]] = e.get("arrival", e["ts"])
+    ev = pd.DataFrame(rows)
+    kept = ev[~ev["late"]]
+    win = kept.groupby("window_end").size().rename("n").reset_index()
+    win["window_start"] = win["window_end"] - size_ms
+    win["closed_at"] = win["window_end"].map(closed)
+    win["delay_s"] = (win["closed_at"] - win["window_end"]) / MS
+    win = win[["window_start", "window_end", "n", "closed_at", "delay_s"]]
+    return ev, win
+
+
+def tradeoff(arrived: Sequence[dict], bounds: Iterable[float], size: float) -> pd.DataFrame:
+    """For each watermark bound: how many events are dropped as late, and how long after a
+    window's end its result appears (mean and max, seconds of wall-clock)."""
+    rows = []
+    for b in bounds:
+        ev, win = watermark_sim(arrived, b, size)
+        rows.append(
+            {
+                "bound_s": b,
+                "late_events": int(ev["late"].sum()),
+                "mean_delay_s": round(float(win["delay_s"].mean()), 3),
+                "max_delay_s": round(float(win["delay_s"].max()), 3),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def running_totals(
+    events: Iterable[dict], key: str = "account_id", value: str = "amount"
+) -> dict[str, float]:
+    """The final total of ``value`` per ``key`` (rounded to cents)."""
+    totals: dict[str, float] = {}
+    for e in events:
+        totals[e[key]] = totals.get(e[key], 0.0) + e[value]
+    return {k: round(v, 2) for k, v in sorted(totals.items())}
+
+
+# ---------------------------------------------------------------------------------
+# Drawing
+# ---------------------------------------------------------------------------------
+
+
+def _figure(rows: int = 1, height: float = 3.2, **kw: Any):
+    import matplotlib
+
+    if not _has_display_backend():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, 1, figsize=(10, height * rows), squeeze=False, **kw)
+    return fig, list(axes[:, 0])
+
+
+def _has_display_backend() -> bool:
+    from .widgets import in_notebook
+
+    return in_notebook()
+
+
+def _show(fig, out: Any | None) -> None:
+    import matplotlib.pyplot as plt
+
+    if out is None:
+        plt.close(fig)
+        return
+    from IPython.display import display
+
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
+    plt.close(fig)
+
+
+def plot_windows(
+    events: pd.DataFrame,
+    windows: pd.DataFrame,
+    *,
+    title: str = "",
+    key: str | None = None,
+    out: Any | None = None,
+):
+    """Raw events as dots on an event-time line (top) and each window as a bar spanning
+    its time range, as tall as its count (bottom), so you see which events fell where."""
+    ev = event_frame(events)
+    fig, (ax1, ax2) = _figure(2, 2.4, sharex=True)
+    lanes = sorted(ev[key].unique()) if key else None
+    y = ev[key].map({k: i for i, k in enumerate(lanes)}) if key else [0] * len(ev)
+    ax1.scatter(ev["time"], y, s=10, alpha=0.6, color="tab:blue")
+    ax1.set_yticks(range(len(lanes)) if lanes else [])
+    if lanes:
+        ax1.set_yticklabels(lanes, fontsize=7)
+    ax1.set_title(title or f"{len(ev)} events (top) and {len(windows)} window results (bottom)")
+    colors = ["tab:orange", "tab:green", "tab:purple", "tab:red"]
+    for i, w in enumerate(windows.itertuples()):
+        width = w.window_end - w.window_start
+        ax2.bar(
+            w.window_start,
+            w.n,
+            width=width,
+            align="edge",
+            alpha=0.35,
+            color=colors[i % 4],
+            edgecolor="black",
+            linewidth=0.6,
+        )
+    ax2.set_ylabel("events in window")
+    ax2.set_xlabel("event time")
+    fig.tight_layout()
+    _show(fig, out)
+    return fig
+
+
+def plot_disorder(ev: pd.DataFrame, *, size: float, title: str = "", out: Any | None = None):
+    """Event time (y) against arrival order (x): on-time events blue, late ones red, the
+    watermark as a line, window ends as dotted lines."""
+    fig, (ax,) = _figure(1, 3.6)
+    t0 = ev["ts"].min()
+    on_time = ev[~ev["late"]]
+    late = ev[ev["late"]]
+    ax.scatter(on_time["arrival_index"], (on_time["ts"] - t0) / MS, s=8, color="tab:blue", label="on time")
+    ax.scatter(late["arrival_index"], (late["ts"] - t0) / MS, s=22, color="tab:red", marker="x", label="late")
+    wm = ev["watermark"].astype("float")
+    ax.step(ev["arrival_index"], (wm - t0) / MS, where="post", color="black", linewidth=1, label="watermark")
+    top = (ev["ts"].max() - t0) / MS
+    for end in range(int(size), int(top) + int(size), int(size)):
+        ax.axhline(end, color="grey", linestyle=":", linewidth=0.6)
+    ax.set_xlabel("arrival order")
+    ax.set_ylabel("event time (s)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    _show(fig, out)
+    return fig
+
+
+def plot_tradeoff(table: pd.DataFrame, *, out: Any | None = None):
+    """Late (dropped) events and result delay against the watermark bound."""
+    fig, (ax,) = _figure(1, 3.0)
+    ax.plot(table["bound_s"], table["late_events"], "o-", color="tab:red", label="late events (dropped)")
+    ax.set_xlabel("watermark bound (s)")
+    ax.set_ylabel("late events", color="tab:red")
+    ax2 = ax.twinx()
+    ax2.plot(table["bound_s"], table["mean_delay_s"], "s-", color="tab:blue", label="mean result delay")
+    ax2.set_ylabel("result delay after window end (s)", color="tab:blue")
+    ax.set_title("Completeness vs latency")
+    fig.tight_layout()
+    _show(fig, out)
+    return fig
+
+
+# ---------------------------------------------------------------------------------
+# Widgets
+# ---------------------------------------------------------------------------------
+
+
+def _widgets():
+    import ipywidgets as widgets
+
+    return widgets
+
+
+class JobPanel:
+    """Start / Stop buttons and a status line for one streaming job.
+
+    ``start`` is a function that starts the job and returns a `labkit.flink.Job` (e.g.
+    ``lambda: lab.start(t_env.execute_sql("INSERT ..."))``), so the SQL stays in the lesson.
+    """
+
+    def __init__(self, start: Callable[[], Any], title: str = "Flink job") -> None:
+        w = _widgets()
+        self._start = start
+        self.job: Any = None
+        self.start_button = w.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.refresh_button = w.Button(description="Status", icon="refresh")
+        self.status = w.HTML(f"<b>{title}</b>: not started")
+        self.title = title
+        self.start_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.widget = w.VBox(
+            [w.HBox([self.start_button, self.stop_button, self.refresh_button]), self.status]
+        )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def start(self) -> None:
+        if self.job is not None and self.job.status in ("RUNNING", "CREATED", "INITIALIZING"):
+            return
+        self.status.value = f"<b>{self.title}</b>: starting..."
+        self.job = self._start()
+        self.start_button.disabled, self.stop_button.disabled = True, False
+        self.refresh()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.job is None:
+            return
+        self.job.stop()
+        deadline = time.monotonic() + timeout
+        while self.job.status not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.start_button.disabled, self.stop_button.disabled = False, True
+        self.refresh()
+
+    def refresh(self) -> str:
+        state = self.job.status if self.job is not None else "not started"
+        color = {"RUNNING": "#1a7f37", "FAILED": "#cf222e"}.get(state, "#57606a")
+        extra = ""
+        if self.job is not None:
+            extra = f" &middot; job {self.job.job_id[:8]} &middot; up {time.time() - self.job.started:.0f} s"
+        self.status.value = f"<b>{self.title}</b>: <span style='color:{color}'>{state}</span>{extra}"
+        return state
+
+
+class WindowExplorer:
+    """Pick a window kind and its sizes; see the windows over the raw events at once
+    (computed in pandas), and ask Flink for the same windows with one click.
+
+    ``run_flink(sql) -> DataFrame`` is given by the lesson (normally a `lab.query` call),
+    so the lesson decides how Flink is asked; the SQL for the current settings is shown.
+    """
+
+    def __init__(
+        self,
+        events: Iterable[dict] | pd.DataFrame,
+        run_flink: Callable[[str, str], pd.DataFrame] | None = None,
+    ) -> None:
+        w = _widgets()
+        self.events = event_frame(events)
+        self.run_flink = run_flink
+        self.kind = w.Dropdown(
+            options=["tumble", "hop", "cumulate", "session"], value="tumble", description="window"
+        )
+        self.size = w.IntSlider(value=10, min=2, max=60, step=1, description="size (s)")
+        self.slide = w.IntSlider(value=5, min=1, max=30, step=1, description="slide/step")
+        self.gap = w.IntSlider(value=3, min=1, max=30, step=1, description="gap (s)")
+        self.flink_button = w.Button(description="Check with Flink", icon="check")
+        self.info = w.HTML()
+        self.sql = w.HTML()
+        self.out = w.Output()
+        self.windows = pd.DataFrame()
+        self.flink_windows: pd.DataFrame | None = None
+        self.agrees: bool | None = None
+        for control in (self.kind, self.size, self.slide, self.gap):
+            control.observe(lambda _: self.update(), names="value")
+        self.flink_button.on_click(lambda _: self.check_with_flink())
+        self.widget = w.VBox(
+            [
+                w.HBox([self.kind, self.flink_button]),
+                w.HBox([self.size, self.slide, self.gap]),
+                self.info,
+                self.sql,
+                self.out,
+            ]
+        )
+        self.update()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    @property
+    def params(self) -> dict:
+        kind = self.kind.value
+        return {
+            "kind": kind,
+            "size": self.size.value,
+            "slide": self.slide.value if kind in ("hop", "cumulate") else None,
+            "gap": self.gap.value if kind == "session" else None,
+        }
+
+    def current_sql(self) -> str:
+        p = self.params
+        return window_sql(p["kind"], p["size"], p["slide"], p["gap"])
+
+    def update(self) -> None:
+        p = self.params
+        if p["kind"] in ("hop", "cumulate") and self.size.value % self.slide.value:
+            self.info.value = "<span style='color:#cf222e'>size must be a multiple of slide/step</span>"
+            return
+        key = "user_id" if p["kind"] == "session" else None
+        self.windows = windows_pandas(self.events, p["kind"], p["size"], p["slide"], p["gap"], key=key)
+        self.flink_windows, self.agrees = None, None
+        per_event = self.windows["n"].sum() / max(1, len(self.events))
+        self.info.value = (
+            f"<b>{len(self.windows)}</b> windows; each event is counted in "
+            f"<b>{per_event:.2f}</b> window(s) on average"
+        )
+        self.sql.value = f"<pre>{self.current_sql()}</pre>"
+        plot_windows(
+            self.events,
+            self.windows,
+            key=key,
+            title=f"{p['kind']} windows: events (top), one bar per window (bottom)",
+            out=self.out if _has_display_backend() else None,
+        )
+
+    def check_with_flink(self) -> bool | None:
+        if self.run_flink is None:
+            return None
+        self.info.value += " &middot; asking Flink..."
+        self.flink_windows = self.run_flink(self.current_sql(), self.kind.value)
+        self.agrees = same_windows(self.flink_windows, self.windows)
+        verdict = "Flink agrees with pandas" if self.agrees else "Flink and pandas DIFFER"
+        self.info.value = self.info.value.replace(" &middot; asking Flink...", f" &middot; <b>{verdict}</b>")
+        return self.agrees
+
+
+class DisorderPanel:
+    """Two sliders - how out of order events arrive, and the watermark's bound - and the
+    picture of event time vs arrival order, the watermark, and the late events."""
+
+    def __init__(self, events: Sequence[dict], *, size: float = 5, seed: int = 0) -> None:
+        w = _widgets()
+        self.source = list(events)
+        self.size_s = size
+        self.seed = seed
+        self.disorder = w.FloatSlider(value=2.0, min=0, max=10, step=0.5, description="disorder (s)")
+        self.bound = w.FloatSlider(value=1.0, min=0, max=10, step=0.5, description="wm bound (s)")
+        self.info = w.HTML()
+        self.out = w.Output()
+        self.events = pd.DataFrame()
+        self.windows = pd.DataFrame()
+        for control in (self.disorder, self.bound):
+            control.observe(lambda _: self.update(), names="value")
+        self.widget = w.VBox([w.HBox([self.disorder, self.bound]), self.info, self.out])
+        self.update()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    @property
+    def late(self) -> int:
+        return int(self.events["late"].sum())
+
+    def update(self) -> None:
+        arrived = arrival_order(self.source, self.disorder.value, seed=self.seed)
+        self.events, self.windows = watermark_sim(arrived, self.bound.value, self.size_s)
+        delay = self.windows["delay_s"].mean()
+        self.info.value = (
+            f"<b>{self.late}</b> of {len(self.events)} events late (dropped by the window); "
+            f"results appear on average <b>{delay:.2f} s</b> after their window ends"
+        )
+        plot_disorder(
+            self.events,
+            size=self.size_s,
+            title=f"disorder {self.disorder.value} s, watermark bound {self.bound.value} s",
+            out=self.out if _has_display_backend() else None,
+        )
+
+
+def watch_windows(
+    lab: Any,
+    source_topic: str,
+    result_topic: str,
+    events: Sequence[dict],
+    *,
+    per_second: float = 40,
+    size: float = 5,
+    after: float = 3.0,
+    redraw_every: float = 0.5,
+    key: str = "user_id",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Send ``events`` live to ``source_topic`` and draw the window results arriving on
+    ``result_topic`` as they come, next to the events sent so far.
+
+    Returns (results, latency): latency has, per window, the wall-clock seconds from
+    sending the first event at or past the window's end (the one that moves the
+    watermark past it) to the result being read back from Kafka.
+    """
+    from kafka import TopicPartition
+
+    from .kafka import _row, records_frame
+    from .widgets import in_notebook
+
+    out = None
+    if in_notebook():
+        import ipywidgets as w
+        from IPython.display import display
+
+        out = w.Output()
+        header = w.HTML("sending events...")
+        display(w.VBox([header, out]))
+    producer = lab.producer()
+    consumer = lab.consumer(enable_auto_commit=False)
+    tps = [TopicPartition(result_topic, p) for p in lab.partitions(result_topic)]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, lab.end_offsets(result_topic)[tp.partition])
+    size_ms = int(size * MS)
+    closer_sent: dict[int, float] = {}  # window end (ms) -> wall time the closing event was sent
+    seen: dict[int, float] = {}
+    results: list[dict] = []
+    sent: list[dict] = []
+
+    def poll() -> None:
+        for records in consumer.poll(0).values():
+            for r in records:
+                row = _row(r)
+                results.append(row)
+                end = int(pd.Timestamp(row["window_end"]).tz_localize("UTC").timestamp() * MS)
+                seen.setdefault(end, time.monotonic())
+
+    begin = time.monotonic()
+    last_draw = 0.0
+    try:
+        for i, e in enumerate(events):
+            due = begin + i / per_second
+            while time.monotonic() < due:
+                poll()
+                time.sleep(0.005)
+            producer.send(source_topic, key=str(e[key]), value=e, timestamp_ms=e["ts"])
+            producer.flush()
+            now = time.monotonic()
+            sent.append(e)
+            end_before = e["ts"] - e["ts"] % size_ms
+            for end in range(end_before, end_before - 3 * size_ms, -size_ms):
+                closer_sent.setdefault(end, now)
+            poll()
+            if out is not None and now - last_draw > redraw_every:
+                last_draw = now
+                header.value = f"sent {len(sent)} events, {len(results)} window results back"
+                _draw_live(sent, results, out)
+        stop = time.monotonic() + after
+        while time.monotonic() < stop:
+            poll()
+            time.sleep(0.01)
+    finally:
+        producer.close(timeout=5)
+        consumer.close()
+    res = records_frame(results)
+    if out is not None:
+        header.value = f"sent {len(sent)} events, {len(results)} window results back"
+        _draw_live(sent, results, out)
+    lat = [
+        {"window_end": pd.to_datetime(end, unit="ms"), "latency_s": round(seen[end] - closer_sent[end], 3)}
+        for end in sorted(seen)
+        if end in closer_sent
+    ]
+    return res, pd.DataFrame(lat, columns=["window_end", "latency_s"])
+
+
+def _draw_live(sent: list[dict], results: list[dict], out: Any) -> None:
+    res = pd.DataFrame(results)
+    if res.empty:
+        res = pd.DataFrame(columns=["window_start", "window_end", "n"])
+    else:
+        res["window_start"] = pd.to_datetime(res["window_start"])
+        res["window_end"] = pd.to_datetime(res["window_end"])
+    plot_windows(
+        pd.DataFrame(sent), res, title=f"{len(sent)} events sent, {len(res)} windows closed", out=out
+    )
