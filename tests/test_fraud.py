@@ -1,0 +1,238 @@
+"""Lesson 09: fraud detection - the generator, detect() on both engines, the rules, the
+dashboard's callbacks and the exercise check.
+
+Flink jobs are costly here (each adds ~24 MiB of JVM metaspace to the test process), so
+the hand-made cases are packed into one sequence per engine, one account per case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from labkit import fraud
+
+T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC, in ms
+S = 1000
+
+# (account, amount, ms after T0); one account per case
+CASES = [
+    ("a-alert", 0.50, 0),
+    ("a-alert", 600.00, 10 * S),
+    ("b-intervening", 0.50, 0),
+    ("b-intervening", 20.00, 5 * S),  # the next transaction is not large: pattern broken
+    ("b-intervening", 600.00, 10 * S),
+    ("c-just-under", 0.50, 0),
+    ("c-just-under", 600.00, 60 * S - 1),
+    ("d-exactly", 0.50, 0),
+    ("d-exactly", 600.00, 60 * S),  # a gap of exactly `within` is too late
+    ("e-just-over", 0.50, 0),
+    ("e-just-over", 600.00, 60 * S + 1),
+    ("f-small-boundary", 1.00, 0),  # 1.00 is not < 1.00
+    ("f-small-boundary", 600.00, 1 * S),
+    ("g-large-boundary", 0.99, 0),
+    ("g-large-boundary", 500.00, 1 * S),  # 500.00 is not > 500.00
+    ("h-just-inside", 0.99, 0),
+    ("h-just-inside", 500.01, 1 * S),
+    ("i-two-tiny", 0.10, 0),
+    ("i-two-tiny", 0.20, 1 * S),  # the second tiny one starts the pattern afresh
+    ("i-two-tiny", 900.00, 2 * S),
+    ("j-consumed", 0.10, 0),
+    ("j-consumed", 900.00, 1 * S),
+    ("j-consumed", 900.00, 2 * S),  # the pattern ended at the first large one
+    ("k-wrong-order", 800.00, 0),
+    ("k-wrong-order", 0.50, 1 * S),
+    ("l-same-ms", 0.50, 7 * S),
+    ("l-same-ms", 700.00, 7 * S),
+]
+EXPECTED = {  # account -> (small amount, large amount)
+    "a-alert": (0.50, 600.00),
+    "c-just-under": (0.50, 600.00),
+    "h-just-inside": (0.99, 500.01),
+    "i-two-tiny": (0.20, 900.00),
+    "j-consumed": (0.10, 900.00),
+    "l-same-ms": (0.50, 700.00),
+    "m-iso-and-datetime": (0.30, 800.00),
+    "n-listed-late": (0.40, 650.00),
+}
+
+
+def hand_made() -> list[dict]:
+    rows = [{"account_id": a, "amount": amt, "timestamp": T0 + dt} for a, amt, dt in CASES]
+    # timestamps as ISO text and as datetimes work too
+    rows.append({"account_id": "m-iso-and-datetime", "amount": 0.30, "timestamp": "2026-01-01T00:00:00Z"})
+    rows.append(
+        {
+            "account_id": "m-iso-and-datetime",
+            "amount": 800.00,
+            "timestamp": datetime(2026, 1, 1, 0, 0, 5, tzinfo=timezone.utc),
+        }
+    )
+    # event time, not list position, decides what "next" means
+    rows.append({"account_id": "n-listed-late", "amount": 650.00, "timestamp": T0 + 3 * S})
+    rows.append({"account_id": "n-listed-late", "amount": 0.40, "timestamp": T0 + 2 * S})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def rule1_results(lab):
+    """Both engines on the same hand-made sequence (one job each)."""
+    rows = hand_made()
+    return rows, {engine: fraud.detect(rows, engine=engine, lab=lab) for engine in ("datastream", "sql")}
+
+
+@pytest.mark.parametrize("engine", ["datastream", "sql"])
+def test_rule1_hand_made_cases(rule1_results, engine):
+    rows, results = rule1_results
+    got = results[engine]
+    assert list(got.columns[:7]) == fraud.ALERT_COLUMNS
+    found = {r.account_id: (r.small_amount, r.large_amount) for r in got.itertuples()}
+    assert found == EXPECTED, f"{engine}: {got}"
+    assert len(got) == len(EXPECTED)  # j-consumed alerts once
+    # rows point back at the input; times are the input's event times
+    for r in got.itertuples():
+        small, large = rows[r.small_row], rows[r.large_row]
+        assert (small["account_id"], large["account_id"]) == (r.account_id, r.account_id)
+        assert r.large_time - r.small_time < timedelta(minutes=1)
+    c = got[got.account_id == "c-just-under"].iloc[0]
+    assert c.large_time - c.small_time == timedelta(milliseconds=59_999)
+    assert str(c.small_time.tz) == "UTC"
+
+
+def test_both_engines_agree(rule1_results):
+    _, results = rule1_results
+    assert fraud.same_alerts(results["datastream"], results["sql"])
+
+
+@pytest.mark.parametrize("engine", ["datastream", "sql"])
+def test_rule1_custom_thresholds(lab, engine):
+    rows = [
+        {"account_id": "p", "amount": 4.99, "timestamp": T0},
+        {"account_id": "p", "amount": 100.01, "timestamp": T0 + 10 * S - 1},  # alert
+        {"account_id": "q", "amount": 5.00, "timestamp": T0},  # not < 5.00
+        {"account_id": "q", "amount": 200.00, "timestamp": T0 + S},
+        {"account_id": "r", "amount": 1.00, "timestamp": T0},
+        {"account_id": "r", "amount": 150.00, "timestamp": T0 + 10 * S},  # exactly 10 s: too late
+        {"account_id": "s", "amount": 1.00, "timestamp": T0},
+        {"account_id": "s", "amount": 100.00, "timestamp": T0 + S},  # not > 100.00
+    ]
+    got = fraud.detect(rows, small=5, large=100, within=timedelta(seconds=10), engine=engine, lab=lab)
+    assert list(got.account_id) == ["p"]
+    assert (got.small_row[0], got.large_row[0]) == (0, 1)
+
+
+def test_detect_accepts_a_dataframe_and_keeps_tx_ids(lab):
+    df = pd.DataFrame(
+        {
+            "tx_id": ["x1", "x2", "x3"],
+            "account_id": ["z", "z", "z"],
+            "amount": [0.5, 10.0, 999.0],
+            "timestamp": pd.to_datetime([T0, T0 + S, T0 + 2 * S], unit="ms"),
+        }
+    )
+    assert fraud.detect(df, lab=lab).empty  # 10.00 in between
+    df.loc[1, "amount"] = 0.7
+    got = fraud.detect(df, lab=lab)
+    assert list(zip(got.small_tx_id, got.large_tx_id, strict=True)) == [("x2", "x3")]
+
+
+class Untouchable:
+    def __getattr__(self, name):
+        raise AssertionError(f"detect() touched the lab ({name}) before checking its input")
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ({"account_id": "a", "amount": 5.0}, ["row 1", "timestamp"]),
+        ({"amount": 5.0, "timestamp": T0}, ["row 1", "account_id"]),
+        ({"account_id": "a", "amount": None, "timestamp": T0}, ["row 1", "amount"]),
+        ({"account_id": "a", "amount": -3.0, "timestamp": T0}, ["row 1", "negative"]),
+        ({"account_id": "a", "amount": "12", "timestamp": T0}, ["row 1", "not a number"]),
+        ({"account_id": "a", "amount": 5.0, "timestamp": "yesterday-ish"}, ["row 1", "unparsable timestamp"]),
+        ({"account_id": "a", "amount": 5.0, "timestamp": float("nan")}, ["row 1", "timestamp"]),
+        ("not a dict", ["row 1", "not a dict"]),
+    ],
+)
+def test_bad_rows_are_rejected_before_anything_runs(bad, words):
+    rows = [{"account_id": "a", "amount": 1.0, "timestamp": T0}, bad]
+    with pytest.raises(fraud.BadTransaction) as err:
+        fraud.detect(rows, lab=Untouchable())
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_bad_row_in_a_dataframe_is_named():
+    df = pd.DataFrame({"account_id": ["a", "b", "c"], "amount": [1.0, 2.0, -1.0], "timestamp": [T0] * 3})
+    with pytest.raises(fraud.BadTransaction, match="row 2"):
+        fraud.detect(df, lab=Untouchable())
+
+
+def test_bad_arguments():
+    rows = [{"account_id": "a", "amount": 1.0, "timestamp": T0}]
+    with pytest.raises(ValueError, match="engine"):
+        fraud.detect(rows, engine="spark", lab=Untouchable())
+    with pytest.raises(ValueError, match="within"):
+        fraud.detect(rows, within=timedelta(0), lab=Untouchable())
+
+
+# --- the generator --------------------------------------------------------------------
+
+
+def test_generator_is_deterministic_and_exact():
+    a = fraud.transactions(1500, seed=4, fraud_rate=0.05)
+    assert len(a) == 1500
+    assert a.equals(fraud.transactions(1500, seed=4, fraud_rate=0.05))
+    assert not a.equals(fraud.transactions(1500, seed=5, fraud_rate=0.05))
+    assert a["timestamp"].is_monotonic_increasing
+    assert a["tx_id"].is_unique
+    assert set(a["label"].dropna()) == set(fraud.LABELS)
+
+
+def test_generator_fraud_rate_knob():
+    clean = fraud.transactions(1000, seed=1, fraud_rate=0.0)
+    assert clean["label"].isna().all()
+    assert (clean["amount"] >= 1.0).all() and (clean["amount"] <= 450).all()
+    low = fraud.transactions(3000, seed=1, fraud_rate=0.01)["episode"].nunique()
+    high = fraud.transactions(3000, seed=1, fraud_rate=0.10)["episode"].nunique()
+    assert high > 4 * low > 0
+    with pytest.raises(ValueError):
+        fraud.transactions(10, fraud_rate=1.5)
+
+
+def test_generator_labels_are_the_truth():
+    txs = fraud.transactions(4000, seed=2, accounts=100, rate=2.0, fraud_rate=0.05)
+    for _, ep in txs[txs.label == "card_testing"].groupby("episode"):
+        assert len(ep) == 2
+        tiny, big = ep.iloc[0], ep.iloc[1]
+        assert tiny.amount < 1.0 < 500.0 < big.amount
+        assert 0 < big.timestamp - tiny.timestamp < 60_000
+        # nothing else on that account in between: the next transaction is the large one
+        acct = txs[txs.account_id == tiny.account_id]
+        after = acct[acct.timestamp > tiny.timestamp].iloc[0]
+        assert after.tx_id == big.tx_id
+    for _, ep in txs[txs.label == "burst"].groupby("episode"):
+        assert len(ep) == 8 and ep.account_id.nunique() == 1
+        assert ep.timestamp.max() - ep.timestamp.min() <= 5_000
+    # only card testing makes tiny amounts
+    assert set(txs[txs.amount < 1.0].label) == {"card_testing"}
+
+
+def test_evaluate_counts_precision_and_recall():
+    txs = fraud.transactions(600, seed=3, fraud_rate=0.05)
+    ct = txs[txs.label == "card_testing"]
+    pairs = ct.groupby("episode")["tx_id"].apply(list).tolist()
+    alerts = fraud.common_alerts_frame(
+        [{"rule": "card_testing", "account_id": "x", "tx_ids": p, "event_ts": 0} for p in pairs[1:]]
+        + [{"rule": "card_testing", "account_id": "x", "tx_ids": [txs.tx_id[0]], "event_ts": 0}]
+    )
+    report = fraud.evaluate(alerts, txs)
+    row = report.loc["card_testing"]
+    assert (row.alerts, row.true_alerts, row.caught, row.episodes) == (
+        len(pairs),
+        len(pairs) - 1,
+        len(pairs) - 1,
+        len(pairs),
+    )
