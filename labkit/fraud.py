@@ -462,15 +462,58 @@ MATCH_RECOGNIZE (
 
 
 def _detect_sql(lab: Lab, topic: str, small: float, large: float, within_ms: int) -> list[dict]:
+    return _run_sql_on_topic(lab, topic, match_recognize_sql("transactions", small, large, within_ms))
+
+
+def _run_sql_on_topic(lab: Lab, topic: str, sql: str) -> list[dict]:
+    """Run ``sql`` (over a table ``transactions`` with :data:`TX_SCHEMA`, bounded at the
+    topic's current end) as a streaming job; its rows as dicts."""
     t_env = lab.table_env()
+    t_env.get_config().set("table.local-time-zone", "UTC")
     lab.kafka_table(t_env, "transactions", TX_SCHEMA, topic=topic, bounded=True)
-    result = t_env.execute_sql(match_recognize_sql("transactions", small, large, within_ms))
+    result = t_env.execute_sql(sql)
     names = result.get_table_schema().get_field_names()
-    out = []
     with result.collect() as rows:
-        for row in rows:
-            out.append(dict(zip(names, row, strict=True)))
-    return out
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def run_sql(
+    transactions: Iterable[Mapping] | pd.DataFrame, sql: str, *, lab: Lab | None = None
+) -> pd.DataFrame:
+    """Run your own Flink SQL over some transactions, the way ``detect(engine="sql")``
+    runs rule 2: they are checked, sent through a fresh Kafka topic, and readable in
+    ``sql`` as the table ``transactions`` (columns tx_id, account_id, amount, `row`, ts
+    in epoch ms, and event_time, the event-time attribute). One Flink job; the rows come
+    back as a DataFrame (TIMESTAMP columns are best returned as ``ts`` numbers)."""
+    txs = _prepared(transactions)
+    lab = lab or _connect()
+    topic = f"l09-sql-{uuid.uuid4().hex[:10]}"
+    lab.create_topic(topic, partitions=1)
+    try:
+        lab.produce(topic, txs, key="account_id", timestamp="ts")
+        return pd.DataFrame(_run_sql_on_topic(lab, topic, sql))
+    finally:
+        lab.delete_topic(topic)
+
+
+def _connect() -> Lab:
+    from .lab import connect
+
+    return connect(quiet=True)
+
+
+def _prepared(transactions: Iterable[Mapping] | pd.DataFrame) -> list[dict]:
+    """validate() plus each row's tx_id (if it has one), ready to send."""
+    if isinstance(transactions, pd.DataFrame):
+        originals = transactions.to_dict("records")
+    else:
+        transactions = list(transactions)
+        originals = transactions
+    txs = validate(originals)
+    for tx in txs:
+        tx_id = originals[tx["row"]].get("tx_id")
+        tx["tx_id"] = None if _is_missing(tx_id) else str(tx_id)
+    return txs
 
 
 def _ts_ms(value: Any) -> int:
@@ -510,19 +553,8 @@ def detect(
     if not small >= 0 or not large >= 0:
         raise ValueError(f"thresholds must be amounts >= 0, not small={small!r}, large={large!r}")
     within_ms = _within_ms(within)
-    txs = validate(transactions)
-    originals = transactions.to_dict("records") if isinstance(transactions, pd.DataFrame) else None
-    for tx in txs:
-        if originals is not None:
-            tx["tx_id"] = originals[tx["row"]].get("tx_id")
-        elif isinstance(transactions, list):
-            tx["tx_id"] = transactions[tx["row"]].get("tx_id")
-        if tx.get("tx_id") is not None:
-            tx["tx_id"] = str(tx["tx_id"])
-    if lab is None:
-        from .lab import connect
-
-        lab = connect(quiet=True)
+    txs = _prepared(transactions)
+    lab = lab or _connect()
     topic = f"l09-detect-{uuid.uuid4().hex[:10]}"
     lab.create_topic(topic, partitions=1)
     try:
@@ -568,10 +600,8 @@ def detect_in_memory(
     nothing durable to re-read tomorrow, for another team, or after a crash."""
     from pyflink.common import Types
 
-    from .lab import connect
-
-    txs = validate(transactions)
-    env = _env(connect(quiet=True))
+    txs = _prepared(transactions)
+    env = _env(_connect())
     if not txs:
         return alerts_frame([])
     stream = (

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from labkit import fraud
+from labkit import checks, fraud
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC, in ms
 S = 1000
@@ -236,3 +236,39 @@ def test_evaluate_counts_precision_and_recall():
         len(pairs) - 1,
         len(pairs),
     )
+
+
+# --- the exercise -----------------------------------------------------------------------
+
+
+def _solution():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "solutions" / "lesson_09.py"
+    spec = importlib.util.spec_from_file_location("lesson_09_solution", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exercise_placeholder_gets_a_hint_without_running_anything():
+    result = checks.lesson_09_two_tiny(Untouchable(), None)
+    assert not result.ok and result.hints and "match_recognize_sql" in result.hints[0]
+
+
+def test_exercise_reference_solution_passes(lab):
+    result = checks.lesson_09_two_tiny(lab, _solution().ANSWER)
+    assert result.ok, str(result)
+
+
+def test_exercise_wrong_answer_gets_a_hint(lab):
+    result = checks.lesson_09_two_tiny(lab, _solution().WRONG_NO_WITHIN)
+    assert not result.ok
+    assert "x4" in result.message and "WITHIN" in result.hints[0]
+
+
+def test_exercise_sql_error_is_explained(lab):
+    broken = _solution().ANSWER.replace("PARTITION BY account_id", "PARTITION BY acount_id")
+    result = checks.lesson_09_two_tiny(lab, broken)
+    assert not result.ok and "could not run" in result.message
