@@ -904,10 +904,29 @@ class LivePipeline:
 
     def stop(self) -> None:
         if self.job is not None:
+            _quiet_cancelled_workers()
             self.job.stop()
             if self.job in self.lab.jobs:
                 self.lab.jobs.remove(self.job)
             self.job = None
+
+
+def _quiet_cancelled_workers() -> None:
+    """Cancelling a job makes its Python worker's gRPC reader thread (it runs inside this
+    process) die with "CANCELLED: Multiplexer hanging up" and print a traceback. That is
+    the expected end of the job, not an error: keep it off the learner's screen."""
+    if getattr(threading.excepthook, "_l09", False):
+        return
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        text = f"{type(args.exc_value).__module__} {args.exc_value}"
+        if "grpc" in text and "CANCELLED" in text:
+            return
+        previous(args)
+
+    hook._l09 = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 class AlertWatcher:

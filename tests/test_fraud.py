@@ -7,6 +7,7 @@ the hand-made cases are packed into one sequence per engine, one account per cas
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -272,3 +273,46 @@ def test_exercise_sql_error_is_explained(lab):
     broken = _solution().ANSWER.replace("PARTITION BY account_id", "PARTITION BY acount_id")
     result = checks.lesson_09_two_tiny(lab, broken)
     assert not result.ok and "could not run" in result.message
+
+
+# --- the dashboard, driven from code ----------------------------------------------------
+
+
+def test_dashboard_widgets_drive_the_job(lab):
+    from labkit.fraud_dashboard import Dashboard
+
+    dash = Dashboard(
+        lab,
+        tx_topic="l09-test-live-tx",
+        alerts_topic="l09-test-live-alerts",
+        event_rate=100,
+        fraud_rate=0.08,
+        refresh=0.5,
+        debounce=0.3,
+    )
+    try:
+        dash.start()
+        assert dash.wait_until_current(min_alerts=3, timeout=120), dash.errors
+        assert dash.generation == 1
+        # traffic widgets apply at once, without a restart
+        dash.fraud_rate.value = 0.1
+        assert dash.generator.fraud_rate == 0.1
+        # two quick threshold changes: one restart, with both values
+        dash.large.value = 1200
+        dash.small.value = 0.6
+        assert dash.wait_until_current(min_alerts=1, timeout=120), dash.errors
+        assert dash.generation == 2 and dash.restarts == 1
+        assert (dash.pipeline.rules.large, dash.pipeline.rules.small) == (1200, 0.6)
+        time.sleep(3)
+        alerts = dash.alerts()
+        assert set(alerts["generation"]) == {2}
+        for small, large in alerts[alerts.rule == "card_testing"]["amounts"]:
+            assert small < 0.6 and large > 1200
+        dash.paint()
+        assert dash.plot.value[:4] == b"\x89PNG"
+        assert "generation 2" in dash.status.value and "Latest alerts" in dash.table.value
+        assert set(dash.scores().index) == {"card_testing", "velocity", "outlier"}
+        assert not dash.errors
+    finally:
+        dash.stop()
+        lab.delete_topic("l09-test-live-tx", "l09-test-live-alerts")
