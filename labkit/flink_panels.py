@@ -141,12 +141,16 @@ def window_sql(
 def same_windows(flink: pd.DataFrame, reference: pd.DataFrame) -> bool:
     """True when two window tables hold the same rows (order and dtypes aside)."""
     cols = list(reference.columns)
+    if not set(cols) <= set(flink.columns) or len(flink) != len(reference):
+        return False
 
     def norm(df: pd.DataFrame) -> pd.DataFrame:
         df = df[cols].copy()
         for c in ("window_start", "window_end"):
-            df[c] = pd.to_datetime(df[c]).dt.tz_localize(None) if df[c].dt.tz is not None else df[c]
-            df[c] = df[c].astype("datetime64[ms]")
+            times = pd.to_datetime(df[c])  # Flink gives datetimes; a Kafka topic gives text
+            if times.dt.tz is not None:
+                times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+            df[c] = times.astype("datetime64[ms]")
         df["n"] = df["n"].astype("int64")
         return df.sort_values(cols[:-1]).reset_index(drop=True)
 
@@ -268,29 +272,59 @@ def plot_windows(
     out: Any | None = None,
 ):
     """Raw events as dots on an event-time line (top) and each window as a bar spanning
-    its time range, as tall as its count (bottom), so you see which events fell where."""
+    its time range, as tall as its count (bottom), so you see which events fell where.
+
+    With ``key`` (session windows) there is one lane per key, and each window is drawn as
+    a band behind its key's events, labelled with its count.
+    """
     ev = event_frame(events)
-    fig, (ax1, ax2) = _figure(2, 2.4, sharex=True)
-    lanes = sorted(ev[key].unique()) if key else None
-    y = ev[key].map({k: i for i, k in enumerate(lanes)}) if key else [0] * len(ev)
-    ax1.scatter(ev["time"], y, s=10, alpha=0.6, color="tab:blue")
-    ax1.set_yticks(range(len(lanes)) if lanes else [])
-    if lanes:
-        ax1.set_yticklabels(lanes, fontsize=7)
-    ax1.set_title(title or f"{len(ev)} events (top) and {len(windows)} window results (bottom)")
+    windows = windows.copy()
+    for c in ("window_start", "window_end"):
+        windows[c] = pd.to_datetime(windows[c])
     colors = ["tab:orange", "tab:green", "tab:purple", "tab:red"]
-    for i, w in enumerate(windows.itertuples()):
-        width = w.window_end - w.window_start
+    if key:
+        lanes = {k: i for i, k in enumerate(sorted(ev[key].unique()))}
+        fig, (ax,) = _figure(1, max(2.5, 0.35 * len(lanes) + 1))
+        for i, w in enumerate(windows.itertuples()):
+            lane = lanes.get(getattr(w, key), 0)
+            ax.barh(
+                lane,
+                w.window_end - w.window_start,
+                left=w.window_start,
+                height=0.7,
+                alpha=0.3,
+                color=colors[i % 4],
+                edgecolor="black",
+                linewidth=0.5,
+            )
+            ax.text(w.window_start, lane + 0.38, str(w.n), fontsize=6, va="bottom")
+        ax.scatter(ev["time"], ev[key].map(lanes), s=10, color="tab:blue", zorder=3)
+        ax.set_yticks(list(lanes.values()))
+        ax.set_yticklabels(list(lanes), fontsize=7)
+        ax.set_xlabel("event time")
+        ax.set_title(title or f"{len(ev)} events and {len(windows)} windows")
+        fig.tight_layout()
+        _show(fig, out)
+        return fig
+    fig, (ax1, ax2) = _figure(2, 2.2, sharex=True)
+    jitter = random.Random(0)
+    ax1.scatter(ev["time"], [jitter.random() for _ in range(len(ev))], s=10, alpha=0.6, color="tab:blue")
+    ax1.set_yticks([])
+    ax1.set_ylabel("events")
+    ax1.set_title(title or f"{len(ev)} events (top) and {len(windows)} window results (bottom)")
+    for i, w in enumerate(windows.sort_values(["window_start", "window_end"]).itertuples()):
         ax2.bar(
             w.window_start,
             w.n,
-            width=width,
+            width=w.window_end - w.window_start,
             align="edge",
             alpha=0.35,
             color=colors[i % 4],
             edgecolor="black",
             linewidth=0.6,
         )
+        for edge in (w.window_start, w.window_end):
+            ax1.axvline(edge, color="grey", linewidth=0.4, linestyle=":")
     ax2.set_ylabel("events in window")
     ax2.set_xlabel("event time")
     fig.tight_layout()
@@ -551,6 +585,7 @@ def watch_windows(
     *,
     per_second: float = 40,
     size: float = 5,
+    bound: float = 0,
     after: float = 3.0,
     redraw_every: float = 0.5,
     key: str = "user_id",
@@ -558,9 +593,11 @@ def watch_windows(
     """Send ``events`` live to ``source_topic`` and draw the window results arriving on
     ``result_topic`` as they come, next to the events sent so far.
 
-    Returns (results, latency): latency has, per window, the wall-clock seconds from
-    sending the first event at or past the window's end (the one that moves the
-    watermark past it) to the result being read back from Kafka.
+    ``size`` and ``bound`` are the job's tumbling window size and watermark bound
+    (seconds), used only to measure. Returns (results, latency): latency has, per
+    window, the wall-clock seconds from sending the event that moves the watermark past
+    the window's end (the first with ts - bound >= end - 1 ms) to the result being read
+    back from Kafka.
     """
     from kafka import TopicPartition
 
@@ -576,12 +613,12 @@ def watch_windows(
         header = w.HTML("sending events...")
         display(w.VBox([header, out]))
     producer = lab.producer()
-    consumer = lab.consumer(enable_auto_commit=False)
+    consumer = lab.consumer(enable_auto_commit=False, value_deserializer=None, key_deserializer=None)
     tps = [TopicPartition(result_topic, p) for p in lab.partitions(result_topic)]
     consumer.assign(tps)
     for tp in tps:
         consumer.seek(tp, lab.end_offsets(result_topic)[tp.partition])
-    size_ms = int(size * MS)
+    size_ms, bound_ms = int(size * MS), int(bound * MS)
     closer_sent: dict[int, float] = {}  # window end (ms) -> wall time the closing event was sent
     seen: dict[int, float] = {}
     results: list[dict] = []
@@ -607,8 +644,9 @@ def watch_windows(
             producer.flush()
             now = time.monotonic()
             sent.append(e)
-            end_before = e["ts"] - e["ts"] % size_ms
-            for end in range(end_before, end_before - 3 * size_ms, -size_ms):
+            wm = e["ts"] - bound_ms  # the watermark this event lets the source emit
+            closable = (wm + 1) - (wm + 1) % size_ms  # windows ending at or before wm + 1 ms
+            for end in range(closable, closable - 3 * size_ms, -size_ms):
                 closer_sent.setdefault(end, now)
             poll()
             if out is not None and now - last_draw > redraw_every:

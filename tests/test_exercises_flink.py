@@ -1,0 +1,49 @@
+"""The Flink lessons' exercises (05-08): the hidden reference solutions pass their
+checks, and typical wrong answers get a hint instead."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from labkit import checks, events
+
+
+def solution(lesson: str):
+    path = Path(__file__).parent / "solutions" / f"{lesson}.py"
+    spec = importlib.util.spec_from_file_location(f"solution_{lesson}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def clicks_topic(lab):
+    """One topic of deterministic clicks (with event time) for the 05 and 06 checks."""
+    name = "test-l0506-clicks"
+    lab.create_topic(name, partitions=2, replace=True)
+    lab.produce(name, list(events.clicks(200, seed=11, rate=4, users=8)), key="user_id", timestamp="ts")
+    yield name
+    lab.delete_topic(name)
+
+
+def test_lesson_05_reference_passes_and_wrong_answers_get_hints(lab, clicks_topic):
+    sol = solution("lesson_05")
+    assert checks.lesson_05_filter(lab, sol.ANSWER, topic=clicks_topic).ok
+    wrong = checks.lesson_05_filter(lab, sol.WRONG_OR, topic=clicks_topic)
+    assert not wrong.ok and "AND" in wrong.hints[0]
+    placeholder = checks.lesson_05_filter(lab, None, topic=clicks_topic)
+    assert not placeholder.ok and placeholder.hints
+    broken = checks.lesson_05_filter(lab, "SELECT nope FROM clicks", topic=clicks_topic)
+    assert not broken.ok and broken.hints and "nope" in broken.hints[0]
+
+
+def test_lesson_06_reference_passes_and_wrong_answers_get_hints(lab, clicks_topic):
+    sol = solution("lesson_06")
+    assert checks.lesson_06_hop(lab, sol.ANSWER, topic=clicks_topic).ok
+    tumble = checks.lesson_06_hop(lab, sol.WRONG_TUMBLE, topic=clicks_topic)
+    assert not tumble.ok and "HOP" in tumble.hints[0]
+    swapped = checks.lesson_06_hop(lab, sol.WRONG_SWAPPED, topic=clicks_topic)
+    assert not swapped.ok and "slide" in swapped.hints[0]
