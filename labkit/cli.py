@@ -26,8 +26,17 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_options(args: argparse.Namespace) -> str | None:
+    """The --backend choice, with the compose options passed on as environment variables."""
+    if getattr(args, "replication", False):
+        os.environ["LABKIT_COMPOSE_REPLICATION"] = "1"
+    if getattr(args, "taskmanagers", None):
+        os.environ["LABKIT_TASKMANAGERS"] = str(args.taskmanagers)
+    return getattr(args, "backend", None)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    cluster.up()
+    cluster.up(backend=_backend_options(args))
     return cmd_status(args)
 
 
@@ -47,6 +56,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"backend:  {st['backend']}")
     print(f"kafka:    {st['bootstrap_servers']} ({'answering' if st['running'] else 'NOT answering'})")
     print(f"flink:    {st['flink_rest'] or 'local mini-cluster inside each notebook kernel'}")
+    for svc in st.get("services", []):
+        health = f", {svc['Health']}" if svc.get("Health") else ""
+        print(f"service:  {svc.get('Service')} ({svc.get('State')}{health})")
+    if st["running"]:
+        from .lab import Lab
+
+        try:
+            caps = Lab(cluster.State.load().endpoints).capabilities
+            print(f"shows:    {', '.join(sorted(caps)) or 'the basics (embedded broker limits apply)'}")
+        except Exception as exc:  # noqa: BLE001 - status must never fail on this
+            print(f"shows:    unknown ({type(exc).__name__})")
     for name, p in st["processes"].items():
         state = f"pid {p['pid']}, {p['rss_mb']} MB" if p["alive"] else "exited"
         print(f"process:  {name} ({state})")
@@ -66,7 +86,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     """Start the cluster, then JupyterLab on notebooks/ in the foreground."""
     jars.ensure_jars()
-    cluster.up()
+    cluster.up(backend=_backend_options(args))
     root = paths.project_root()
     notebooks = (root / "notebooks") if root else Path.cwd()
     cmd = [
@@ -95,13 +115,27 @@ def cmd_lab(args: argparse.Namespace) -> int:
         print("labkit: JupyterLab stopped. The broker keeps running; `labkit down` stops it.")
 
 
+def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=["embedded", "compose", "remote"],
+        help="embedded (default): a local broker + Flink in each kernel; compose: Apache Kafka + "
+        "a Flink cluster in Docker; remote: LABKIT_BOOTSTRAP_SERVERS / LABKIT_FLINK_REST "
+        "(default: LABKIT_BACKEND, else what is running)",
+    )
+    p.add_argument("--replication", action="store_true", help="compose: three Kafka brokers")
+    p.add_argument("--taskmanagers", type=int, metavar="N", help="compose: N Flink TaskManagers")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="download and verify the Kafka connector jars; check Java").set_defaults(
         fn=cmd_setup
     )
-    sub.add_parser("up", help="start the embedded cluster (or check the remote one)").set_defaults(fn=cmd_up)
+    p = sub.add_parser("up", help="start the cluster (embedded by default), or check the remote one")
+    _add_backend_options(p)
+    p.set_defaults(fn=cmd_up)
     sub.add_parser("down", help="stop everything labkit started").set_defaults(fn=cmd_down)
     p = sub.add_parser("status", help="what is running, where")
     p.add_argument("--json", action="store_true")
@@ -112,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("lab", help="up + JupyterLab on notebooks/")
     p.add_argument("--port", type=int, default=8888)
     p.add_argument("--no-browser", action="store_true")
+    _add_backend_options(p)
     p.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
     p.set_defaults(fn=cmd_lab)
     args = parser.parse_args(argv)

@@ -10,9 +10,15 @@ Backends
 ``embedded`` (default)
     A local ``tansu`` broker process (Kafka protocol, memory storage) on 127.0.0.1, and
     Flink's mini-cluster inside the Python process that runs the job.
+``compose``
+    Apache Kafka and a Flink cluster (JobManager + TaskManagers) in Docker containers,
+    started and stopped through ``docker compose`` (see :mod:`labkit.compose`).
 ``remote``
     An existing Kafka (and optionally a Flink JobManager) given by the user. Nothing is
     started or stopped; the lab only talks to it.
+
+The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
+either, a kernel keeps using the compose or remote cluster recorded in the state file.
 
 Notebooks never hard-code addresses: they ask the handle (`labkit.connect()`).
 """
@@ -54,6 +60,8 @@ class Endpoints:
     bootstrap_servers: str
     flink_bootstrap_servers: str
     flink_rest: str | None = None  # None: run jobs on a local mini-cluster in-process
+    # The Python that Flink's workers run Python functions with; None: this kernel's own.
+    flink_python: str | None = None
 
 
 @dataclass
@@ -241,11 +249,25 @@ def _lock():
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _requested_backend() -> Endpoints | None:
-    """A remote cluster named by environment variables, or None for embedded."""
-    backend = os.environ.get("LABKIT_BACKEND", "embedded")
+def _requested_backend(backend: str | None = None) -> Endpoints | None:
+    """The compose or remote cluster asked for, or None for embedded.
+
+    Asked by ``backend`` (the CLI flag), else ``LABKIT_BACKEND``, else the compose/remote
+    cluster already recorded in the state file (so a notebook's ``labkit.connect()`` finds
+    what ``labkit up --backend compose`` started).
+    """
+    backend = backend or os.environ.get("LABKIT_BACKEND")
+    if not backend:
+        state = State.load()
+        if state and state.endpoints.backend in ("compose", "remote"):
+            return state.endpoints
+        backend = "embedded"
     if backend == "embedded":
         return None
+    if backend == "compose":
+        from . import compose
+
+        return compose.endpoints()
     if backend == "remote":
         servers = os.environ.get("LABKIT_BOOTSTRAP_SERVERS")
         if not servers:
@@ -255,21 +277,45 @@ def _requested_backend() -> Endpoints | None:
             servers,
             os.environ.get("LABKIT_FLINK_BOOTSTRAP_SERVERS", servers),
             os.environ.get("LABKIT_FLINK_REST") or None,
+            os.environ.get("LABKIT_FLINK_PYTHON") or None,
         )
-    raise LabError(f"Unknown LABKIT_BACKEND={backend!r}; use 'embedded' or 'remote'.")
+    raise LabError(f"Unknown backend {backend!r}; use 'embedded', 'compose' or 'remote'.")
 
 
-def up(quiet: bool = False) -> State:
-    """Make sure the lab's cluster is running; start what is missing. Idempotent."""
+def up(quiet: bool = False, backend: str | None = None) -> State:
+    """Make sure the lab's cluster is running; start what is missing. Idempotent.
+
+    ``backend`` ('embedded', 'compose', 'remote') overrides ``LABKIT_BACKEND``.
+    """
     say = (lambda *a: None) if quiet else print
     with _lock():
-        remote = _requested_backend()
+        remote = _requested_backend(backend)
         if remote is not None:
+            previous = State.load()
+            explicit = bool(backend or os.environ.get("LABKIT_BACKEND"))
+            servers = remote.bootstrap_servers.split(",")
+            if remote.backend == "compose" and (explicit or not all(answers(s) for s in servers)):
+                from . import compose
+
+                broker = previous.processes.get("broker") if previous else None
+                if broker and _tracked(broker) and f"127.0.0.1:{broker.get('port')}" in servers:
+                    raise LabError(
+                        f"The embedded broker is running on port {broker.get('port')}, which the "
+                        "compose cluster needs. Stop it first with `labkit down`."
+                    )
+                remote = compose.up(quiet=quiet)
             require_broker(remote.bootstrap_servers, timeout=3.0)
-            state = State(remote)
+            # Keep tracking what the lab started before (e.g. an embedded broker), so
+            # `labkit down` still stops it.
+            state = State(remote, previous.processes if previous else {})
             state.save()
             return state
         state = State.load()
+        if state and state.endpoints.backend != "embedded" and _tracked(state.processes.get("broker", {})):
+            # back from compose/remote to an embedded broker the lab still runs
+            address = f"127.0.0.1:{state.processes['broker']['port']}"
+            state = State(Endpoints("embedded", address, address), state.processes)
+            state.save()
         if state and state.endpoints.backend == "embedded":
             broker = state.processes.get("broker", {})
             if _tracked(broker) and answers(state.endpoints.bootstrap_servers):
@@ -301,6 +347,10 @@ def down(quiet: bool = False) -> list[str]:
     stopped = []
     with _lock():
         state = State.load()
+        from . import compose
+
+        if compose.down(quiet=quiet):  # only if `up` started a compose cluster
+            stopped.append("compose cluster")
         if state:
             for name, info in state.processes.items():
                 if _stop(info):
@@ -334,8 +384,14 @@ def status() -> dict:
             "alive": proc is not None,
             "rss_mb": round(proc.memory_info().rss / 2**20, 1) if proc else None,
         }
+    extra = {}
+    if state.endpoints.backend == "compose":
+        from . import compose
+
+        extra["services"] = compose.services()
     return {
-        "running": answers(state.endpoints.bootstrap_servers),
+        "running": any(answers(s) for s in state.endpoints.bootstrap_servers.split(",")),
         **asdict(state.endpoints),
         "processes": procs,
+        **extra,
     }

@@ -1,0 +1,46 @@
+"""Container healthchecks for docker-compose.yml: exit 0 when the service is ready.
+
+    python /opt/labkit/healthcheck.py jobmanager|taskmanager|lab
+
+Standard library only; runs inside the lab's Flink image.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import urllib.request
+
+
+def get(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def jobmanager() -> bool:
+    """The REST API (and so the web UI) answers."""
+    return "taskmanagers" in get("http://localhost:8081/overview")
+
+
+def taskmanager() -> bool:
+    """This TaskManager has registered with the JobManager (so its slots can run jobs)."""
+    me = {socket.gethostname(), socket.gethostbyname(socket.gethostname())}
+    registered = json.dumps(get("http://jobmanager:8081/taskmanagers"))
+    return any(name in registered for name in me)
+
+
+def lab() -> bool:
+    """Jupyter Server answers (``/api`` needs no token)."""
+    return "version" in get("http://localhost:8888/api")
+
+
+if __name__ == "__main__":
+    check = {"jobmanager": jobmanager, "taskmanager": taskmanager, "lab": lab}[sys.argv[1]]
+    try:
+        ok = check()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy yet"
+        print(f"{sys.argv[1]} not ready: {exc}")
+        sys.exit(1)
+    print(f"{sys.argv[1]} {'ready' if ok else 'not ready'}")
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,285 @@
+"""The compose backend: real Apache Kafka and a real Flink cluster in Docker containers.
+
+``docker-compose.yml`` (next to ``pyproject.toml``) describes the cluster: one Apache
+Kafka broker in KRaft mode (two more with the ``replication`` profile), a Flink
+JobManager and TaskManagers built from ``docker/flink/Dockerfile``, and a ``lab``
+service (JupyterLab) for learners who have nothing but Docker.
+
+This module runs ``docker compose`` for the lab: ``up`` starts the cluster services (not
+the ``lab`` service: the notebooks run on this machine) and waits until every one is
+healthy; ``down`` stops them and keeps Kafka's data volume. The notebook reaches Kafka at
+127.0.0.1:9092, Flink's TaskManagers reach it as ``kafka:19092`` inside the compose
+network: :class:`~labkit.cluster.Endpoints` carries both, and the Flink helpers put the
+cluster's view into every Kafka table's DDL.
+
+Options (environment variables, also set by ``labkit up`` flags):
+
+``LABKIT_COMPOSE_REPLICATION=1`` (``--replication``)
+    also start brokers ``kafka-2`` and ``kafka-3``: topics with replication factor 3.
+``LABKIT_TASKMANAGERS=N`` (``--taskmanagers N``)
+    run N TaskManagers (``docker compose up --scale taskmanager=N``).
+``LABKIT_KAFKA_PORT``, ``LABKIT_FLINK_PORT``
+    the ports on this machine for Kafka (default 9092) and Flink's web UI/REST (8081),
+    read by docker-compose.yml too.
+``LABKIT_COMPOSE_FILE``
+    another compose file (default: the checkout's ``docker-compose.yml``).
+``LABKIT_COMPOSE_PROJECT``
+    the compose project name (default ``kafka-flink-lab``, as in the compose file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import paths
+from .errors import LabError
+
+PROJECT = "kafka-flink-lab"
+HOST = "127.0.0.1"
+
+#: Services ``labkit up --backend compose`` starts (the ``lab`` service is for Docker-only
+#: learners, started by a plain ``docker compose up``).
+CLUSTER_SERVICES = ("kafka", "jobmanager", "taskmanager")
+REPLICATION_PROFILE = "replication"
+REPLICATION_SERVICES = ("kafka-2", "kafka-3")
+
+#: broker service -> (port on this machine, address inside the compose network)
+BROKERS = {
+    "kafka": (9092, "kafka:19092"),
+    "kafka-2": (29092, "kafka-2:19092"),
+    "kafka-3": (39092, "kafka-3:19092"),
+}
+FLINK_REST_PORT = 8081
+
+#: The Python that runs Python functions on the TaskManagers (see docker/flink/Dockerfile).
+IMAGE_PYTHON = "/opt/pyflink/bin/python"
+IMAGE_PYTHON_VERSION = "3.12"
+
+#: A first ``up`` builds the Flink image (a few minutes); later ones take seconds.
+UP_TIMEOUT_S = 1800.0
+DOWN_TIMEOUT_S = 300.0
+
+INSTALL_HINT = (
+    "The compose backend needs Docker with the Compose plugin (`docker compose version` "
+    "must work): Docker Desktop on macOS/Windows, Docker Engine + docker-compose-plugin "
+    "on Linux. Without Docker, use the embedded backend (`labkit up`, the default)."
+)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def replication() -> bool:
+    """True when the three-broker profile is asked for."""
+    return _flag("LABKIT_COMPOSE_REPLICATION")
+
+
+def taskmanagers() -> int:
+    raw = os.environ.get("LABKIT_TASKMANAGERS", "1").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 8:
+        raise LabError(f"LABKIT_TASKMANAGERS={raw!r}: use a whole number of TaskManagers from 1 to 8.")
+    return n
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise LabError(f"{name}={raw!r} is not a port number.")
+    return int(raw)
+
+
+def kafka_port() -> int:
+    return _port("LABKIT_KAFKA_PORT", BROKERS["kafka"][0])
+
+
+def flink_port() -> int:
+    return _port("LABKIT_FLINK_PORT", FLINK_REST_PORT)
+
+
+def compose_file() -> Path:
+    env = os.environ.get("LABKIT_COMPOSE_FILE")
+    if env:
+        path = Path(env)
+    else:
+        root = paths.project_root()
+        path = (root / "docker-compose.yml") if root else Path.cwd() / "docker-compose.yml"
+    if not path.is_file():
+        raise LabError(
+            f"No compose file at {path}. Run labkit from the course checkout (where "
+            "docker-compose.yml is), or set LABKIT_COMPOSE_FILE."
+        )
+    return path
+
+
+def project() -> str:
+    return os.environ.get("LABKIT_COMPOSE_PROJECT", PROJECT)
+
+
+def endpoints(with_replication: bool | None = None):
+    """Where the compose cluster is, from this machine's and from Flink's side."""
+    from .cluster import Endpoints
+
+    rep = replication() if with_replication is None else with_replication
+    names = ["kafka", *(REPLICATION_SERVICES if rep else ())]
+    host_ports = {**{n: port for n, (port, _) in BROKERS.items()}, "kafka": kafka_port()}
+    return Endpoints(
+        backend="compose",
+        bootstrap_servers=",".join(f"{HOST}:{host_ports[n]}" for n in names),
+        flink_bootstrap_servers=",".join(BROKERS[n][1] for n in names),
+        flink_rest=f"{HOST}:{flink_port()}",
+        flink_python=IMAGE_PYTHON,
+    )
+
+
+# --- running docker -------------------------------------------------------------
+
+
+def docker() -> str:
+    """The `docker` executable, checked to have Compose v2 and a running engine."""
+    exe = shutil.which("docker")
+    if exe is None:
+        raise LabError(f"`docker` is not installed (not found on PATH). {INSTALL_HINT}")
+    version = subprocess.run([exe, "compose", "version"], capture_output=True, text=True, timeout=60)
+    if version.returncode != 0:
+        raise LabError(
+            "`docker compose` does not work here (exit "
+            f"{version.returncode}: {(version.stderr or version.stdout).strip()[:300]}). {INSTALL_HINT}"
+        )
+    info = subprocess.run(
+        [exe, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=60
+    )
+    if info.returncode != 0 or not info.stdout.strip():
+        raise LabError(
+            "Docker is installed but its engine is not running or not reachable "
+            f"({(info.stderr or info.stdout).strip()[:300] or 'no answer'}). Start Docker Desktop, "
+            "or on Linux `sudo systemctl start docker` (and add yourself to the `docker` group)."
+        )
+    return exe
+
+
+def _base(exe: str, with_replication: bool) -> list[str]:
+    cmd = [exe, "compose", "-f", str(compose_file()), "-p", project()]
+    if with_replication:
+        cmd += ["--profile", REPLICATION_PROFILE]
+    return cmd
+
+
+def _run(cmd: list[str], *, quiet: bool, timeout: float, what: str) -> subprocess.CompletedProcess:
+    """Run a compose command; its progress goes to the terminal unless ``quiet``."""
+    try:
+        done = subprocess.run(
+            cmd,
+            stdout=subprocess.PIPE if quiet else None,
+            stderr=subprocess.PIPE if quiet else None,
+            text=True,
+            timeout=timeout,
+            cwd=compose_file().parent,
+        )
+    except subprocess.TimeoutExpired:
+        raise LabError(f"`{' '.join(cmd[1:])}` did not finish in {timeout:.0f} s ({what}).") from None
+    if done.returncode != 0:
+        tail = ((done.stderr or "") + (done.stdout or ""))[-2000:] if quiet else "(see the output above)"
+        raise LabError(
+            f"`docker {' '.join(cmd[1:])}` failed with exit {done.returncode} while {what}. {tail}\n"
+            "`docker compose ps` and `docker compose logs SERVICE` show what went wrong."
+        )
+    return done
+
+
+def up(quiet: bool = False):
+    """Start the cluster services and wait until all are healthy; returns the Endpoints.
+
+    Idempotent: on a running cluster ``docker compose up`` changes nothing and returns
+    in a second or two.
+    """
+    exe = docker()
+    rep, n_tm = replication(), taskmanagers()
+    services = [*CLUSTER_SERVICES, *(REPLICATION_SERVICES if rep else ())]
+    cmd = [*_base(exe, rep), "up", "-d", "--wait"]
+    if n_tm != 1:
+        cmd += ["--scale", f"taskmanager={n_tm}"]
+    cmd += services
+    if not quiet:
+        print(
+            f"labkit: starting the compose cluster ({', '.join(services)}; {n_tm} TaskManager"
+            f"{'s' if n_tm != 1 else ''}). The first time builds the Flink image: a few minutes."
+        )
+    _run(cmd, quiet=quiet, timeout=UP_TIMEOUT_S, what="starting the compose cluster")
+    _save({"project": project(), "file": str(compose_file()), "replication": rep, "taskmanagers": n_tm})
+    return endpoints(rep)
+
+
+def down(quiet: bool = False, volumes: bool = False) -> bool:
+    """Stop and remove the cluster's containers (Kafka's data volume stays unless
+    ``volumes``). True if there was a compose cluster to stop."""
+    saved = _load()
+    if saved is None:
+        return False
+    exe = docker()
+    cmd = [exe, "compose", "-f", saved["file"], "-p", saved["project"]]
+    if saved.get("replication"):
+        cmd += ["--profile", REPLICATION_PROFILE]
+    cmd += ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    _run(cmd, quiet=quiet, timeout=DOWN_TIMEOUT_S, what="stopping the compose cluster")
+    _state_file().unlink(missing_ok=True)
+    return True
+
+
+def services() -> list[dict]:
+    """``docker compose ps`` as plain data: one dict per container (Service, State, Health)."""
+    saved = _load() or {"file": str(compose_file()), "project": project()}
+    exe = shutil.which("docker")
+    if exe is None:
+        return []
+    done = subprocess.run(
+        [exe, "compose", "-f", saved["file"], "-p", saved["project"], "ps", "--all", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        return []
+    return parse_ps(done.stdout)
+
+
+def parse_ps(text: str) -> list[dict]:
+    """Parse ``docker compose ps --format json``: a JSON array (Compose < 2.21) or one
+    JSON object per line (later versions)."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        rows = json.loads(text)
+    else:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    keep = ("Service", "Name", "State", "Health", "Publishers")
+    return [{k: row.get(k) for k in keep if k in row} for row in rows]
+
+
+# --- what `down` needs to know ----------------------------------------------------
+
+
+def _state_file() -> Path:
+    return paths.home() / "compose.json"
+
+
+def _save(info: dict) -> None:
+    _state_file().write_text(json.dumps(info, indent=2))
+
+
+def _load() -> dict | None:
+    try:
+        return json.loads(_state_file().read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

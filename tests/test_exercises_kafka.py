@@ -1,0 +1,95 @@
+"""The Kafka lessons' exercises (01-04): the hidden reference solutions pass their checks,
+and typical wrong answers (including the untouched placeholder) get a hint instead."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import checks, events
+
+
+def solution(lesson: str):
+    path = Path(__file__).parent / "solutions" / f"{lesson}.py"
+    spec = importlib.util.spec_from_file_location(f"solution_{lesson}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_hint(result: checks.Result) -> None:
+    assert not result.ok
+    assert result.hints, f"a wrong answer must come with a hint: {result}"
+
+
+def test_lesson_01_reference_passes_and_wrong_answers_get_hints(lab, topic):
+    sol = solution("lesson_01")
+    empty = topic("l01ex", partitions=2)
+    assert_hint(checks.lesson_01_produce(lab, empty))  # the untouched placeholder
+    right = topic("l01ex", partitions=2)
+    sol.answer(lab, right)
+    result = checks.lesson_01_produce(lab, right)
+    assert result.ok, result
+    wrong = topic("l01ex", partitions=2)
+    sol.wrong_no_timestamp(lab, wrong)
+    result = checks.lesson_01_produce(lab, wrong)
+    assert_hint(result)
+    assert "timestamp_ms" in result.hints[0]
+
+
+def test_lesson_02_reference_passes_and_wrong_answers_get_hints(lab, topic):
+    sol = solution("lesson_02")
+    assert_hint(checks.lesson_02_order(lab, topic("l02ex", partitions=4)))
+    right = topic("l02ex", partitions=4)
+    sol.answer(lab, right)
+    result = checks.lesson_02_order(lab, right)
+    assert result.ok, result
+    wrong = topic("l02ex", partitions=4)
+    sol.wrong_key_by_status(lab, wrong)
+    result = checks.lesson_02_order(lab, wrong)
+    assert_hint(result)
+    assert "partitions" in result.message
+
+
+def test_lesson_03_reference_passes_and_wrong_answers_get_hints():
+    sol = solution("lesson_03")
+    assert checks.lesson_03_lag(sol.lag).ok
+    assert_hint(checks.lesson_03_lag(lambda ends, committed: {}))  # the placeholder
+    none = checks.lesson_03_lag(sol.wrong_none)
+    assert_hint(none)
+    assert "None" in none.hints[0]
+    sign = checks.lesson_03_lag(sol.wrong_sign)
+    assert_hint(sign)
+    assert "behind" in sign.hints[0]
+
+
+def test_lesson_04_reference_passes_and_wrong_answers_get_hints(lab, topic):
+    sol = solution("lesson_04")
+    name = topic("l04ex", partitions=3)
+    txs = list(events.ledger(90, seed=9))
+    marks = []
+    for n in range(3):
+        marks.append(int(time.time() * 1000))
+        time.sleep(0.2)
+        lab.produce(name, txs[n * 30 : (n + 1) * 30], key="account_id")
+        time.sleep(0.2)
+    since = marks[1]
+    assert_hint(checks.lesson_04_since(lab, name, since, {}))  # the placeholder
+    got = sol.answer(lab, name, since)
+    expected: dict[str, int] = {}
+    for tx in txs[30:]:
+        expected[tx["account_id"]] = expected.get(tx["account_id"], 0) + tx["amount_cents"]
+    assert got == expected  # the check's notion of "since" matches the batches
+    result = checks.lesson_04_since(lab, name, since, got)
+    assert result.ok, result
+    result = checks.lesson_04_since(lab, name, since, sol.wrong_everything(lab, name, since))
+    assert_hint(result)
+    assert "every event" in result.message
+
+
+@pytest.mark.parametrize("placeholder", [None, [], "x"])
+def test_lesson_03_odd_answers_do_not_crash(placeholder):
+    assert_hint(checks.lesson_03_lag(lambda ends, committed: placeholder))

@@ -1,0 +1,133 @@
+"""The lesson 01-04 panels, driven from code the way a learner drives them with the mouse:
+set widget values, click buttons, and check what happened on the real broker."""
+
+from __future__ import annotations
+
+import time
+
+from labkit import events
+from labkit.kafka_panels import (
+    AcksPanel,
+    GroupPanel,
+    LanesPanel,
+    ReplayPanel,
+    SkewPanel,
+    StreamPanel,
+    apply_transaction,
+)
+
+
+def shows_picture(out) -> bool:
+    return bool(out.outputs) and "image/png" in out.outputs[0]["data"]
+
+
+def test_stream_panel_start_stop_and_rate(lab, topic):
+    name = topic("l01stream", partitions=2)
+    panel = StreamPanel(lab, name, rate=100)
+    panel.rate.value = 300
+    panel.start_button.click()
+    assert panel.running and panel.stop_button.disabled is False
+    time.sleep(2)
+    panel.stop_button.click()
+    assert not panel.running and panel.start_button.disabled is False
+    assert panel.sent > 150 and panel.received == panel.sent
+    assert sum(lab.end_offsets(name).values()) == panel.sent
+    assert shows_picture(panel.plot) and panel.table.outputs
+    panel.kind.value = "payments"
+    panel.run_for(1)
+    assert "account_id" in panel.latest[-1]
+
+
+def test_acks_panel_measures_each_setting(lab, topic):
+    name = topic("l01acks")
+    panel = AcksPanel(lab, name, n=50)
+    for choice in ("all", "0"):
+        panel.acks.value = choice
+        panel.measure_button.click()
+    table = panel.table.set_index("acks")
+    assert list(table.index) == ["0", "all"]  # shown in a fixed order
+    assert table.loc["0", "distinct_offsets_reported"] == 1
+    assert table.loc["all", "distinct_offsets_reported"] == 50
+    assert shows_picture(panel.plot)
+
+
+def test_lanes_panel_keeps_each_key_in_one_lane(lab):
+    panel = LanesPanel(lab, "test-l02-lanes", partitions=3, keys=4, events=12, seconds=0.3)
+    try:
+        panel.partitions.value = 2
+        panel.send_button.click()
+        assert set(panel.lanes) == {0, 1}
+        assert sum(len(r) for r in panel.lanes.values()) == 12
+        owner: dict = {}
+        for p, records in panel.lanes.items():
+            assert [r["offset"] for r in records] == list(range(len(records)))  # log order
+            for r in records:
+                owner.setdefault(r["key"], set()).add(p)
+        assert all(len(ps) == 1 for ps in owner.values())
+        assert shows_picture(panel.plot)
+        panel.keys.value = 0
+        panel.send_button.click()
+        assert all(r["key"] is None for rs in panel.lanes.values() for r in rs)
+    finally:
+        lab.delete_topic("test-l02-lanes")
+
+
+def test_skew_panel_measures_partition_load(lab):
+    panel = SkewPanel(lab, "test-l02-skew", keys=1, partitions=3, events=300)
+    try:
+        panel.send_button.click()
+        assert sorted(panel.loads.values()) == [0, 0, 300]
+        assert panel.imbalance == 3.0
+        panel.keys.value, panel.skew.value = 100, 0.0
+        panel.send_button.click()
+        assert sum(panel.loads.values()) == 300 and panel.imbalance < 1.5
+        assert shows_picture(panel.plot)
+    finally:
+        lab.delete_topic("test-l02-skew")
+
+
+def test_group_panel_add_remove_and_lag(lab, topic):
+    name = topic("l03group", partitions=2)
+    group = f"{name}-g"
+    panel = GroupPanel(lab, name, group, rate=50, work_ms=0)
+    try:
+        panel.add_button.click()
+        panel.wait_for(lambda g: g.assignment.get("consumer-1") == [0, 1], 20, "an assignment")
+        time.sleep(1)
+        panel.rate.value = 0
+        panel.wait_for(lambda g: g.produced > 0 and g.lag and sum(g.lag.values()) == 0, 20, "lag 0")
+        panel.remove_button.click()
+        assert panel.members == []
+    finally:
+        panel.stop_button.click()
+        lab.delete_groups(group)
+    assert len(panel.processed_offsets) == panel.produced == sum(lab.end_offsets(name).values())
+    assert panel.assignment_history and shows_picture(panel.plot)
+
+
+def test_replay_panel_three_ways(lab, topic):
+    name = topic("l04replay", partitions=2)
+    txs = list(events.ledger(60, seed=5))
+    marks = {}
+    for n in range(2):
+        marks[f"before {n}"] = int(time.time() * 1000)
+        time.sleep(0.2)
+        lab.produce(name, txs[n * 30 : (n + 1) * 30], key="account_id")
+        time.sleep(0.2)
+    truth: dict = {}
+    second: dict = {}
+    for i, tx in enumerate(txs):
+        apply_transaction(truth, tx)
+        if i >= 30:
+            apply_transaction(second, tx)
+    panel = ReplayPanel(lab, name, marks)
+    panel.replay_button.click()
+    assert panel.balances == truth and panel.replayed == 60
+    panel.mode.value, panel.when.value = "time", marks["before 1"]
+    panel.replay_button.click()
+    assert panel.balances == second and panel.replayed == 30
+    panel.mode.value, panel.offset.value = "offset", 10
+    panel.replay_button.click()
+    ends = lab.end_offsets(name)
+    assert panel.replayed == sum(max(0, e - 10) for e in ends.values())
+    assert shows_picture(panel.plot)
