@@ -694,3 +694,145 @@ def test_docs_cover_the_compose_paths():
         "GB",
     ):
         assert needle in doc, needle
+
+
+# --- a real Flink JobManager + TaskManager, configured like the compose image ------------
+
+
+def _set(tree: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[leaf] = value
+
+
+@pytest.fixture(scope="module")
+def flink_cluster(tmp_path_factory):
+    """A standalone Flink session cluster (JobManager + TaskManager) from the installed
+    PyFlink distribution, set up the way docker/flink/Dockerfile and docker-compose.yml set
+    up the compose one: the Kafka connector and flink-python in lib/, Kafka's classes
+    parent-first, Python functions run by ``python.executable``. Yields its REST address."""
+    import psutil
+    import pyflink
+
+    from labkit import jars
+
+    dist = Path(pyflink.__file__).parent
+    home = tmp_path_factory.mktemp("flink-home")
+    (home / "lib").mkdir()
+    for jar in [
+        *(dist / "lib").glob("*.jar"),
+        *jars.ensure_jars(quiet=True),
+        *(dist / "opt").glob("flink-python-*.jar"),
+    ]:
+        (home / "lib" / jar.name).symlink_to(jar)
+    subprocess.run(["cp", "-r", str(dist / "bin"), str(dist / "conf"), str(home)], check=True)
+    (home / "log").mkdir()
+    conf = yaml.safe_load((dist / "conf" / "config.yaml").read_text())
+    rest_port = cluster.free_port()
+    for key, value in {
+        "jobmanager.rpc.port": cluster.free_port(),
+        "jobmanager.memory.process.size": "768m",
+        "taskmanager.memory.process.size": "1024m",
+        "taskmanager.numberOfTaskSlots": 2,
+        "rest.port": rest_port,
+        "rest.bind-address": "127.0.0.1",
+        "blob.server.port": "0",
+        "taskmanager.rpc.port": "0",
+        "classloader.parent-first-patterns.additional": "org.apache.kafka.",
+        "python.executable": sys.executable,
+    }.items():
+        _set(conf, key, value)
+    (home / "conf" / "config.yaml").write_text(yaml.safe_dump(conf))
+    env = {**os.environ, "FLINK_CONF_DIR": str(home / "conf"), "FLINK_LOG_DIR": str(home / "log")}
+    env.pop("FLINK_HOME", None)
+    procs = [
+        subprocess.Popen(
+            [str(home / "bin" / f"{role}.sh"), "start-foreground"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=open(home / "log" / f"{role}.out", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for role in ("jobmanager", "taskmanager")
+    ]
+    rest = f"127.0.0.1:{rest_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                import urllib.request
+
+                with urllib.request.urlopen(f"http://{rest}/overview", timeout=2) as r:
+                    if json.load(r)["taskmanagers"] >= 1:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                logs = "".join(f.read_text(errors="replace")[-1500:] for f in (home / "log").glob("*.out"))
+                pytest.fail(f"the Flink cluster did not come up:\n{logs}")
+            time.sleep(0.5)
+        yield rest
+    finally:
+        for proc in procs:
+            family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            for p in family:
+                p.terminate()
+            psutil.wait_procs(family, timeout=20)
+            for p in family:
+                if p.is_running():
+                    p.kill()
+
+
+def test_remote_backend_submits_jobs_to_a_flink_jobmanager(remote_env, flink_cluster, monkeypatch):
+    """What compose does with Flink: jobs (SQL and a Python UDF) go to the JobManager over
+    REST, run on the TaskManager, and read/write Kafka at Flink's address for it."""
+    import urllib.request
+
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import udf
+
+    servers, flink_servers = remote_env
+    monkeypatch.setenv("LABKIT_FLINK_REST", flink_cluster)
+    monkeypatch.setenv("LABKIT_FLINK_PYTHON", sys.executable)
+    lab = labkit.connect(quiet=True)
+    assert lab.flink_rest == flink_cluster and lab.flink_config()["execution.target"] == "remote"
+    src, dst = (f"test-jm-{n}-{uuid.uuid4().hex[:8]}" for n in ("src", "dst"))
+    lab.create_topic(src, partitions=2)
+    lab.create_topic(dst)
+    try:
+        sent = [{"user": f"u{i % 4}", "amount": i} for i in range(40)]
+        lab.produce(src, sent, key="user")
+        df = lab.query(
+            "SELECT `user`, SUM(amount) AS total FROM payments GROUP BY `user`",
+            {"payments": "`user` STRING, amount INT"},
+            topics={"payments": src},
+        )
+        want = {u: sum(e["amount"] for e in sent if e["user"] == u) for u in {e["user"] for e in sent}}
+        assert dict(zip(df["user"], df["total"], strict=True)) == want
+
+        t_env = lab.table_env()
+        t_env.create_temporary_function(
+            "shout", udf(lambda s: s.upper() + "!", result_type=DataTypes.STRING())
+        )
+        lab.kafka_table(t_env, "src", "`user` STRING, amount INT", topic=src)
+        ddl = lab.kafka_table(t_env, "dst", "`user` STRING, amount INT", topic=dst)
+        assert f"'{flink_servers}'" in ddl
+        job = lab.start(
+            t_env.execute_sql("INSERT INTO dst SELECT shout(`user`), amount FROM src WHERE amount >= 30")
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and len(lab.read(dst, timeout=5)) < 10:
+                time.sleep(0.5)
+            out = lab.read(dst, timeout=5)
+            with urllib.request.urlopen(f"http://{flink_cluster}/jobs") as r:
+                on_cluster = {j["id"]: j["status"] for j in json.load(r)["jobs"]}
+            assert on_cluster.get(job.job_id) == "RUNNING"  # it runs on the cluster, not in this process
+        finally:
+            lab.stop_jobs()
+        assert sorted(out["amount"]) == list(range(30, 40))
+        assert set(out["user"]) == {f"{u.upper()}!" for u in {e["user"] for e in sent if e["amount"] >= 30}}
+    finally:
+        lab.delete_topic(src, dst)
