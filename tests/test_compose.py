@@ -836,3 +836,35 @@ def test_remote_backend_submits_jobs_to_a_flink_jobmanager(remote_env, flink_clu
         assert set(out["user"]) == {f"{u.upper()}!" for u in {e["user"] for e in sent if e["amount"] >= 30}}
     finally:
         lab.delete_topic(src, dst)
+
+
+def test_healthcheck_script_decisions(monkeypatch):
+    """The container healthchecks' logic, with the HTTP answers faked."""
+    import importlib.util
+    import socket
+
+    spec_ = importlib.util.spec_from_file_location(
+        "healthcheck", ROOT / "docker" / "flink" / "healthcheck.py"
+    )
+    hc = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(hc)
+    me = socket.gethostbyname(socket.gethostname())
+    answers = {
+        "http://localhost:8081/overview": {"taskmanagers": 1, "slots-total": 4},
+        "http://jobmanager:8081/taskmanagers": {
+            "taskmanagers": [
+                {"id": f"{me}:39425-53c2f8", "path": f"pekko.tcp://flink@{me}:6122/user/rpc/tm_0"}
+            ]
+        },
+        "http://localhost:8888/api": {"version": "2.17.0"},
+    }
+    monkeypatch.setattr(hc, "get", answers.__getitem__)
+    assert hc.jobmanager() and hc.taskmanager() and hc.lab()
+    answers["http://jobmanager:8081/taskmanagers"] = {
+        "taskmanagers": [{"id": "10.9.9.9:39425-aa", "path": "pekko.tcp://flink@10.9.9.9:6122/user/rpc/tm_0"}]
+    }
+    assert not hc.taskmanager()  # another TaskManager registered, not this one
+    answers["http://jobmanager:8081/taskmanagers"] = {"taskmanagers": [{"id": f"{me}0:39425-aa"}]}
+    assert not hc.taskmanager()  # 172.18.0.50 is not 172.18.0.5
+    answers["http://jobmanager:8081/taskmanagers"] = {"taskmanagers": []}
+    assert not hc.taskmanager()

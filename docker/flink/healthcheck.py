@@ -27,7 +27,8 @@ def taskmanager() -> bool:
     """This TaskManager has registered with the JobManager (so its slots can run jobs)."""
     me = {socket.gethostname(), socket.gethostbyname(socket.gethostname())}
     registered = json.dumps(get("http://jobmanager:8081/taskmanagers"))
-    return any(name in registered for name in me)
+    # ids look like "172.18.0.5:39425-53c2f8": match "172.18.0.5:", never "172.18.0.50:"
+    return any(f"{name}:" in registered for name in me)
 
 
 def lab() -> bool:
