@@ -23,6 +23,7 @@ import pandas as pd
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.serializer import Serializer, SerializeWrapper
 
 from .cluster import require_broker
 from .errors import LabError, UnknownTopic
@@ -103,6 +104,11 @@ class KafkaHelpers:
             "linger_ms": 5,
             **overrides,
         }
+        # kafka-python 3 warns (into the learner's notebook) about plain functions as
+        # serializers; wrapping them the way it would itself keeps lessons quiet.
+        for name in ("key_serializer", "value_serializer"):
+            if callable(config[name]) and not isinstance(config[name], Serializer):
+                config[name] = SerializeWrapper(config[name])
         return KafkaProducer(**self._client_config(config))
 
     def consumer(self, *topics: str, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
