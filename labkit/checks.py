@@ -395,3 +395,29 @@ def lesson_09_two_tiny(lab, answer) -> Result:  # noqa: ANN001 - a labkit.Lab
             "One row per match: ONE ROW PER MATCH and AFTER MATCH SKIP PAST LAST ROW.",
         )
     return passed("Right: two tiny charges, then a large one, within a minute - and nothing else alerts.")
+
+
+def lesson_07_bound(lab, seconds, *, topic: str = "l07-clicks", size: float = 5) -> Result:
+    """The smallest whole number of seconds of watermark bound for which the 5 s tumbling
+    windows over ``topic`` (events in the order they arrived) drop no event as late."""
+    from .flink_panels import watermark_sim
+
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return failed("No bound yet.", "Answer with a number of seconds, e.g. my_bound = 3.")
+    arrived = lab.read(topic).sort_values(["partition", "offset"]).to_dict("records")
+
+    def late(bound: float) -> int:
+        return int(watermark_sim(arrived, bound, size)[0]["late"].sum())
+
+    best = next(b for b in range(0, 3600) if late(b) == 0)
+    if late(seconds) > 0:
+        return failed(
+            f"With {seconds} s, {late(seconds)} event(s) still arrive after their window closed.",
+            "Look at the largest gap between an event's time and the watermark when it arrived.",
+        )
+    if seconds > best:
+        return failed(
+            f"No event is late with {seconds} s - but every result then waits longer than it needs to.",
+            "Try smaller bounds: which is the smallest that still loses nothing?",
+        )
+    return passed(f"{best} s: the smallest bound that loses no event - complete, and as fast as that allows.")

@@ -47,3 +47,22 @@ def test_lesson_06_reference_passes_and_wrong_answers_get_hints(lab, clicks_topi
     assert not tumble.ok and "HOP" in tumble.hints[0]
     swapped = checks.lesson_06_hop(lab, sol.WRONG_SWAPPED, topic=clicks_topic)
     assert not swapped.ok and "slide" in swapped.hints[0]
+
+
+def test_lesson_07_reference_passes_and_wrong_answers_get_hints(lab):
+    from labkit.flink_panels import arrival_order
+
+    sol = solution("lesson_07")
+    name = "test-l07-clicks"
+    lab.create_topic(name, partitions=1, replace=True)
+    try:
+        arrived = arrival_order(events.clicks(300, seed=7, rate=10, users=8), disorder=3, seed=1)
+        lab.produce(name, arrived, key="user_id", timestamp="ts")
+        assert checks.lesson_07_bound(lab, sol.ANSWER, topic=name).ok
+        small = checks.lesson_07_bound(lab, sol.WRONG_TOO_SMALL, topic=name)
+        assert not small.ok and "window closed" in small.message and small.hints
+        big = checks.lesson_07_bound(lab, sol.WRONG_TOO_BIG, topic=name)
+        assert not big.ok and "smaller" in big.hints[0]
+        assert not checks.lesson_07_bound(lab, None, topic=name).ok
+    finally:
+        lab.delete_topic(name)
