@@ -403,10 +403,20 @@ _stream_env = None
 
 
 def _env(lab: Lab):
-    """One StreamExecutionEnvironment per process, reused by every detect() call."""
+    """One StreamExecutionEnvironment per process, reused by every detect() call.
+
+    Also makes the connector jars visible to *this* thread: py4j gives every Python
+    thread its own Java thread, and PyFlink put the jars only on the context class loader
+    of the thread that created the environment. Without this, building a Kafka job from a
+    background thread (the dashboard restarting its job) fails with "Could not found the
+    Java class ...KafkaSource.builder".
+    """
     global _stream_env
     if _stream_env is None:
         _stream_env = lab.stream_env()
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+    add_jars_to_context_class_loader(lab.flink_config()["pipeline.jars"].split(";"))
     return _stream_env
 
 
@@ -911,17 +921,46 @@ class LivePipeline:
             self.job = None
 
 
+CANCEL_NOISE = (
+    "Multiplexer hanging up",
+    "Channel closed prematurely",
+    "re-registration is not allowed",
+)
+
+
+class _StderrFilter:
+    """Wraps ``sys.stderr``: drops the tracebacks PyFlink's in-process Python workers print
+    when their job is cancelled (see `_quiet_cancelled_workers`); passes everything else."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if any(marker in text for marker in CANCEL_NOISE):
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _quiet_cancelled_workers() -> None:
-    """Cancelling a job makes its Python worker's gRPC reader thread (it runs inside this
-    process) die with "CANCELLED: Multiplexer hanging up" and print a traceback. That is
-    the expected end of the job, not an error: keep it off the learner's screen."""
+    """Cancelling a job makes its Python worker (it runs inside this process) print the
+    tracebacks of the bundles it was working on - "CANCELLED: Multiplexer hanging up",
+    "Channel closed prematurely", or a state request that reached an already disposed
+    state backend ("re-registration is not allowed"). That is the expected end of the job,
+    not an error: keep it off the learner's screen. Other errors still show."""
+    import sys
+
+    if not isinstance(sys.stderr, _StderrFilter):
+        sys.stderr = _StderrFilter(sys.stderr)
     if getattr(threading.excepthook, "_l09", False):
         return
     previous = threading.excepthook
 
     def hook(args: Any) -> None:
         text = f"{type(args.exc_value).__module__} {args.exc_value}"
-        if "grpc" in text and "CANCELLED" in text:
+        if any(marker in text for marker in CANCEL_NOISE) or ("grpc" in text and "CANCELLED" in text):
             return
         previous(args)
 
