@@ -744,8 +744,10 @@ def flink_cluster(tmp_path_factory):
     }.items():
         _set(conf, key, value)
     (home / "conf" / "config.yaml").write_text(yaml.safe_dump(conf))
-    env = {**os.environ, "FLINK_CONF_DIR": str(home / "conf"), "FLINK_LOG_DIR": str(home / "log")}
-    env.pop("FLINK_HOME", None)
+    # A PyFlink already started in this process leaves FLINK_HOME, FLINK_LIB_DIR, JVM_ARGS...
+    # in os.environ; the cluster must not inherit them (its lib/ is the one above).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_") and k != "JVM_ARGS"}
+    env.update({"FLINK_CONF_DIR": str(home / "conf"), "FLINK_LOG_DIR": str(home / "log")})
     procs = [
         subprocess.Popen(
             [str(home / "bin" / f"{role}.sh"), "start-foreground"],
