@@ -127,16 +127,15 @@ def test_rule1_custom_thresholds(lab, engine):
 def test_detect_accepts_a_dataframe_and_keeps_tx_ids(lab):
     df = pd.DataFrame(
         {
-            "tx_id": ["x1", "x2", "x3"],
-            "account_id": ["z", "z", "z"],
-            "amount": [0.5, 10.0, 999.0],
-            "timestamp": pd.to_datetime([T0, T0 + S, T0 + 2 * S], unit="ms"),
+            "tx_id": ["x1", "x2", "x3", "y1", "y2", "y3"],
+            "account_id": ["x", "x", "x", "y", "y", "y"],
+            "amount": [0.5, 10.0, 999.0, 0.5, 0.7, 999.0],  # x: 10.00 in between; y: alert
+            "timestamp": pd.to_datetime([T0, T0 + S, T0 + 2 * S] * 2, unit="ms"),  # naive = UTC
         }
     )
-    assert fraud.detect(df, lab=lab).empty  # 10.00 in between
-    df.loc[1, "amount"] = 0.7
     got = fraud.detect(df, lab=lab)
-    assert list(zip(got.small_tx_id, got.large_tx_id, strict=True)) == [("x2", "x3")]
+    assert list(zip(got.small_tx_id, got.large_tx_id, strict=True)) == [("y2", "y3")]
+    assert got.large_time[0] == pd.Timestamp(T0 + 2 * S, unit="ms", tz="UTC")
 
 
 class Untouchable:
