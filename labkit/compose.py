@@ -238,19 +238,20 @@ def down(quiet: bool = False, volumes: bool = False) -> bool:
 
 def services() -> list[dict]:
     """``docker compose ps`` as plain data: one dict per container (Service, State, Health)."""
-    saved = _load() or {"file": str(compose_file()), "project": project()}
     exe = shutil.which("docker")
     if exe is None:
         return []
-    done = subprocess.run(
-        [exe, "compose", "-f", saved["file"], "-p", saved["project"], "ps", "--all", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        return []
-    return parse_ps(done.stdout)
+    try:
+        saved = _load() or {"file": str(compose_file()), "project": project()}
+        done = subprocess.run(
+            [exe, "compose", "-f", saved["file"], "-p", saved["project"], "ps", "--all", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return parse_ps(done.stdout) if done.returncode == 0 else []
+    except (LabError, OSError, subprocess.TimeoutExpired, ValueError):
+        return []  # status must answer even when Docker does not
 
 
 def parse_ps(text: str) -> list[dict]:
