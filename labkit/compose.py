@@ -206,7 +206,9 @@ def up(quiet: bool = False):
     exe = docker()
     rep, n_tm = replication(), taskmanagers()
     services = [*CLUSTER_SERVICES, *(REPLICATION_SERVICES if rep else ())]
-    cmd = [*_base(exe, rep), "up", "-d", "--wait"]
+    # --build: the image follows the checkout (a pin bump rebuilds it; unchanged, the
+    # build cache answers in seconds)
+    cmd = [*_base(exe, rep), "up", "-d", "--build", "--wait"]
     if n_tm != 1:
         cmd += ["--scale", f"taskmanager={n_tm}"]
     cmd += services

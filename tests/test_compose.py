@@ -469,7 +469,16 @@ def test_up_status_connect_down_through_docker_compose(fake_docker):
     up = run(env, "up", "--backend", "compose")
     assert up.returncode == 0, up.stdout + up.stderr
     base = ["compose", "-f", str(COMPOSE_FILE), "-p", "kafka-flink-lab"]
-    assert compose_calls(calls)[0] == [*base, "up", "-d", "--wait", "kafka", "jobmanager", "taskmanager"]
+    assert compose_calls(calls)[0] == [
+        *base,
+        "up",
+        "-d",
+        "--build",
+        "--wait",
+        "kafka",
+        "jobmanager",
+        "taskmanager",
+    ]
     assert "backend:  compose" in up.stdout
     assert f"kafka:    127.0.0.1:{port} (answering)" in up.stdout
     assert "flink:    127.0.0.1:8081" in up.stdout
