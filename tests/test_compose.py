@@ -162,6 +162,8 @@ def test_kafka_listeners_match_what_labkit_expects(spec):
         assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
         assert "KAFKA_PROCESS_ROLES" in env and "CLUSTER_ID" in env  # KRaft, no ZooKeeper
     assert spec["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    # Flink's exactly-once sink defaults to 1-hour transactions
+    assert int(spec["services"]["kafka"]["environment"]["KAFKA_TRANSACTION_MAX_TIMEOUT_MS"]) >= 3600000
 
 
 def test_flink_services_match_what_labkit_expects(spec):
