@@ -421,3 +421,28 @@ def lesson_07_bound(lab, seconds, *, topic: str = "l07-clicks", size: float = 5)
             "Try smaller bounds: which is the smallest that still loses nothing?",
         )
     return passed(f"{best} s: the smallest bound that loses no event - complete, and as fast as that allows.")
+
+
+def lesson_08_totals(lab, answer, *, payments: str = "l08-payments", totals: str = "l08-totals") -> Result:
+    """Each account's final balance, read from the at-least-once output ``totals`` (which
+    holds duplicates after the failure): a dict account_id -> total."""
+    from .flink_panels import running_totals
+
+    if not isinstance(answer, dict) or not answer:
+        return failed("No answer yet.", "Answer with a dict: account_id -> final total.")
+    truth = running_totals(lab.read(payments).to_dict("records"))
+    got = {str(k): round(float(v), 2) for k, v in answer.items()}
+    if got == truth:
+        return passed("Exactly right, despite the duplicates: the last running total per account wins.")
+    if set(got) != set(truth):
+        return failed(f"{len(truth)} accounts expected, you have {len(got)}.", "One entry per account_id.")
+    out = lab.read(totals)
+    summed = out.groupby("account_id")["amount"].sum() if "amount" in out else {}
+    if got == {k: round(v, 2) for k, v in dict(summed).items()}:
+        return failed(
+            "Those sums count the replayed payments twice.",
+            "Each output record already carries the running total: keep the last one per account.",
+        )
+    return failed(
+        "Not the final balances.", "Sort by offset and keep the last `total` of each account_id."
+    )

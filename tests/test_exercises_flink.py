@@ -66,3 +66,26 @@ def test_lesson_07_reference_passes_and_wrong_answers_get_hints(lab):
         assert not checks.lesson_07_bound(lab, None, topic=name).ok
     finally:
         lab.delete_topic(name)
+
+
+def test_lesson_08_reference_passes_and_wrong_answers_get_hints(lab):
+    """The check only reads topics: fake the job's at-least-once output, replay included."""
+    sol = solution("lesson_08")
+    pay, out = "test-l08-payments", "test-l08-totals"
+    for name in (pay, out):
+        lab.create_topic(name, partitions=1, replace=True)
+    try:
+        payments = list(events.payments(60, seed=8, accounts=4))
+        lab.produce(pay, payments, key="account_id")
+        totals, records = {}, []
+        for p in payments:
+            totals[p["account_id"]] = round(totals.get(p["account_id"], 0.0) + p["amount"], 2)
+            records.append({**p, "total": totals[p["account_id"]]})
+        replayed = records[:40] + records[30:]  # a crash after #40, restored from a checkpoint at #30
+        lab.produce(out, replayed, key="account_id")
+        assert checks.lesson_08_totals(lab, sol.answer(lab, out), payments=pay, totals=out).ok
+        wrong = checks.lesson_08_totals(lab, sol.wrong_summed_amounts(lab, out), payments=pay, totals=out)
+        assert not wrong.ok and "twice" in wrong.message and "last" in wrong.hints[0]
+        assert not checks.lesson_08_totals(lab, None, payments=pay, totals=out).ok
+    finally:
+        lab.delete_topic(pay, out)
