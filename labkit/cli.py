@@ -88,7 +88,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     jars.ensure_jars()
     cluster.up(backend=_backend_options(args))
     root = paths.project_root()
-    notebooks = (root / "notebooks") if root else Path.cwd()
+    notebooks = Path(args.notebooks) if args.notebooks else (root / "notebooks") if root else Path.cwd()
     cmd = [
         sys.executable,
         "-m",
@@ -102,7 +102,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    cmd += args.extra
+    cmd += [a for a in args.extra if a != "--"]
     proc = subprocess.Popen(cmd)
     cluster.track("jupyter", proc, port=args.port)
     try:
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_doctor)
     p = sub.add_parser("lab", help="up + JupyterLab on notebooks/")
     p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--notebooks", help="folder to open (default: the project's notebooks/)")
     p.add_argument("--no-browser", action="store_true")
     _add_backend_options(p)
     p.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to jupyter lab")

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
+from .errors import UnknownTopic
+
 
 def in_notebook() -> bool:
     try:
@@ -19,6 +21,23 @@ def in_notebook() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+OK = "<span style='color:#1a7f37'>&#x25CF;</span>"  # a green dot: renders without emoji fonts
+FAIL = "<span style='color:#cf222e'>&#x25CF;</span>"
+
+
+def redraw(out, fig) -> None:
+    """Replace what ``out`` (an ``ipywidgets.Output``) shows with ``fig``, then close it.
+
+    Safe from a background thread (a button callback, a live loop): ``with out:`` is not,
+    because it captures by the *current* message, which a thread does not have.
+    """
+    import matplotlib.pyplot as plt
+
+    out.outputs = ()
+    out.append_display_data(fig)
+    plt.close(fig)
 
 
 @contextlib.contextmanager
@@ -107,15 +126,18 @@ class HealthPanel:
         st = self.lab.status()
         broker = st.get("processes", {}).get("broker", {})
         mem = f", {broker['rss_mb']} MB" if broker.get("rss_mb") else ""
-        ok = "&#9989;" if st["running"] else "&#10060;"
+        ok = OK if st["running"] else FAIL
         self.status.value = (
             f"{ok} <b>Kafka</b> ({st['backend']}) at <code>{st['bootstrap_servers']}</code>{mem}"
             f" &nbsp; <b>Flink</b>: {st['flink_rest'] or 'mini-cluster in this kernel'}"
         )
-        rows = "".join(
-            f"<tr><td><code>{t}</code></td><td>{sum(self.lab.end_offsets(t).values())}</td></tr>"
-            for t in self.lab.topics()
-        )
+        rows = ""
+        for t in self.lab.topics():
+            try:
+                count = sum(self.lab.end_offsets(t).values())
+            except UnknownTopic:  # deleted since it was listed (another notebook)
+                continue
+            rows += f"<tr><td><code>{t}</code></td><td>{count}</td></tr>"
         self.topics.value = f"<table><tr><th>topic</th><th>events</th></tr>{rows}</table>"
         return st
 
@@ -175,19 +197,17 @@ class HealthPanel:
 
     def _show(self, trip: dict) -> None:
         import matplotlib.pyplot as plt
-        from IPython.display import display
+        from matplotlib.ticker import MaxNLocator
 
         self.result.value = (
-            f"&#9989; Flink answered <code>{trip['answer']}</code> "
+            f"{OK} Flink answered <code>{trip['answer']}</code> "
             f"after <b>{trip['latency_s'] * 1000:.0f} ms</b> end to end."
         )
         fig, ax = plt.subplots(figsize=(6, 2.2))
         ax.bar(range(1, len(self.trips) + 1), [t["latency_s"] * 1000 for t in self.trips], color="#4c72b0")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("event #")
         ax.set_ylabel("ms")
         ax.set_title("end-to-end latency (the first includes Flink's start-up)")
         fig.tight_layout()
-        with self.plot:
-            self.plot.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        redraw(self.plot, fig)

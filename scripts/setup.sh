@@ -43,6 +43,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing labkit and its dependencies (PyFlink, JupyterLab, ...; ~1 GB, a few minutes the first time)"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
   "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[test]"
+  # JupyterLab's "receive official Jupyter news?" pop-up only distracts in a lesson
+  "$VENV/bin/jupyter" labextension disable --level=sys_prefix "@jupyterlab/apputils-extension:announcements" >/dev/null 2>&1 || true
   echo "$want" > "$STAMP"
 fi
 
