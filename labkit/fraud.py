@@ -14,9 +14,14 @@
   DataStream ``KeyedProcessFunction`` (``engine="datastream"``) or as Flink SQL
   ``MATCH_RECOGNIZE`` (``engine="sql"``). Both give the same alerts.
 
-* :func:`velocity` and :func:`outliers` - the other two rules (windows; running
-  per-account statistics in state), and :class:`Pipeline`, all three rules in one
-  streaming job from a Kafka topic of transactions to a Kafka topic of alerts.
+* :func:`velocity_window_function` and :func:`outlier_function` - rule 3 (more than N
+  transactions of an account in a sliding event-time window; amounts far from the
+  account's running statistics kept in state); :func:`replay` runs all three rules over
+  what a topic holds, :class:`LivePipeline` as one unbounded job from a Kafka topic of
+  transactions to a Kafka topic of alerts; :func:`evaluate` scores alerts against labels.
+
+* :func:`measure` (also ``measure_throughput``; CLI ``scripts/bench_fraud.py``) -
+  throughput and alert latency of the live pipeline.
 
 Boundary semantics (the same in both engines, pinned by tests/test_fraud.py):
 ``amount < small`` (strictly), ``amount > large`` (strictly), and the large one must be
@@ -30,6 +35,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import numbers
 import random
 import threading
 import time
@@ -223,8 +229,8 @@ REQUIRED = ("account_id", "amount", "timestamp")
 def _to_ms(value: Any) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{value!r} is not a time")
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, numbers.Real):  # epoch milliseconds (numpy numbers too)
+        if not math.isfinite(value):
             raise ValueError(f"{value!r} is not a time")
         return int(value)
     if isinstance(value, str):
@@ -260,10 +266,14 @@ def validate(transactions: Iterable[Mapping] | pd.DataFrame) -> list[dict]:
         if missing:
             raise BadTransaction(f"row {i} has no {', '.join(missing)}: {dict(tx)!r:.300}")
         account = tx["account_id"]
-        if not isinstance(account, (str, int)) or isinstance(account, bool) or str(account) == "":
+        if (
+            not isinstance(account, (str, numbers.Integral))
+            or isinstance(account, bool)
+            or str(account) == ""
+        ):
             raise BadTransaction(f"row {i}: account_id {account!r} is not a usable id: {dict(tx)!r:.300}")
         amount = tx["amount"]
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        if isinstance(amount, bool) or not isinstance(amount, numbers.Real):
             raise BadTransaction(f"row {i}: amount {amount!r} is not a number: {dict(tx)!r:.300}")
         if not math.isfinite(amount) or amount < 0:
             raise BadTransaction(
@@ -524,14 +534,6 @@ def _prepared(transactions: Iterable[Mapping] | pd.DataFrame) -> list[dict]:
         tx_id = originals[tx["row"]].get("tx_id")
         tx["tx_id"] = None if _is_missing(tx_id) else str(tx_id)
     return txs
-
-
-def _ts_ms(value: Any) -> int:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(round(value.timestamp() * 1000))
-    return int(value)
 
 
 # --- detect() ----------------------------------------------------------------------
