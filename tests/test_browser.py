@@ -18,14 +18,21 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from labkit import cluster, paths
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -52,11 +59,24 @@ def jupyter(tmp_path_factory):
     port = cluster.free_port()
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "labkit.cli", "lab", "--no-browser", "--port", str(port),
-            "--notebooks", str(root), "--", "--IdentityProvider.token=", "--expose-app-in-browser",
-            f"--LabApp.workspaces_dir={tmp / 'workspaces'}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
+            sys.executable,
+            "-m",
+            "labkit.cli",
+            "lab",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--notebooks",
+            str(root),
+            "--",
+            "--IdentityProvider.token=",
+            "--expose-app-in-browser",
+            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+            f"--LabApp.user_settings_dir={tmp / 'settings'}",
         ],
-        env=env, stdout=subprocess.DEVNULL, stderr=(tmp / "jupyter.log").open("w"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "jupyter.log").open("w"),
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -70,8 +90,13 @@ def jupyter(tmp_path_factory):
                 pytest.fail("JupyterLab did not start:\n" + (tmp / "jupyter.log").read_text()[-3000:])
             time.sleep(0.5)
     yield base
+    # everything the lab started: JupyterLab, its kernels, their JVMs and Python workers
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert any("java" in p.name() for p in family), "expected a kernel's JVM to be running"
     subprocess.run([sys.executable, "-m", "labkit.cli", "down"], env=env, capture_output=True, timeout=60)
     proc.wait(20)
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert alive == [], f"left behind after labkit down: {[p.name() for p in alive]}"
 
 
 @pytest.fixture

@@ -101,3 +101,19 @@ def test_consumer_group_joins_fast(lab, topic):
     lab.delete_groups(group)
     assert got == 10
     assert time.monotonic() - t0 < 10  # ~3 s with the lab's session timeout, ~23 s without
+
+
+def test_tail_shows_events_as_they_arrive_and_not_the_old_ones(lab, topic):
+    import threading
+
+    name = topic("tail", partitions=2)
+    lab.produce(name, [{"old": True}])
+
+    def later() -> None:
+        time.sleep(1.0)
+        lab.produce(name, [{"i": i} for i in range(5)])
+
+    threading.Thread(target=later, daemon=True).start()
+    seen = lab.tail(name, seconds=15, until=lambda df: len(df) >= 5)
+    assert len(seen) == 5 and "old" not in seen.columns
+    assert sorted(seen["i"]) == [0, 1, 2, 3, 4]
