@@ -564,6 +564,10 @@ def detect(
         raise ValueError(f"engine must be 'datastream' or 'sql', not {engine!r}")
     if not small >= 0 or not large >= 0:
         raise ValueError(f"thresholds must be amounts >= 0, not small={small!r}, large={large!r}")
+    if small > large:
+        # a transaction could then be both "tiny" and "large", and the two engines would
+        # disagree on whether it may also start the next pattern
+        raise ValueError(f"small ({small}) must not be more than large ({large})")
     within_ms = _within_ms(within)
     txs = _prepared(transactions)
     lab = lab or _connect()

@@ -176,6 +176,8 @@ def test_bad_arguments():
         fraud.detect(rows, engine="spark", lab=Untouchable())
     with pytest.raises(ValueError, match="within"):
         fraud.detect(rows, within=timedelta(0), lab=Untouchable())
+    with pytest.raises(ValueError, match="must not be more than large"):
+        fraud.detect(rows, small=600, large=500, lab=Untouchable())
 
 
 # --- the generator --------------------------------------------------------------------
