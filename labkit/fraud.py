@@ -284,6 +284,11 @@ def validate(transactions: Iterable[Mapping] | pd.DataFrame) -> list[dict]:
             ts = _to_ms(tx["timestamp"])
         except ValueError as exc:
             raise BadTransaction(f"row {i}: unparsable timestamp: {exc}: {dict(tx)!r:.300}") from None
+        if ts < 0:
+            raise BadTransaction(
+                f"row {i}: timestamp {tx['timestamp']!r} is before 1970, which a Kafka record "
+                f"timestamp cannot carry: {dict(tx)!r:.300}"
+            )
         clean.append({"row": i, "account_id": str(account), "amount": float(amount), "ts": ts})
     clean.sort(key=lambda r: r["ts"])  # stable: ties keep the input order
     return clean

@@ -153,6 +153,7 @@ class Untouchable:
         ({"account_id": "a", "amount": "12", "timestamp": T0}, ["row 1", "not a number"]),
         ({"account_id": "a", "amount": 5.0, "timestamp": "yesterday-ish"}, ["row 1", "unparsable timestamp"]),
         ({"account_id": "a", "amount": 5.0, "timestamp": float("nan")}, ["row 1", "timestamp"]),
+        ({"account_id": "a", "amount": 5.0, "timestamp": "1969-12-31T23:59:59Z"}, ["row 1", "before 1970"]),
         ("not a dict", ["row 1", "not a dict"]),
     ],
 )
