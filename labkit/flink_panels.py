@@ -239,6 +239,9 @@ def _figure(rows: int = 1, height: float = 3.2, **kw: Any):
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    if rows == 0:
+        return None, []
+
     fig, axes = plt.subplots(rows, 1, figsize=(10, height * rows), squeeze=False, **kw)
     return fig, list(axes[:, 0])
 
@@ -682,3 +685,80 @@ def _draw_live(sent: list[dict], results: list[dict], out: Any) -> None:
     plot_windows(
         pd.DataFrame(sent), res, title=f"{len(sent)} events sent, {len(res)} windows closed", out=out
     )
+
+
+def plot_totals(records: pd.DataFrame, *, upto: int | None = None, title: str = "", out: Any | None = None):
+    """The running total of each account, record by record as the job wrote them (left),
+    and every account's latest total as of record ``upto`` (right). Records written by
+    the restarted attempt are drawn dashed: where they start, the totals jump back to the
+    last checkpoint and climb again."""
+    _figure(0)  # settles the backend
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    df = records.reset_index(drop=True)
+    upto = len(df) - 1 if upto is None else min(upto, len(df) - 1)
+    if not df.empty:
+        for i, (acct, g) in enumerate(df.groupby("account_id")):
+            for attempt, part in g.groupby("attempt"):
+                ax.plot(
+                    part.index,
+                    part["total"],
+                    "-" if attempt == 0 else "--",
+                    color=f"C{i}",
+                    label=acct if attempt == 0 else None,
+                    linewidth=1.2,
+                )
+        restarts = df.index[(df["attempt"].diff() > 0)]
+        for r in restarts:
+            ax.axvline(r, color="red", linewidth=1)
+            ax.text(r, ax.get_ylim()[1] * 0.95, " restart", color="red", fontsize=8, va="top")
+        ax.axvline(upto, color="black", linewidth=0.8, linestyle=":")
+        latest = df.iloc[: upto + 1].groupby("account_id")["total"].last()
+        bars.bar(latest.index, latest.values, color=[f"C{i}" for i in range(len(latest))])
+        bars.tick_params(axis="x", labelrotation=45, labelsize=7)
+        bars.set_title(f"state as of output record #{upto}", fontsize=9)
+    ax.set_xlabel("output record (Kafka offset)")
+    ax.set_ylabel("running total (EUR)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title or f"{len(df)} output records")
+    fig.tight_layout()
+    _show(fig, out)
+    return fig
+
+
+class ReplayPanel:
+    """A slider over a job's output records: see each account's total as of any record,
+    and watch the totals fall back to the checkpoint where the restarted attempt begins."""
+
+    def __init__(self, records: pd.DataFrame) -> None:
+        w = _widgets()
+        self.records = records.reset_index(drop=True)
+        self.record = w.IntSlider(
+            value=len(self.records) - 1,
+            min=0,
+            max=max(0, len(self.records) - 1),
+            description="record #",
+            layout=w.Layout(width="60%"),
+        )
+        self.info = w.HTML()
+        self.out = w.Output()
+        self.state: dict[str, float] = {}
+        self.record.observe(lambda _: self.update(), names="value")
+        self.widget = w.VBox([self.record, self.info, self.out])
+        self.update()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def update(self) -> None:
+        i = self.record.value
+        row = self.records.iloc[i]
+        self.state = self.records.iloc[: i + 1].groupby("account_id")["total"].last().to_dict()
+        self.info.value = (
+            f"record #{i}: <b>{row['account_id']}</b> total {row['total']:.2f} after "
+            f"{row['tx_id']}, written by attempt <b>{row['attempt']}</b>"
+        )
+        plot_totals(self.records, upto=i, out=self.out if _has_display_backend() else None)
