@@ -233,7 +233,10 @@ class StreamPanel(_Panel):
             f"<code>{self.topic}</code>"
         )
         now = {k: v for k, v in self.per_second.items() if k // 1000 == self.runs}
-        seconds = sorted(now)[-self.window :]
+        seconds = sorted(now)
+        if self.running and not self._stop.is_set():
+            seconds = seconds[:-1]  # the current second is not over yet: its count would dip
+        seconds = seconds[-self.window :]
         fig = new_figure()
         ax = fig.add_subplot()
         xs = [s % 1000 for s in seconds]
@@ -241,6 +244,7 @@ class StreamPanel(_Panel):
         ax.plot(xs, [now[s][1] for s in seconds], "s--", label="received (consumer)")
         ax.axhline(self.rate.value, color="grey", lw=0.8, ls=":", label="rate asked for")
         ax.set(xlabel="second of this run", ylabel="events per second", title=f"{self.kind.value} stream")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
         ax.legend(loc="lower right", fontsize=8)
         show_figure(self.plot, fig, f"{self.sent} sent, {self.received} received")
@@ -612,6 +616,7 @@ class GroupPanel(_Panel):
         self._names += 1
         member = _Member(self, f"consumer-{self._names}")
         self.members.append(member)
+        self.draw()
         return member.name
 
     def remove_consumer(self) -> str | None:
@@ -620,6 +625,7 @@ class GroupPanel(_Panel):
         member = self.members.pop()
         member.stop.set()
         member.thread.join(timeout=15)
+        self.draw()
         return member.name
 
     def seen(self, partition: int, offset: int) -> None:
@@ -640,6 +646,8 @@ class GroupPanel(_Panel):
     def _ensure_started(self) -> None:
         if self._threads:
             return
+        self._stop.clear()  # a stopped panel starts again on the next click
+        self.lag_history, self.assignment_history = [], []
         self._began = time.monotonic()
         for target in (self._produce, self._monitor):
             thread = threading.Thread(target=target, name=f"l03-{target.__name__}", daemon=True)
@@ -708,6 +716,7 @@ class GroupPanel(_Panel):
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
+        self._threads = []
         self.draw()
 
     def draw(self) -> None:

@@ -131,3 +131,21 @@ def test_replay_panel_three_ways(lab, topic):
     ends = lab.end_offsets(name)
     assert panel.replayed == sum(max(0, e - 10) for e in ends.values())
     assert shows_picture(panel.plot)
+
+
+def test_group_panel_starts_again_after_stop(lab, topic):
+    name = topic("l03again", partitions=1)
+    group = f"{name}-g"
+    panel = GroupPanel(lab, name, group, rate=20)
+    try:
+        panel.stop_button.click()  # stopping before starting is harmless
+        panel.add_button.click()
+        panel.wait_for(lambda g: g.assignment.get("consumer-1") == [0], 20, "an assignment")
+        panel.stop_button.click()
+        produced = panel.produced
+        panel.add_button.click()  # a stopped panel comes back to life
+        panel.wait_for(lambda g: g.produced > produced and g.lag_history, 20, "production to resume")
+        assert "1 consumer(s)" in panel.status.value
+    finally:
+        panel.stop()
+        lab.delete_groups(group)
