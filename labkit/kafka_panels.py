@@ -139,6 +139,7 @@ class StreamPanel(_Panel):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.draw()
 
     @property
     def running(self) -> bool:
@@ -609,6 +610,7 @@ class GroupPanel(_Panel):
         self._threads: list[threading.Thread] = []
         self._began = time.monotonic()
         self._names = 0
+        self.draw()
 
     # the group's members
     def add_consumer(self) -> str:
@@ -721,16 +723,21 @@ class GroupPanel(_Panel):
 
     def draw(self) -> None:
         owners = self.assignment
-        idle = [m for m, parts in owners.items() if not parts]
+        without = [m for m, parts in owners.items() if not parts]
+        # no partitions while others own them all: idle; otherwise still joining the group
+        all_owned = set(sum(owners.values(), [])) == set(self.partitions)
+        waiting = f" &middot; {'idle' if all_owned else 'joining'}: {', '.join(without)}" if without else ""
         self.status.value = (
             f"{len(self.members)} consumer(s) in group <code>{self.group}</code> &middot; produced "
             f"{self.produced} &middot; processed {len(self.processed_offsets)} distinct"
-            f"{f' ({self.duplicates} twice, after a rebalance)' if self.duplicates else ''}"
-            f"{f' &middot; idle: {idle}' if idle else ''}"
+            f"{f' ({self.duplicates} twice, after a rebalance)' if self.duplicates else ''}{waiting}"
         )
         fig = new_figure(6.2, 2.8)
         ax = fig.add_subplot()
         history = self.lag_history[-120:]
+        if not history:
+            ax.text(0.5, 0.5, "press Add consumer; lag appears here", ha="center", transform=ax.transAxes)
+            ax.set_xticks([])
         for p in self.partitions:
             ax.plot([t for t, _ in history], [lag[p] for _, lag in history], label=f"partition {p}")
         for t, _ in self.assignment_history[1:]:
@@ -740,13 +747,14 @@ class GroupPanel(_Panel):
             xlabel="seconds (dotted: assignment changed)", ylabel="lag (events)", title="lag per partition"
         )
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=7, loc="upper left")
+        if history:
+            ax.legend(fontsize=7, loc="upper left")
         show_figure(self.plot, fig, f"lag {self.lag}")
         rows = [
             {
                 "partition": p,
                 "owner": next((m for m, ps in owners.items() if p in ps), "-"),
-                "lag": self.lag.get(p),
+                "lag": self.lag.get(p, "-"),
             }
             for p in self.partitions
         ]
