@@ -1010,10 +1010,14 @@ class _StderrFilter:
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        self._dropped = False
 
     def write(self, text: str) -> int:
-        if any(marker in text for marker in CANCEL_NOISE):
+        # print() writes the text, then its "\n": drop both
+        if any(marker in text for marker in CANCEL_NOISE) or (self._dropped and text == "\n"):
+            self._dropped = text != "\n"
             return len(text)
+        self._dropped = False
         return self._stream.write(text)
 
     def __getattr__(self, name: str) -> Any:
