@@ -601,6 +601,7 @@ class GroupPanel(_Panel):
         self.partitions = lab.partitions(topic)
         self.members: list[_Member] = []
         self.produced = 0
+        self.log_end_total = 0
         self.processed_offsets: set[tuple[int, int]] = set()
         self.duplicates = 0
         self.lag_history: list[tuple[float, dict[int, int]]] = []
@@ -643,6 +644,12 @@ class GroupPanel(_Panel):
     @property
     def lag(self) -> dict[int, int]:
         return self.lag_history[-1][1] if self.lag_history else {}
+
+    @property
+    def caught_up(self) -> bool:
+        """The latest measurement shows no lag *and* counts every event produced so far
+        (a lag of 0 measured just before the producer's last send does not count)."""
+        return bool(self.lag) and sum(self.lag.values()) == 0 and self.log_end_total == self.produced
 
     # producer and monitor threads
     def _ensure_started(self) -> None:
@@ -697,6 +704,7 @@ class GroupPanel(_Panel):
                 except KafkaError:
                     continue
                 lag = {p: ends[p] - (done[p] or 0) for p in self.partitions}
+                self.log_end_total = sum(ends.values())
                 t = round(time.monotonic() - self._began, 2)
                 self.lag_history.append((t, lag))
                 owners = self.assignment

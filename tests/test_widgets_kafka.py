@@ -95,7 +95,7 @@ def test_group_panel_add_remove_and_lag(lab, topic):
         panel.wait_for(lambda g: g.assignment.get("consumer-1") == [0, 1], 20, "an assignment")
         time.sleep(1)
         panel.rate.value = 0
-        panel.wait_for(lambda g: g.produced > 0 and g.lag and sum(g.lag.values()) == 0, 20, "lag 0")
+        panel.wait_for(lambda g: g.produced > 0 and g.caught_up, 20, "lag 0")
         panel.remove_button.click()
         assert panel.members == []
     finally:
