@@ -21,6 +21,7 @@ import json
 import random
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,25 @@ class _Panel:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
+    def stop(self) -> None:  # panels with background threads override this
+        pass
+
+
+#: Panels whose background threads may be running in this kernel (see `stop_all`).
+_RUNNING: weakref.WeakSet[_Panel] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every panel still running in this kernel.
+
+    A lesson's set-up cell calls this first: re-running a notebook in the same kernel
+    would otherwise leave the previous run's producers and consumers going, writing into
+    the freshly recreated topics and joining the same consumer groups.
+    """
+    for panel in list(_RUNNING):
+        panel.stop()
+    _RUNNING.clear()
+
 
 # --- lesson 01: a stream, live ---------------------------------------------------------
 
@@ -153,6 +173,7 @@ class StreamPanel(_Panel):
         self.start_button.disabled, self.stop_button.disabled = True, False
         self._thread = threading.Thread(target=self._run, name="l01-stream", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
 
     def stop(self) -> None:
         self._stop.set()
@@ -655,6 +676,7 @@ class GroupPanel(_Panel):
     def _ensure_started(self) -> None:
         if self._threads:
             return
+        _RUNNING.add(self)
         self._stop.clear()  # a stopped panel starts again on the next click
         self.lag_history, self.assignment_history = [], []
         self._began = time.monotonic()

@@ -149,3 +149,13 @@ def test_group_panel_starts_again_after_stop(lab, topic):
     finally:
         panel.stop()
         lab.delete_groups(group)
+
+
+def test_stop_all_stops_panels_left_running(lab, topic):
+    from labkit.kafka_panels import stop_all
+
+    panel = StreamPanel(lab, topic("l01again"), rate=20)
+    panel.start()
+    assert panel.running
+    stop_all()  # what a lesson's set-up cell does when the notebook is run again
+    assert not panel.running
