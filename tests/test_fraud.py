@@ -8,6 +8,7 @@ the hand-made cases are packed into one sequence per engine, one account per cas
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -283,10 +284,12 @@ def test_exercise_sql_error_is_explained(lab):
 def test_dashboard_widgets_drive_the_job(lab):
     from labkit.fraud_dashboard import Dashboard
 
+    uid = uuid.uuid4().hex[:8]
+    tx_topic, alerts_topic = f"l09-test-{uid}-tx", f"l09-test-{uid}-alerts"
     dash = Dashboard(
         lab,
-        tx_topic="l09-test-live-tx",
-        alerts_topic="l09-test-live-alerts",
+        tx_topic=tx_topic,
+        alerts_topic=alerts_topic,
         event_rate=100,
         fraud_rate=0.08,
         refresh=0.5,
@@ -317,4 +320,4 @@ def test_dashboard_widgets_drive_the_job(lab):
         assert not dash.errors
     finally:
         dash.stop()
-        lab.delete_topic("l09-test-live-tx", "l09-test-live-alerts")
+        lab.delete_topic(tx_topic, alerts_topic)
