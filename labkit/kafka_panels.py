@@ -852,7 +852,7 @@ class ReplayPanel(_Panel):
             pending = {tp for tp in tps if self.started_at[tp.partition] < ends[tp.partition]}
             deadline = time.monotonic() + 20
             while pending and time.monotonic() < deadline:
-                for tp, records in consumer.poll(timeout_ms=200, max_records=100).items():
+                for tp, records in consumer.poll(timeout_ms=200, max_records=30).items():
                     for r in records:
                         if r.offset < ends[tp.partition]:
                             apply_transaction(self.balances, r.value)
