@@ -687,7 +687,14 @@ def _draw_live(sent: list[dict], results: list[dict], out: Any) -> None:
     )
 
 
-def plot_totals(records: pd.DataFrame, *, upto: int | None = None, title: str = "", out: Any | None = None):
+def plot_totals(
+    records: pd.DataFrame,
+    *,
+    upto: int | None = None,
+    title: str = "",
+    out: Any | None = None,
+    close: bool = True,
+):
     """The running total of each account, record by record as the job wrote them (left),
     and every account's latest total as of record ``upto`` (right). Records written by
     the restarted attempt are drawn dashed: where they start, the totals jump back to the
@@ -723,13 +730,19 @@ def plot_totals(records: pd.DataFrame, *, upto: int | None = None, title: str = 
     ax.legend(fontsize=7, loc="upper left")
     ax.set_title(title or f"{len(df)} output records")
     fig.tight_layout()
-    _show(fig, out)
+    if close or out is not None:
+        _show(fig, out)
     return fig
 
 
 class ReplayPanel:
     """A slider over a job's output records: see each account's total as of any record,
-    and watch the totals fall back to the checkpoint where the restarted attempt begins."""
+    and watch the totals fall back to the checkpoint where the restarted attempt begins.
+
+    The picture is an ``ipywidgets.Image`` (PNG bytes), not an ``Output``: in the lesson it
+    is shown in a kernel whose Python workers (PyFlink's loopback mode) have just written a
+    flood of tracebacks, and capturing output there was seen to stall nbclient.
+    """
 
     def __init__(self, records: pd.DataFrame) -> None:
         w = _widgets()
@@ -742,10 +755,10 @@ class ReplayPanel:
             layout=w.Layout(width="60%"),
         )
         self.info = w.HTML()
-        self.out = w.Output()
+        self.image = w.Image(format="png")
         self.state: dict[str, float] = {}
         self.record.observe(lambda _: self.update(), names="value")
-        self.widget = w.VBox([self.record, self.info, self.out])
+        self.widget = w.VBox([self.record, self.info, self.image])
         self.update()
 
     def _ipython_display_(self) -> None:
@@ -754,6 +767,10 @@ class ReplayPanel:
         display(self.widget)
 
     def update(self) -> None:
+        import io
+
+        import matplotlib.pyplot as plt
+
         i = self.record.value
         row = self.records.iloc[i]
         self.state = self.records.iloc[: i + 1].groupby("account_id")["total"].last().to_dict()
@@ -761,4 +778,8 @@ class ReplayPanel:
             f"record #{i}: <b>{row['account_id']}</b> total {row['total']:.2f} after "
             f"{row['tx_id']}, written by attempt <b>{row['attempt']}</b>"
         )
-        plot_totals(self.records, upto=i, out=self.out if _has_display_backend() else None)
+        fig = plot_totals(self.records, upto=i, out=None, close=False)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        plt.close(fig)
+        self.image.value = buf.getvalue()
