@@ -590,6 +590,7 @@ def watch_windows(
     size: float = 5,
     bound: float = 0,
     after: float = 3.0,
+    expect: int | None = None,
     redraw_every: float = 0.5,
     key: str = "user_id",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -597,7 +598,8 @@ def watch_windows(
     ``result_topic`` as they come, next to the events sent so far.
 
     ``size`` and ``bound`` are the job's tumbling window size and watermark bound
-    (seconds), used only to measure. Returns (results, latency): latency has, per
+    (seconds), used only to measure. After the last event it keeps reading for ``after``
+    seconds, or until ``expect`` results have arrived. Returns (results, latency): latency has, per
     window, the wall-clock seconds from sending the event that moves the watermark past
     the window's end (the first with ts - bound >= end - 1 ms) to the result being read
     back from Kafka.
@@ -657,7 +659,7 @@ def watch_windows(
                 header.value = f"sent {len(sent)} events, {len(results)} window results back"
                 _draw_live(sent, results, out)
         stop = time.monotonic() + after
-        while time.monotonic() < stop:
+        while time.monotonic() < stop and (expect is None or len(results) < expect):
             poll()
             time.sleep(0.01)
     finally:
