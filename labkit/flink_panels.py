@@ -418,6 +418,9 @@ class JobPanel:
         self.status.value = f"<b>{self.title}</b>: starting..."
         self.job = self._start()
         self.start_button.disabled, self.stop_button.disabled = True, False
+        deadline = time.monotonic() + 20  # CREATED / INITIALIZING -> RUNNING takes a moment
+        while self.job.status in ("CREATED", "INITIALIZING") and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.refresh()
 
     def stop(self, timeout: float = 15.0) -> None:
