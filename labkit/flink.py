@@ -67,6 +67,8 @@ def flink_config(
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
         "python.fn-execution.bundle.time": str(BUNDLE_TIME_MS),
+        # window bounds and TIMESTAMP_LTZ shown in UTC on every laptop, like the generators
+        "table.local-time-zone": "UTC",
         # the local mini-cluster's defaults (128 MB managed, 64 MB network) are sized for
         # real workloads; lessons need a fraction of that
         "taskmanager.memory.managed.size": "64m",

@@ -2,11 +2,61 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 
 import labkit
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flink_gateway_started_from_a_clean_environment():
+    """Start PyFlink's JVM before any test changes the environment.
+
+    The JVM keeps the environment it was launched with, and PyFlink's in-process Python
+    workers copy it back into ``os.environ`` (beam_worker_pool_service:
+    ``os.environ.update(params)``). Launched inside a test that points LABKIT_HOME or
+    LABKIT_BACKEND elsewhere, it would later re-apply those values and every notebook
+    kernel started after that would connect to that test's (long gone) cluster.
+    """
+    from pyflink.java_gateway import get_gateway
+
+    from labkit.flink import prepare_jvm
+
+    prepare_jvm()
+    get_gateway()
+
+
+_CLEAN_ENVIRONMENT: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _CLEAN_ENVIRONMENT.update(os.environ)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Start every test, and every notebook kernel (nbval starts it during the first cell's
+    setup, after this hook), from the environment pytest started with.
+
+    PyFlink's in-process ("loopback") Python worker copies the JVM's environment into
+    os.environ - PYFLINK_GATEWAY_DISABLED included, from a worker thread, at any time - and
+    a kernel inheriting that cannot start Flink.
+    """
+    os.environ.clear()
+    os.environ.update(_CLEAN_ENVIRONMENT)
+
+
+@pytest.fixture(autouse=True)
+def _environment_is_left_as_found():
+    """A test that leaks LABKIT_* or PATH into os.environ fails (it would point later tests
+    at the wrong cluster)."""
+    ours = lambda: {(k, v) for k, v in os.environ.items() if k.startswith("LABKIT_") or k == "PATH"}  # noqa: E731
+    before = ours()
+    yield
+    leaked = ours() ^ before
+    assert not leaked, f"the test changed the environment: {leaked}"
 
 
 @pytest.fixture(scope="session")
