@@ -1,61 +1,16 @@
 """Lessons 01 and 03 in a real browser: the panels that work from a background thread
 (live stream, consumer group) must update the page while the kernel is idle.
 
-Reuses the JupyterLab and Chromium fixtures of test_browser.py (skipped without chromium).
+Reuses the JupyterLab and Chromium fixtures of test_browser.py (skipped without chromium),
+including its check that `labkit down` leaves no kernel behind.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
-from test_browser import NOTEBOOKS, _require_browser, open_and_run_all, page, screenshot  # noqa: F401
-
-from labkit import cluster, paths
+from test_browser import jupyter, open_and_run_all, page, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory):
-    """JupyterLab via `labkit lab` on a private cluster, as in test_browser.py (whose
-    fixture also expects a Flink JVM, which these Kafka-only lessons never start)."""
-    _require_browser()
-    tmp = tmp_path_factory.mktemp("browser-kafka")
-    root = tmp / "notebooks"
-    shutil.copytree(NOTEBOOKS, root)
-    env = {**os.environ, "LABKIT_HOME": str(tmp / "home"), "LABKIT_CACHE": str(paths.cache())}
-    env.pop("LABKIT_PORT", None)
-    port = cluster.free_port()
-    args = ["--no-browser", "--port", str(port), "--notebooks", str(root), "--", "--IdentityProvider.token="]
-    args += ["--expose-app-in-browser", f"--LabApp.workspaces_dir={tmp / 'ws'}"]
-    args += [f"--LabApp.user_settings_dir={tmp / 'settings'}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "lab", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / "jupyter.log").open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api", timeout=2) as r:
-                json.loads(r.read())
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n" + (tmp / "jupyter.log").read_text()[-3000:])
-            time.sleep(0.5)
-    yield base
-    subprocess.run([sys.executable, "-m", "labkit.cli", "down"], env=env, capture_output=True, timeout=60)
-    proc.wait(20)
 
 
 STATUS = ".widget-html:has-text('read back from')"
