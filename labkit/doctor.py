@@ -76,6 +76,13 @@ def check_broker_binary() -> Finding:
     return Finding("broker binary", True, f"tansu {pins.TANSU_VERSION}, SHA-256 verified")
 
 
+def _running_lab():
+    """A handle on the cluster the state file describes (without starting anything)."""
+    from .lab import Lab
+
+    return Lab(cluster.State.load().endpoints)  # type: ignore[union-attr]
+
+
 def check_cluster() -> Finding:
     st = cluster.status()
     if st["backend"] is None:
@@ -92,9 +99,7 @@ def check_cluster() -> Finding:
             f"{st['backend']} broker at {st['bootstrap_servers']} does not answer",
             "restart it: `labkit down && labkit up` (see .labkit/logs/broker.log)",
         )
-    from .lab import Lab
-
-    lab = Lab(cluster.State.load().endpoints)  # type: ignore[union-attr]
+    lab = _running_lab()
     try:
         topics = lab.topics()
     except Exception as exc:  # noqa: BLE001 - report whatever the protocol said
@@ -112,9 +117,7 @@ def check_roundtrip() -> Finding:
     st = cluster.status()
     if not st["running"]:
         return Finding("flink round trip", None, "skipped: the broker is not running", "`labkit up`")
-    from .lab import Lab
-
-    lab = Lab(cluster.State.load().endpoints)  # type: ignore[union-attr]
+    lab = _running_lab()
     tag = uuid.uuid4().hex[:8]
     src, dst = f"_doctor_in_{tag}", f"_doctor_out_{tag}"
     try:
