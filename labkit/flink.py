@@ -261,7 +261,6 @@ class FlinkHelpers:
         Every call is one Flink job (see the JVM note in the platform facts).
         """
         t_env = self.table_env(streaming=streaming)
-        t_env.get_config().set("table.local-time-zone", "UTC")
         for name, schema in tables.items():
             self.kafka_table(
                 t_env, name, schema, topic=(topics or {}).get(name, name), bounded=True, **dict(options or {})

@@ -494,7 +494,6 @@ def _run_sql_on_topic(lab: Lab, topic: str, sql: str) -> list[dict]:
     """Run ``sql`` (over a table ``transactions`` with :data:`TX_SCHEMA`, bounded at the
     topic's current end) as a streaming job; its rows as dicts."""
     t_env = lab.table_env()
-    t_env.get_config().set("table.local-time-zone", "UTC")
     lab.kafka_table(t_env, "transactions", TX_SCHEMA, topic=topic, bounded=True)
     result = t_env.execute_sql(sql)
     names = result.get_table_schema().get_field_names()
@@ -873,10 +872,9 @@ def evaluate(alerts: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
 # --- the live pipeline: Kafka -> Flink (all rules) -> Kafka ---------------------------------
 
 
-class LivePipeline:
-    """All three rules as one unbounded Flink job: reads ``tx_topic`` from its earliest
-    offset, writes one JSON alert per line to ``alerts_topic``. Restarting with new
-    rules (a new ``generation``) re-reads the topic from the start: Kafka kept it all."""
+class _Pipeline:
+    """An unbounded fraud job between two topics that can be restarted with new rules;
+    each restart is a new ``generation`` (its alerts say which rules produced them)."""
 
     def __init__(self, lab: Lab, tx_topic: str, alerts_topic: str, rules: Rules | None = None) -> None:
         self.lab = lab
@@ -886,6 +884,26 @@ class LivePipeline:
         self.generation = 0
         self.job = None
 
+    def _next_generation(self, rules: Rules | None) -> None:
+        self.stop()
+        if rules is not None:
+            self.rules = rules
+        self.generation += 1
+
+    def stop(self) -> None:
+        if self.job is not None:
+            _quiet_cancelled_workers()
+            self.job.stop()
+            if self.job in self.lab.jobs:
+                self.lab.jobs.remove(self.job)
+            self.job = None
+
+
+class LivePipeline(_Pipeline):
+    """All three rules as one unbounded Flink job: reads ``tx_topic`` from its earliest
+    offset, writes one JSON alert per line to ``alerts_topic``. Restarting with new
+    rules (a new ``generation``) re-reads the topic from the start: Kafka kept it all."""
+
     def start(self, rules: Rules | None = None):
         """(Re)start the job with ``rules``; returns the labkit `Job`."""
         from pyflink.common import Duration, Types
@@ -893,10 +911,7 @@ class LivePipeline:
         from pyflink.datastream.connectors.base import DeliveryGuarantee
         from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 
-        self.stop()
-        if rules is not None:
-            self.rules = rules
-        self.generation += 1
+        self._next_generation(rules)
         env = _env(self.lab)
         source = _kafka_source(
             self.lab, self.tx_topic, bounded=False, group_id=f"{self.tx_topic}-g{self.generation}"
@@ -923,16 +938,8 @@ class LivePipeline:
         self.job = self.lab.start(env.execute_async(name), name)
         return self.job
 
-    def stop(self) -> None:
-        if self.job is not None:
-            _quiet_cancelled_workers()
-            self.job.stop()
-            if self.job in self.lab.jobs:
-                self.lab.jobs.remove(self.job)
-            self.job = None
 
-
-class SqlPipeline:
+class SqlPipeline(_Pipeline):
     """Rule 2 alone as an unbounded Flink SQL job (``INSERT INTO alerts ... MATCH_RECOGNIZE``):
     the same card-testing alerts as `LivePipeline`, in the same JSON shape, but computed
     entirely inside the JVM - no Python operator. Used by `measure` to show what the
@@ -951,14 +958,6 @@ class SqlPipeline:
   rule STRING, account_id STRING, tx_ids ARRAY<STRING>, amounts ARRAY<DOUBLE>,
   event_ts BIGINT, detail STRING, generation INT, detected_at BIGINT
 """
-
-    def __init__(self, lab: Lab, tx_topic: str, alerts_topic: str, rules: Rules | None = None) -> None:
-        self.lab = lab
-        self.tx_topic = tx_topic
-        self.alerts_topic = alerts_topic
-        self.rules = rules or Rules()
-        self.generation = 0
-        self.job = None
 
     def sql(self) -> str:
         r = self.rules
@@ -979,12 +978,8 @@ MATCH_RECOGNIZE (
 )"""
 
     def start(self, rules: Rules | None = None):
-        self.stop()
-        if rules is not None:
-            self.rules = rules
-        self.generation += 1
+        self._next_generation(rules)
         t_env = self.lab.table_env()
-        t_env.get_config().set("table.local-time-zone", "UTC")
         self.lab.kafka_table(
             t_env, "transactions", self.SCHEMA, topic=self.tx_topic, **{"scan.watermark.idle-timeout": "2 s"}
         )
@@ -992,9 +987,6 @@ MATCH_RECOGNIZE (
         name = f"l09 card testing (SQL) g{self.generation}"
         self.job = self.lab.start(t_env.execute_sql(self.sql()), name)
         return self.job
-
-    def stop(self) -> None:
-        LivePipeline.stop(self)  # type: ignore[arg-type]
 
 
 CANCEL_NOISE = (

@@ -3,20 +3,10 @@ checks, and typical wrong answers get a hint instead."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from solutions import load as solution
 
 from labkit import checks, events
-
-
-def solution(lesson: str):
-    path = Path(__file__).parent / "solutions" / f"{lesson}.py"
-    spec = importlib.util.spec_from_file_location(f"solution_{lesson}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

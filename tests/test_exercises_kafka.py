@@ -3,21 +3,12 @@ and typical wrong answers (including the untouched placeholder) get a hint inste
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from pathlib import Path
 
 import pytest
+from solutions import load as solution
 
 from labkit import checks, events
-
-
-def solution(lesson: str):
-    path = Path(__file__).parent / "solutions" / f"{lesson}.py"
-    spec = importlib.util.spec_from_file_location(f"solution_{lesson}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_hint(result: checks.Result) -> None:

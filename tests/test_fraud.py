@@ -246,14 +246,9 @@ def test_evaluate_counts_precision_and_recall():
 
 
 def _solution():
-    import importlib.util
-    from pathlib import Path
+    from solutions import load
 
-    path = Path(__file__).parent / "solutions" / "lesson_09.py"
-    spec = importlib.util.spec_from_file_location("lesson_09_solution", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("lesson_09")
 
 
 def test_exercise_placeholder_gets_a_hint_without_running_anything():
