@@ -44,6 +44,13 @@ def prepare_jvm() -> None:
     if _jvm_ready:
         return
     ensure_java_env()
+    from pyflink import java_gateway
+
+    if java_gateway._gateway is None:
+        # Only inherited from a parent process whose in-process ("loopback") Python worker
+        # copied the JVM's environment into os.environ (PyFlink does that); left set, PyFlink
+        # refuses to start this process's own JVM ("...during Python UDF execution").
+        os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)
     os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs() / f"flink-{os.getpid()}"))
     os.environ.setdefault("ROOT_LOG_LEVEL", "WARN")
     # A laptop-sized JVM: by default it may take a quarter of the machine's memory and
