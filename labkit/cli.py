@@ -9,19 +9,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import cluster, jars, paths
+from . import cluster, paths
 from .errors import LabError
+from .runtime import artifacts
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from .java import JavaNotFound, find_java
+    from .java import FIX, JavaNotFound, find_java
 
-    jars.ensure_jars()
+    artifacts.ensure()
     try:
-        print(f"labkit: {find_java().describe()}")
+        java = find_java()
     except JavaNotFound as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 1
+    if java.major < 17:
+        print(f"labkit: {java.describe()} is too old. {FIX}", file=sys.stderr)
+        return 1
+    print(f"labkit: {java.describe()}")
     print("labkit: set-up complete.")
     return 0
 
@@ -36,42 +41,74 @@ def _backend_options(args: argparse.Namespace) -> str | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    cluster.up(backend=_backend_options(args))
+    cluster.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
     return cmd_status(args)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    cluster.down()
+    cluster.down(all_labs=args.all)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    if not args.yes:
+        answer = input("Delete every topic, event and checkpoint of this lab? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("labkit: nothing deleted.")
+            return 1
+    cluster.reset()
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     st = cluster.status()
     if getattr(args, "json", False):
-        print(json.dumps(st, indent=2))
+        print(json.dumps(st, indent=2, default=str))
         return 0
     if st["backend"] is None:
         print("labkit: not running. Start it with `labkit up` (or `make lab`).")
         return 0
-    print(f"backend:  {st['backend']}")
-    print(f"kafka:    {st['bootstrap_servers']} ({'answering' if st['running'] else 'NOT answering'})")
-    print(f"flink:    {st['flink_rest'] or 'local mini-cluster inside each notebook kernel'}")
+    for line in describe(st):
+        print(line)
+    print(f"state:     {paths.state_file()}")
+    return 0
+
+
+def describe(st: dict) -> list[str]:
+    """`labkit status` as lines (the notebook health panel shows the same)."""
+    lines = [f"backend:   {st['backend']}"]
+    kafka = st.get("kafka")
+    if not st["running"] or kafka is None:
+        lines.append(f"kafka:     {st['bootstrap_servers']} NOT answering - `labkit up` restarts it")
+    elif "error" in kafka:
+        lines.append(f"kafka:     {st['bootstrap_servers']} answers TCP but not Kafka: {kafka['error']}")
+    else:
+        expected = st.get("brokers_expected") or len(kafka["brokers"])
+        short = len(kafka["brokers"]) < expected
+        lines.append(
+            f"kafka:     Apache Kafka {kafka['version']} at {st['bootstrap_servers']}; "
+            f"{len(kafka['brokers'])} of {expected} broker(s) up, controller {kafka['controller']}"
+            + (" - a broker is DOWN: `labkit up` restarts it" if short else "")
+        )
+    flink = st.get("flink")
+    if flink is None:
+        lines.append("flink:     no JobManager known")
+    elif "error" in flink:
+        lines.append(f"flink:     {flink['web_ui']} {flink['error']} - `labkit up` restarts it")
+    else:
+        lines.append(
+            f"flink:     Flink {flink['version']}, Web UI {flink['web_ui']}; {flink['taskmanagers']} "
+            f"TaskManager(s), {flink['slots_available']}/{flink['slots_total']} slots free, "
+            f"{flink['jobs_running']} job(s) running"
+            + (" - no TaskManager: `labkit up` restarts it" if not flink["taskmanagers"] else "")
+        )
     for svc in st.get("services", []):
         health = f", {svc['Health']}" if svc.get("Health") else ""
-        print(f"service:  {svc.get('Service')} ({svc.get('State')}{health})")
-    if st["running"]:
-        from .lab import Lab
-
-        try:
-            caps = Lab(cluster.State.load().endpoints).capabilities
-            print(f"shows:    {', '.join(sorted(caps)) or 'the basics (embedded broker limits apply)'}")
-        except Exception as exc:  # noqa: BLE001 - status must never fail on this
-            print(f"shows:    unknown ({type(exc).__name__})")
+        lines.append(f"service:   {svc.get('Service')} ({svc.get('State')}{health})")
     for name, p in st["processes"].items():
-        state = f"pid {p['pid']}, {p['rss_mb']} MB" if p["alive"] else "exited"
-        print(f"process:  {name} ({state})")
-    print(f"state:    {paths.state_file()}")
-    return 0
+        state = f"pid {p['pid']}, {p['rss_mb']} MB" if p["alive"] else "NOT running"
+        lines.append(f"process:   {name} ({state})")
+    return lines
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -85,8 +122,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_lab(args: argparse.Namespace) -> int:
     """Start the cluster, then JupyterLab on notebooks/ in the foreground."""
-    jars.ensure_jars()
-    cluster.up(backend=_backend_options(args))
+    artifacts.ensure()
+    cluster.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
     root = paths.project_root()
     notebooks = Path(args.notebooks) if args.notebooks else (root / "notebooks") if root else Path.cwd()
     cmd = [
@@ -112,16 +149,19 @@ def cmd_lab(args: argparse.Namespace) -> int:
         proc.wait(10)
         return 0
     finally:
-        print("labkit: JupyterLab stopped. The broker keeps running; `labkit down` stops it.")
+        print("labkit: JupyterLab stopped. Kafka and Flink keep running; `labkit down` stops them.")
 
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
-        choices=["embedded", "compose", "remote"],
-        help="embedded (default): a local broker + Flink in each kernel; compose: Apache Kafka + "
-        "a Flink cluster in Docker; remote: LABKIT_BOOTSTRAP_SERVERS / LABKIT_FLINK_REST "
+        choices=["local", "compose", "remote"],
+        help="local (default): Apache Kafka + a Flink cluster as processes on this machine; "
+        "compose: the same in Docker; remote: LABKIT_BOOTSTRAP_SERVERS / LABKIT_FLINK_REST "
         "(default: LABKIT_BACKEND, else what is running)",
+    )
+    p.add_argument(
+        "--brokers", type=int, choices=[1, 3], help="local: 1 Kafka broker (default) or 3 (replication lessons)"
     )
     p.add_argument("--replication", action="store_true", help="compose: three Kafka brokers")
     p.add_argument("--taskmanagers", type=int, metavar="N", help="compose: N Flink TaskManagers")
@@ -130,17 +170,22 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("setup", help="download and verify the Kafka connector jars; check Java").set_defaults(
-        fn=cmd_setup
-    )
-    p = sub.add_parser("up", help="start the cluster (embedded by default), or check the remote one")
+    sub.add_parser(
+        "setup", help="fetch and verify the Kafka and Flink connector jars (artifacts.lock); check Java"
+    ).set_defaults(fn=cmd_setup)
+    p = sub.add_parser("up", help="start Kafka and Flink (or repair what stopped), or check the remote ones")
     _add_backend_options(p)
     p.set_defaults(fn=cmd_up)
-    sub.add_parser("down", help="stop everything labkit started").set_defaults(fn=cmd_down)
+    p = sub.add_parser("down", help="stop everything labkit started (topics stay on disk)")
+    p.add_argument("--all", action="store_true", help="also stop labs left behind by a killed test run")
+    p.set_defaults(fn=cmd_down)
+    p = sub.add_parser("reset", help="stop the lab and delete every topic and checkpoint")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.set_defaults(fn=cmd_reset)
     p = sub.add_parser("status", help="what is running, where")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_status)
-    p = sub.add_parser("doctor", help="check Java, jars, broker and a Flink round trip")
+    p = sub.add_parser("doctor", help="check Java, the jar lock, ports, Kafka, Flink and a round trip")
     p.add_argument("--quick", action="store_true", help="skip the Flink round trip")
     p.set_defaults(fn=cmd_doctor)
     p = sub.add_parser("lab", help="up + JupyterLab on notebooks/")

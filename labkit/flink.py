@@ -1,8 +1,15 @@
-"""Flink helpers: ready-made PyFlink environments wired to the lab's Kafka.
+"""Flink helpers: ready-made PyFlink environments wired to the lab's Kafka and Flink cluster.
+
+Every job goes to the lab's JobManager (``lab.flink_rest``, the Web UI's address) and
+runs on its TaskManager: locally, in Docker or on a remote cluster, the same code path.
+This kernel only plans jobs (PyFlink's client JVM) and submits them.
 
 What the factories set, and why:
 
-* the Kafka connector jars (verified, see :mod:`labkit.jars`) - PyFlink ships none;
+* ``execution.target: remote`` + the JobManager's address - submit to the cluster;
+* Flink's official Kafka connector on the client's classpath (the planner needs it to
+  read a Kafka table's DDL; the cluster has the same jar in its ``lib/``), see
+  :mod:`labkit.runtime.artifacts`;
 * ``python.executable`` - Python operators run in a separate worker process, which
   otherwise may not find ``pyflink`` outside an activated virtualenv;
 * ``python.fn-execution.bundle.time`` 20 ms - the 1 s default makes every hop through a
@@ -11,12 +18,14 @@ What the factories set, and why:
 * a Flink log folder per process, quiet logs - by default every process overwrites the
   same log files inside site-packages.
 
-On the embedded backend jobs run on a mini-cluster inside this Python process's JVM. On
-a cluster with a JobManager (``flink_rest``) the same code submits jobs there.
+Jobs this kernel starts through :meth:`FlinkHelpers.start` are remembered for the whole
+process: ``lab.stop_jobs()`` cancels them, ``labkit.connect()`` cancels those of an
+earlier run of the notebook, and they are cancelled when the kernel shuts down.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
@@ -25,14 +34,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import jars, paths
+from . import paths
+from .errors import LabError
 from .java import ensure_java_env
+from .runtime import artifacts
 
 if TYPE_CHECKING:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import TableEnvironment, TableResult
 
 BUNDLE_TIME_MS = 20
+#: How long labkit waits on Flink before it says so (a job's status, a cancel, a result).
+FLINK_TIMEOUT_S = 60.0
 JVM_ARGS = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k"
 
 _jvm_ready = False
@@ -53,11 +66,16 @@ def prepare_jvm() -> None:
         os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)
     os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs() / f"flink-{os.getpid()}"))
     os.environ.setdefault("ROOT_LOG_LEVEL", "WARN")
-    # A laptop-sized JVM: by default it may take a quarter of the machine's memory and
-    # parallel GC threads per core. Measured: ~1.27 GB -> ~0.95 GB peak for the lab, and
-    # faster job start (C1-only JIT). Set JVM_ARGS yourself to override.
+    # The client JVM only plans and submits jobs: laptop-sized (by default it may take a
+    # quarter of the machine's memory and parallel GC threads per core), C1-only JIT for a
+    # faster first job. Set JVM_ARGS yourself to override.
     os.environ.setdefault("JVM_ARGS", JVM_ARGS)
     _jvm_ready = True
+
+
+def connector_classpath() -> list[str]:
+    """URLs of the Kafka connector jar(s) the client needs to plan Kafka tables."""
+    return [p.as_uri() for p in artifacts.classpath("flink-kafka")]
 
 
 def flink_config(
@@ -65,29 +83,25 @@ def flink_config(
 ) -> dict[str, str]:
     """The configuration every lab environment starts from (shown by `lab.flink_config`).
 
-    With ``flink_rest`` jobs go to that JobManager; their Python functions then run with
-    ``flink_python`` on the TaskManagers (this kernel's Python path means nothing there).
+    Jobs go to the JobManager at ``flink_rest``; their Python functions run on the
+    TaskManagers with ``flink_python`` (None: this kernel's Python, right for the local
+    cluster, whose TaskManager runs on this machine).
     """
-    conf = {
-        "pipeline.jars": ";".join(p.as_uri() for p in jars.ensure_jars()),
+    if not flink_rest:
+        raise LabError("No Flink JobManager is known for this lab: start it with `labkit up`.")
+    host, _, port = flink_rest.rpartition(":")
+    return {
+        "execution.target": "remote",
+        "rest.address": host,
+        "rest.port": port,
+        "pipeline.classpaths": ";".join(connector_classpath()),
         "parallelism.default": str(parallelism),
-        "python.executable": sys.executable,
+        "python.executable": flink_python or sys.executable,
         "python.client.executable": sys.executable,
         "python.fn-execution.bundle.time": str(BUNDLE_TIME_MS),
         # window bounds and TIMESTAMP_LTZ shown in UTC on every laptop, like the generators
         "table.local-time-zone": "UTC",
-        # the local mini-cluster's defaults (128 MB managed, 64 MB network) are sized for
-        # real workloads; lessons need a fraction of that
-        "taskmanager.memory.managed.size": "64m",
-        "taskmanager.memory.network.min": "32m",
-        "taskmanager.memory.network.max": "32m",
     }
-    if flink_rest:
-        host, _, port = flink_rest.rpartition(":")
-        conf.update({"execution.target": "remote", "rest.address": host, "rest.port": port})
-        if flink_python:
-            conf["python.executable"] = flink_python
-    return conf
 
 
 class Job:
@@ -101,8 +115,7 @@ class Job:
         self.client = client
         self.name = name
         self.started = time.time()
-        # How the job ended, when this handle ended it or waited for it: once a job on the
-        # local mini-cluster has ended, asking for its status fails (the cluster is gone).
+        # How the job ended, when this handle ended it or waited for it.
         self.final: str | None = None
 
     @classmethod
@@ -118,29 +131,74 @@ class Job:
 
     @property
     def status(self) -> str:
-        """RUNNING, FINISHED, CANCELED, FAILED, ... as Flink reports it."""
+        """RUNNING, FINISHED, CANCELED, FAILED, ... as the JobManager reports it."""
         try:
-            return str(self.client.get_job_status().result()).split(".")[-1]
-        except Exception as exc:  # noqa: BLE001 - a finished mini-cluster job may be gone
+            return str(_bounded(self.client.get_job_status(), 10.0, "asking a job's status")).split(".")[-1]
+        except Exception as exc:  # noqa: BLE001 - e.g. the cluster was stopped
             return self.final or f"UNKNOWN ({type(exc).__name__})"
 
-    def stop(self) -> None:
+    @property
+    def web_ui(self) -> str:
+        """This job's page in Flink's Web UI."""
+        rest = _REST.get(id(self.client), "")
+        return f"http://{rest}/#/job/running/{self.job_id}/overview" if rest else ""
+
+    def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
         """Cancel the job (harmless if it already ended)."""
         try:
-            self.client.cancel().result()
+            _bounded(self.client.cancel(), timeout, f"cancelling job {self.name or self.job_id}")
             self.final = self.final or "CANCELED"
         except Exception:  # noqa: BLE001 - already finished or cancelled
             pass
 
-    def wait(self, timeout: float | None = None) -> str:
-        """Block until the job ends (bounded jobs) and return its final status."""
-        fut = self.client.get_job_execution_result()
-        fut.result(timeout) if timeout else fut.result()
+    def wait(self, timeout: float = 300.0) -> str:
+        """Block until the job ends (bounded jobs) and return its final status; a clear
+        error after ``timeout`` seconds (the job keeps running: stop it with `stop`)."""
+        _bounded(self.client.get_job_execution_result(), timeout, f"waiting for job {self.name or self.job_id}")
         self.final = self.final or "FINISHED"
         return self.status
 
     def __repr__(self) -> str:
         return f"<Job {self.name or self.job_id} {self.status}>"
+
+
+def _bounded(future: Any, timeout: float, what: str) -> Any:
+    """``future.result()`` with a deadline and an error that says what was waited on."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    try:
+        return future.result(timeout)
+    except FutureTimeout:
+        raise LabError(
+            f"Flink did not answer within {timeout:.0f} s while {what}. Is the cluster up? "
+            "`labkit status` shows it; the Web UI shows the job."
+        ) from None
+
+
+#: Every job this process started through `FlinkHelpers.start`, newest last.
+_JOBS: list[Job] = []
+_REST: dict[int, str] = {}
+
+
+def stop_jobs(jobs: list[Job] | None = None) -> int:
+    """Cancel the running jobs among ``jobs`` (default: every job this process started)."""
+    jobs = _JOBS if jobs is None else jobs
+    running = [j for j in jobs if j.status in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")]
+    for job in running:
+        job.stop()
+    if jobs is _JOBS:
+        _JOBS.clear()
+    return len(running)
+
+
+def _stop_at_exit() -> None:
+    try:
+        stop_jobs()
+    except Exception:  # noqa: BLE001 - the interpreter is going away
+        pass
+
+
+atexit.register(_stop_at_exit)
 
 
 class FlinkHelpers:
@@ -193,9 +251,11 @@ class FlinkHelpers:
     ) -> str:
         """The ``WITH (...)`` body of a Kafka table for ``topic``, as Flink must see it.
 
-        ``bounded=True`` stops reading at the events present *now*: the end offsets are
-        read correctly here and passed as ``specific-offsets`` (the embedded broker's
-        ``latest-offset`` answer is wrong, see :meth:`end_offsets`).
+        ``bounded=True`` stops reading at the end of the topic as it is when the job
+        starts (``scan.bounded.mode = latest-offset``), so a query over it finishes.
+        ``start`` is the lab's default, ``earliest-offset``: the connector's own default is
+        ``group-offsets`` (resume where the consumer group left off), which a first read
+        with no group does not have.
         """
         opts = {
             "connector": "kafka",
@@ -207,11 +267,7 @@ class FlinkHelpers:
         if group_id:
             opts["properties.group.id"] = group_id
         if bounded:
-            ends = self.end_offsets(topic)  # type: ignore[attr-defined]
-            opts["scan.bounded.mode"] = "specific-offsets"
-            opts["scan.bounded.specific-offsets"] = ";".join(
-                f"partition:{p},offset:{o}" for p, o in sorted(ends.items())
-            )
+            opts["scan.bounded.mode"] = "latest-offset"
         opts.update(extra)
         return ",\n  ".join(f"'{k}' = '{v}'" for k, v in opts.items())
 
@@ -275,38 +331,27 @@ class FlinkHelpers:
         return t_env.sql_query(sql).to_pandas()
 
     def stopping_offsets(self, topic: str) -> Any:
-        """A DataStream ``KafkaOffsetsInitializer`` at the current end of ``topic``, for
-        ``KafkaSource.builder().set_bounded(...)``: the source reads what is there now, then stops.
-
-        PyFlink's own ``KafkaOffsetsInitializer.offsets`` cannot be used with the lab's jars
-        (it looks for the *shaded* ``TopicPartition`` of the fat SQL-connector jar), and
-        ``latest()`` asks the broker, whose answer is wrong on the embedded backend.
-        """
+        """A DataStream ``KafkaOffsetsInitializer`` at the end of ``topic`` as it is when the
+        job starts, for ``KafkaSource.builder().set_bounded(...)``: read what is there, then stop."""
         from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer
-        from pyflink.java_gateway import get_gateway
-        from pyflink.util.java_utils import get_java_class
 
-        jvm = get_gateway().jvm
-        offsets = jvm.org.apache.flink.python.util.HashMapWrapper(None, get_java_class(jvm.Long))
-        for partition, offset in self.end_offsets(topic).items():  # type: ignore[attr-defined]
-            offsets.put(jvm.org.apache.kafka.common.TopicPartition(topic, partition), offset)
-        j_init = jvm.org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer
-        return KafkaOffsetsInitializer(j_init.offsets(offsets.asMap()))
+        return KafkaOffsetsInitializer.latest()
 
     def start(self, result: TableResult | Any, name: str = "") -> Job:
         """Wrap a started job (``t_env.execute_sql("INSERT ...")`` or
         ``env.execute_async(...)``) so it can be watched and stopped; the lab keeps a list
         (``lab.jobs``) and `stop_jobs` cancels them all."""
         job = Job.of(result, name)
-        self.jobs.append(job)
+        if self.flink_rest:
+            _REST[id(job.client)] = self.flink_rest
+        _JOBS.append(job)
         return job
 
-    jobs: list[Job]
+    @property
+    def jobs(self) -> list[Job]:
+        """The jobs this kernel started through `start` (and has not stopped)."""
+        return _JOBS
 
     def stop_jobs(self) -> int:
-        """Cancel every job started through `start`; returns how many were running."""
-        running = [j for j in self.jobs if j.status in ("RUNNING", "CREATED", "INITIALIZING")]
-        for job in running:
-            job.stop()
-        self.jobs.clear()
-        return len(running)
+        """Cancel every job this kernel started through `start`; returns how many were running."""
+        return stop_jobs()

@@ -431,7 +431,7 @@ def _env(lab: Lab):
         _stream_env = lab.stream_env()
     from pyflink.util.java_utils import add_jars_to_context_class_loader
 
-    add_jars_to_context_class_loader(lab.flink_config()["pipeline.jars"].split(";"))
+    add_jars_to_context_class_loader(lab.flink_config()["pipeline.classpaths"].split(";"))
     return _stream_env
 
 

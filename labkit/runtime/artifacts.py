@@ -1,0 +1,200 @@
+"""The Java artefacts the lab runs, from Maven Central, pinned and verified by SHA-256.
+
+Three bundles, each the full runtime classpath of one thing:
+
+* ``kafka`` - Apache Kafka's broker (``org.apache.kafka:kafka_2.13``) and what it needs;
+* ``kafka-streams`` - Apache Kafka's stream-processing library, for lesson 10;
+* ``flink-kafka`` - Flink's official SQL Kafka connector (one self-contained jar).
+
+``artifacts.lock`` next to this file lists every jar of every bundle with its SHA-256.
+It is written once by a developer (``python -m labkit.runtime.artifacts lock``: resolves
+the dependency trees with ``jgo``, a pure-Python Maven resolver, so nobody needs Maven)
+and read at every set-up: each jar is fetched once into the cache (``jgo`` again, by exact
+coordinate: no resolution, no surprise upgrades), checked, and then the lab runs offline.
+A jar whose hash differs from the lock is refused and deleted, never loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..errors import LabError
+
+LOCK_FILE = Path(__file__).with_name("artifacts.lock")
+
+KAFKA_VERSION = "4.2.1"  # the same as the compose image apache/kafka:4.2.1
+FLINK_CONNECTOR_VERSION = "5.0.0-2.2"
+LOG4J_VERSION = "2.25.4"  # the version Kafka 4.2.1's own tree resolves to
+
+#: bundle -> (the coordinate whose dependency tree makes it up, or None; jars added alone).
+#: The extras are added without their trees on purpose: a resolver imports a root's
+#: dependency management, and log4j's would pin kafka-clients to 3.9 (for its Kafka appender).
+ROOTS: dict[str, tuple[str | None, list[str]]] = {
+    # the broker logs through slf4j 1.7; log4j-slf4j-impl routes that to log4j2, as Kafka's
+    # own distribution does
+    "kafka": (
+        f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
+        [f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}"],
+    ),
+    "kafka-streams": (f"org.apache.kafka:kafka-streams:{KAFKA_VERSION}", ["org.slf4j:slf4j-simple:1.7.36"]),
+    # one self-contained jar: Kafka's client classes are shaded inside it
+    "flink-kafka": (None, [f"org.apache.flink:flink-sql-connector-kafka:{FLINK_CONNECTOR_VERSION}"]),
+}
+
+
+class ArtifactsMissing(LabError):
+    """A locked jar is missing, could not be fetched, or failed its SHA-256 check."""
+
+
+@dataclass(frozen=True)
+class Jar:
+    bundle: str
+    coordinate: str  # group:artifact:version
+    sha256: str
+
+    @property
+    def file_name(self) -> str:
+        _, artifact, version = self.coordinate.split(":")
+        return f"{artifact}-{version}.jar"
+
+    @property
+    def path(self) -> Path:
+        return bundle_dir(self.bundle) / self.file_name
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def locked() -> list[Jar]:
+    """Every jar in the lock file."""
+    jars = []
+    for line in LOCK_FILE.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            bundle, coordinate, digest = line.split()
+            jars.append(Jar(bundle, coordinate, digest))
+    return jars
+
+
+def bundle_dir(bundle: str) -> Path:
+    return paths.cache() / "jars" / bundle
+
+
+def classpath(bundle: str) -> list[Path]:
+    """The verified jars of one bundle (fetching them first if needed)."""
+    ensure(quiet=True)
+    return [j.path for j in locked() if j.bundle == bundle]
+
+
+def verify() -> list[str]:
+    """Problems with the cached jars; empty when every locked jar is present and intact."""
+    problems = []
+    for jar in locked():
+        if not jar.path.is_file():
+            problems.append(f"{jar.coordinate} is not downloaded")
+        elif sha256(jar.path) != jar.sha256:
+            problems.append(f"{jar.coordinate} has the wrong SHA-256 (corrupt or tampered)")
+    return problems
+
+
+def _maven(repo: Path):
+    try:
+        from jgo.maven import MavenContext
+    except ImportError:  # pragma: no cover - jgo is a dependency of labkit
+        raise ArtifactsMissing(
+            "The `jgo` package is missing: run scripts/setup.sh (or pip install jgo)."
+        ) from None
+    # A repository cache of its own (a temporary one): a learner's ~/.m2 is never touched,
+    # and only verified jars are kept.
+    return MavenContext(repo_cache=repo, timeout=30)
+
+
+def ensure(quiet: bool = False) -> None:
+    """Fetch every locked jar that is missing or damaged, and verify them all.
+
+    All or nothing: a jar is moved into place only after its hash matched, so a failed
+    download leaves no half-installed bundle behind.
+    """
+    todo = [j for j in locked() if not (j.path.is_file() and sha256(j.path) == j.sha256)]
+    if not todo:
+        return
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    say(f"labkit: fetching {len(todo)} jars from Maven Central (once; then cached in {paths.cache()})")
+    with tempfile.TemporaryDirectory(prefix="labkit-maven-") as repo:
+        _fetch(todo, _maven(Path(repo)), say)
+    problems = verify()
+    if problems:
+        raise ArtifactsMissing("Jars failed verification: " + "; ".join(problems))
+    say(f"labkit: {len(locked())} jars verified (SHA-256).")
+
+
+def _fetch(todo: list[Jar], ctx, say) -> None:
+    for i, jar in enumerate(todo, 1):
+        say(f"  [{i}/{len(todo)}] {jar.coordinate}")
+        try:
+            source = Path(ctx.create_dependency(jar.coordinate).artifact.resolve())
+        except Exception as exc:  # noqa: BLE001 - any network or repository failure
+            raise ArtifactsMissing(
+                f"Could not download {jar.coordinate} from Maven Central ({type(exc).__name__}: {exc}). "
+                "Check the network (or a proxy: HTTPS_PROXY), then run `labkit setup` again. "
+                "Nothing was installed half-way: jars already verified stay, the rest is fetched next time."
+            ) from exc
+        got = sha256(source)
+        if got != jar.sha256:
+            source.unlink(missing_ok=True)
+            raise ArtifactsMissing(
+                f"{jar.coordinate} downloaded with SHA-256 {got}, but artifacts.lock says {jar.sha256}. "
+                "Refusing to use it (deleted). Run `labkit setup` again; if it repeats, report it."
+            )
+        jar.path.parent.mkdir(parents=True, exist_ok=True)
+        part = jar.path.with_suffix(".part")
+        shutil.move(source, part)
+        part.replace(jar.path)
+
+
+def lock() -> None:
+    """Resolve every bundle's dependency tree and write the lock file (developers only)."""
+    ctx = _maven(paths.cache() / "maven-lock")
+    lines = [
+        "# Every jar the lab runs: bundle, Maven coordinate, SHA-256.",
+        "# Written by `python -m labkit.runtime.artifacts lock` (jgo resolves the trees);",
+        "# checked at every set-up. Edit the versions in artifacts.py, never this file by hand.",
+    ]
+    for bundle, (root, extras) in ROOTS.items():
+        found = []
+        if root:
+            inputs, transitive = ctx.resolver.resolve([ctx.create_dependency(root)])
+            found = [*inputs, *transitive]
+        found += [ctx.create_dependency(c) for c in extras]
+        seen = set()
+        for dep in found:
+            if dep.scope in ("test", "provided", "system") or getattr(dep, "optional", False):
+                continue
+            a = dep.artifact
+            if getattr(a, "classifier", "") or getattr(a, "packaging", "jar") != "jar":
+                continue
+            coordinate = f"{a.groupId}:{a.artifactId}:{a.version}"
+            if coordinate in seen:
+                continue
+            seen.add(coordinate)
+            lines.append(f"{bundle:<14} {coordinate:<75} {sha256(Path(a.resolve()))}")
+    LOCK_FILE.write_text("\n".join(lines) + "\n")
+    print(f"wrote {LOCK_FILE} ({len(lines) - 3} jars)")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["lock"]:
+        lock()
+    else:
+        ensure()

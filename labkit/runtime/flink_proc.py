@@ -1,0 +1,209 @@
+"""A Flink session cluster as local processes: one JobManager and one TaskManager.
+
+Both come from PyFlink's own distribution (``pyflink/bin``, ``pyflink/lib``): no Flink
+download. ``.labkit/flink/`` gets a ``lib/`` of links to PyFlink's jars plus flink-python
+and the official Kafka connector (:mod:`labkit.runtime.artifacts`), a ``conf/config.yaml``
+written below, and the logs. Every job a notebook runs is submitted to this JobManager
+(REST, Web UI on 8081 or the next free port) and runs on the TaskManager, whose Python
+workers use the lab's own Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..errors import LabError
+from . import artifacts
+from .net import pick_port
+
+DEFAULT_REST_PORT = 8081
+SLOTS = 4
+READY_TIMEOUT_S = 90.0
+
+#: Sized for a laptop (Flink's defaults: 1600m each). Measured in `make bench`.
+MEMORY = {
+    "jobmanager.memory.process.size": "640m",
+    "taskmanager.memory.process.size": "1024m",
+    "taskmanager.memory.managed.size": "128m",
+    "taskmanager.memory.network.min": "32m",
+    "taskmanager.memory.network.max": "32m",
+    "taskmanager.memory.jvm-metaspace.size": "192m",
+}
+
+
+@dataclass
+class FlinkPorts:
+    rest: int
+    rpc: int
+
+    @property
+    def rest_address(self) -> str:
+        return f"127.0.0.1:{self.rest}"
+
+
+def flink_home() -> Path:
+    return paths.home() / "flink"
+
+
+def plan(rest_port: int | None = None, taken: set[int] | None = None) -> FlinkPorts:
+    taken = set(taken or ())
+    rest = pick_port(rest_port, DEFAULT_REST_PORT, taken, "Flink's Web UI")
+    taken.add(rest)
+    return FlinkPorts(rest, pick_port(None, None, taken, "Flink's JobManager"))
+
+
+def config(ports: FlinkPorts) -> dict[str, str]:
+    """The cluster's config.yaml, flat keys. Every listener on 127.0.0.1."""
+    home = flink_home()
+    return {
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.bind-host": "127.0.0.1",
+        "jobmanager.rpc.port": str(ports.rpc),
+        "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.host": "127.0.0.1",
+        "taskmanager.rpc.port": "0",
+        "taskmanager.data.port": "0",
+        "blob.server.port": "0",
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": str(ports.rest),
+        "taskmanager.numberOfTaskSlots": str(SLOTS),
+        "parallelism.default": "1",
+        **MEMORY,
+        # Python functions run in worker processes started with the lab's own Python
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        "python.fn-execution.bundle.time": "20",
+        # checkpoints and savepoints on local disk, kept across restarts of the cluster
+        "execution.checkpointing.dir": (home / "checkpoints").as_uri(),
+        "execution.checkpointing.savepoint-dir": (home / "savepoints").as_uri(),
+        "state.backend.type": "hashmap",
+        # a failed task restarts quickly (the lessons kill TaskManagers on purpose)
+        "restart-strategy.type": "fixed-delay",
+        "restart-strategy.fixed-delay.attempts": "10",
+        "restart-strategy.fixed-delay.delay": "1 s",
+        "heartbeat.timeout": "10000",
+        "heartbeat.interval": "2000",
+        "resourcemanager.taskmanager-timeout": "10000",
+        "table.local-time-zone": "UTC",
+        "env.java.opts.all": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k",
+        "web.cancel.enable": "true",
+    }
+
+
+def prepare() -> Path:
+    """Lay out ``.labkit/flink`` (bin, conf, lib) from PyFlink's distribution."""
+    import pyflink
+
+    dist = Path(pyflink.__file__).parent
+    home = flink_home()
+    lib = home / "lib"
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    for jar in [
+        *(dist / "lib").glob("*.jar"),
+        *(dist / "opt").glob("flink-python-*.jar"),
+        *artifacts.classpath("flink-kafka"),
+    ]:
+        (lib / jar.name).symlink_to(jar)
+    for sub in ("bin", "conf"):
+        if (home / sub).exists():
+            shutil.rmtree(home / sub)
+        shutil.copytree(dist / sub, home / sub)
+    (home / "log").mkdir(exist_ok=True)
+    return home
+
+
+def _environment(java_home: Path) -> dict[str, str]:
+    # A PyFlink started in the calling process leaves FLINK_*/JVM_ARGS in os.environ; the
+    # cluster must not inherit them (its lib/ and conf/ are the ones above).
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FLINK_", "PYFLINK_")) and k != "JVM_ARGS"
+    }
+    home = flink_home()
+    env.update(
+        FLINK_HOME=str(home),
+        FLINK_CONF_DIR=str(home / "conf"),
+        FLINK_LOG_DIR=str(home / "log"),
+        JAVA_HOME=str(java_home),
+        ROOT_LOG_LEVEL="WARN",
+    )
+    return env
+
+
+def start(
+    java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ("jobmanager", "taskmanager")
+) -> dict[str, subprocess.Popen]:
+    """Start the JobManager and/or TaskManager (not waiting)."""
+    home = flink_home()
+    if not (home / "lib").is_dir() or "jobmanager" in roles:
+        prepare()
+    (home / "conf" / "config.yaml").write_text(
+        "# Written by labkit (labkit/runtime/flink_proc.py) at every start.\n"
+        + "".join(f"{k}: {json.dumps(v)}\n" for k, v in config(ports).items())
+    )
+    procs = {}
+    for role in roles:
+        out = paths.logs() / f"flink-{role}.log"
+        with open(out, "ab") as log:
+            log.write(f"\n--- labkit starting the Flink {role} at {time.ctime()} ---\n".encode())
+            log.flush()
+            procs[role] = subprocess.Popen(
+                [str(home / "bin" / f"{role}.sh"), "start-foreground"],
+                env=_environment(java_home),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=home,
+            )
+    return procs
+
+
+def overview(rest: str, timeout: float = 2.0) -> dict | None:
+    """The JobManager's /overview (TaskManagers, slots, jobs, version), or None."""
+    try:
+        with urllib.request.urlopen(f"http://{rest}/overview", timeout=timeout) as r:
+            return json.load(r)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_ready(
+    rest: str, procs: dict[str, subprocess.Popen], taskmanagers: int = 1, timeout: float = READY_TIMEOUT_S
+) -> dict:
+    """Until the JobManager answers and ``taskmanagers`` TaskManagers have registered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for role, proc in procs.items():
+            if proc.poll() is not None:
+                raise LabError(
+                    f"The Flink {role} exited during start (code {proc.returncode}). Its log ends:\n"
+                    f"{_tail(paths.logs() / f'flink-{role}.log')}"
+                )
+        info = overview(rest)
+        if info and info.get("taskmanagers", 0) >= taskmanagers:
+            return info
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"Flink did not become ready within {timeout:.0f} s (JobManager at {rest}). Logs:\n"
+                + "".join(_tail(paths.logs() / f"flink-{r}.log", 1000) for r in procs)
+            )
+        time.sleep(0.2)
+
+
+def _tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return "(no log)"

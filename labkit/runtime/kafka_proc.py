@@ -1,0 +1,205 @@
+"""Apache Kafka brokers as local processes: KRaft mode, data on disk, 127.0.0.1 only.
+
+``labkit up`` runs one broker (or three with ``--brokers 3``), each a combined
+broker + controller, straight from the official jars (:mod:`labkit.runtime.artifacts`):
+``java -cp <jars> kafka.Kafka server.properties``, like Kafka's own ``kafka-server-start.sh``.
+
+Each cluster keeps its log under ``.labkit/kafka-<N>/`` (N brokers), formatted once
+with a cluster id of its own, so topics and their events survive ``labkit down`` /
+``labkit up`` - that is what Kafka is for. ``labkit reset`` deletes the folder.
+The settings are Kafka's defaults plus the lines in ``kafka.properties`` beside this file.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..errors import LabError
+from . import artifacts
+from .net import answers, pick_port
+
+SETTINGS = Path(__file__).with_name("kafka.properties")
+LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
+DEFAULT_PORT = 9092
+#: Per broker: small heaps and the serial collector (Kafka's own default is 1 GiB + G1).
+HEAP = {1: "-Xmx256m -Xms64m", 3: "-Xmx192m -Xms48m"}
+JVM_OPTS = "-XX:+UseSerialGC -XX:MaxMetaspaceSize=128m -Xss512k -Djava.awt.headless=true"
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Broker:
+    node_id: int
+    port: int  # clients (PLAINTEXT)
+    controller_port: int  # KRaft controllers talk here
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def data_dir(brokers: int) -> Path:
+    return paths.home() / f"kafka-{brokers}"
+
+
+def plan(brokers: int, port: int | None = None, taken: set[int] | None = None) -> list[Broker]:
+    """Ports for each broker: ``port`` (an error if taken), else 9092 or the next free one,
+    then the ports after it; controllers get free ones."""
+    taken = set(taken or ())
+    out: list[Broker] = []
+    for i in range(brokers):
+        preferred = out[-1].port + 1 if out else DEFAULT_PORT
+        client = pick_port(port if i == 0 else None, preferred, taken, "Kafka")
+        taken.add(client)
+        controller = pick_port(None, None, taken, "Kafka's controller")
+        taken.add(controller)
+        out.append(Broker(i + 1, client, controller))
+    return out
+
+
+def _properties(broker: Broker, cluster: list[Broker]) -> str:
+    voters = ",".join(f"{b.node_id}@127.0.0.1:{b.controller_port}" for b in cluster)
+    lines = [
+        SETTINGS.read_text(),
+        "# --- per broker, written by labkit ---",
+        f"node.id={broker.node_id}",
+        f"listeners=PLAINTEXT://127.0.0.1:{broker.port},CONTROLLER://127.0.0.1:{broker.controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker.port}",
+        f"controller.quorum.voters={voters}",
+        f"log.dirs={data_dir(len(cluster)) / f'broker-{broker.node_id}'}",
+    ]
+    if len(cluster) >= 3:
+        lines += [
+            "offsets.topic.replication.factor=3",
+            "transaction.state.log.replication.factor=3",
+            "transaction.state.log.min.isr=2",
+            "share.coordinator.state.topic.replication.factor=3",
+            "share.coordinator.state.topic.min.isr=2",
+            "default.replication.factor=3",
+            "min.insync.replicas=2",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _java_command(java: Path, main: str, *args: str, heap: str) -> list[str]:
+    classpath = os.pathsep.join(str(p) for p in artifacts.classpath("kafka"))
+    return [
+        str(java),
+        *heap.split(),
+        *JVM_OPTS.split(),
+        f"-Dlog4j2.configurationFile={LOG4J}",
+        "-cp",
+        classpath,
+        main,
+        *args,
+    ]
+
+
+def _cluster_id(brokers: int) -> str:
+    path = data_dir(brokers) / "cluster.id"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # the format Kafka's own `kafka-storage.sh random-uuid` prints (which also never
+        # starts with "-", so it cannot be mistaken for an option)
+        cid = "-"
+        while cid.startswith("-"):
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        path.write_text(cid)
+    return path.read_text().strip()
+
+
+def start(java: Path, brokers: list[Broker], cluster: list[Broker]) -> list[subprocess.Popen]:
+    """Start ``brokers`` (some or all of ``cluster``), formatting a log folder the first
+    time; does not wait for them."""
+    heap = HEAP.get(len(cluster), HEAP[3])
+    cluster_id = _cluster_id(len(cluster))
+    procs = []
+    for broker in brokers:
+        config = data_dir(len(cluster)) / f"broker-{broker.node_id}.properties"
+        config.write_text(_properties(broker, cluster))
+        log_dir = data_dir(len(cluster)) / f"broker-{broker.node_id}"
+        if not (log_dir / "meta.properties").is_file():
+            done = subprocess.run(
+                _java_command(
+                    java,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(config),
+                    "--ignore-formatted",
+                    heap="-Xmx128m",
+                ),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if done.returncode != 0:
+                raise LabError(f"Formatting Kafka's log folder {log_dir} failed:\n{done.stdout}{done.stderr}")
+        log_path = paths.logs() / f"kafka-{broker.node_id}.log"
+        with open(log_path, "ab") as log:
+            log.write(
+                f"\n--- labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()} ---\n".encode()
+            )
+            log.flush()
+            procs.append(
+                subprocess.Popen(
+                    _java_command(java, "kafka.Kafka", str(config), heap=heap),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # outlives the kernel that started it
+                    cwd=data_dir(len(cluster)),
+                )
+            )
+    return procs
+
+
+def wait_ready(
+    cluster: list[Broker], started: dict[int, subprocess.Popen], timeout: float = READY_TIMEOUT_S
+) -> None:
+    """Until every broker is registered in the cluster's metadata; a clear error if one
+    of the ``started`` processes (node id -> process) exits or time runs out."""
+    from kafka import KafkaAdminClient
+
+    deadline = time.monotonic() + timeout
+    bootstrap = ",".join(b.address for b in cluster)
+    while True:
+        for node_id, proc in started.items():
+            if proc.poll() is not None:
+                raise LabError(
+                    f"Kafka broker {node_id} exited during start (code {proc.returncode}). "
+                    f"Its log ends:\n{tail(paths.logs() / f'kafka-{node_id}.log')}"
+                )
+        if all(answers(b.address, 0.2) for b in cluster):
+            try:
+                admin = KafkaAdminClient(
+                    bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+                )
+                try:
+                    if len(admin.describe_cluster().get("brokers") or []) >= len(cluster):
+                        return
+                finally:
+                    admin.close()
+            except Exception:  # noqa: BLE001 - not ready yet
+                pass
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"Kafka did not become ready within {timeout:.0f} s. Its log ends:\n"
+                f"{tail(paths.logs() / 'kafka-1.log')}"
+            )
+        time.sleep(0.1)
+
+
+def tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return "(no log)"

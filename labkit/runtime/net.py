@@ -1,0 +1,53 @@
+"""Ports and addresses: every lab process listens on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import socket
+
+from ..errors import LabError
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def pick_port(wanted: int | None, preferred: int | None, taken: set[int], what: str) -> int:
+    """``wanted`` (an error if in use), else ``preferred`` or the next free port after it,
+    else any free port; never one in ``taken``."""
+    if wanted:
+        if wanted in taken or not port_free(wanted):
+            raise LabError(
+                f"Port {wanted} is already in use, so {what} cannot start there. Stop whatever "
+                "uses it (`labkit status`, or `ss -ltnp`), or unset the port setting so the lab "
+                "picks a free one."
+            )
+        return wanted
+    if preferred:
+        for port in range(preferred, preferred + 20):
+            if port not in taken and port_free(port):
+                return port
+    while True:
+        port = free_port()
+        if port not in taken:
+            return port
+
+
+def answers(address: str, timeout: float = 1.0) -> bool:
+    """True when something accepts TCP connections at ``host:port``."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
