@@ -163,16 +163,22 @@ class Job:
 
 
 def _bounded(future: Any, timeout: float, what: str) -> Any:
-    """``future.result()`` with a deadline and an error that says what was waited on."""
-    from concurrent.futures import TimeoutError as FutureTimeout
+    """A PyFlink ``CompletableFuture``'s result with a deadline (PyFlink's own ``result()``
+    waits forever) and an error that says what was waited on."""
+    from py4j.protocol import Py4JJavaError
+    from pyflink.java_gateway import get_gateway
 
+    unit = get_gateway().jvm.java.util.concurrent.TimeUnit.MILLISECONDS
     try:
-        return future.result(timeout)
-    except FutureTimeout:
-        raise LabError(
-            f"Flink did not answer within {timeout:.0f} s while {what}. Is the cluster up? "
-            "`labkit status` shows it; the Web UI shows the job."
-        ) from None
+        value = future._j_completable_future.get(int(timeout * 1000), unit)
+    except Py4JJavaError as exc:
+        if exc.java_exception.getClass().getSimpleName() == "TimeoutException":
+            raise LabError(
+                f"Flink did not answer within {timeout:.0f} s while {what}. Is the cluster up? "
+                "`labkit status` shows it; the Web UI shows the job."
+            ) from None
+        raise
+    return future._py_class(value) if future._py_class is not None else value
 
 
 #: Every job this process started through `FlinkHelpers.start`, newest last.

@@ -169,19 +169,27 @@ class KafkaHelpers:
         """
         if not isinstance(partitions, int) or not 1 <= partitions <= 64:
             raise ValueError(f"partitions must be a whole number from 1 to 64, not {partitions!r}")
+        new = NewTopic(name, partitions, replication_factor or -1, topic_configs=dict(config or {}))
         with _closing(self.admin()) as admin:
-            if replace and name in admin.list_topics():
+            deleted = replace and name in admin.list_topics()
+            if deleted:
                 admin.delete_topics([name])
                 _wait(lambda: name not in admin.list_topics(), f"topic {name!r} to be deleted")
-            try:
-                admin.create_topics(
-                    [NewTopic(name, partitions, replication_factor or -1, topic_configs=dict(config or {}))]
-                )
-            except TopicAlreadyExistsError:
-                raise LabError(
-                    f"Topic {name!r} already exists. Use replace=True to start it afresh "
-                    f"(this deletes its events), or pick another name."
-                ) from None
+            # Kafka deletes a topic in the background: for a moment after it has gone from
+            # the topic list, creating it again still answers "already exists".
+            deadline = time.monotonic() + (15 if deleted else 0)
+            while True:
+                try:
+                    admin.create_topics([new])
+                    break
+                except TopicAlreadyExistsError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.2)
+                        continue
+                    raise LabError(
+                        f"Topic {name!r} already exists. Use replace=True to start it afresh "
+                        f"(this deletes its events), or pick another name."
+                    ) from None
             _wait(lambda: name in admin.list_topics(), f"topic {name!r} to appear")
         return name
 

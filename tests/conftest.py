@@ -1,4 +1,4 @@
-"""Shared fixtures: tests run against the real embedded broker and real Flink."""
+"""Shared fixtures: tests run against the suite's own real Kafka and Flink cluster (see ../conftest.py)."""
 
 from __future__ import annotations
 
@@ -26,26 +26,6 @@ def _flink_gateway_started_from_a_clean_environment():
 
     prepare_jvm()
     get_gateway()
-
-
-_CLEAN_ENVIRONMENT: dict[str, str] = {}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    _CLEAN_ENVIRONMENT.update(os.environ)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Start every test, and every notebook kernel (nbval starts it during the first cell's
-    setup, after this hook), from the environment pytest started with.
-
-    PyFlink's in-process ("loopback") Python worker copies the JVM's environment into
-    os.environ - PYFLINK_GATEWAY_DISABLED included, from a worker thread, at any time - and
-    a kernel inheriting that cannot start Flink.
-    """
-    os.environ.clear()
-    os.environ.update(_CLEAN_ENVIRONMENT)
 
 
 @pytest.fixture(autouse=True)
