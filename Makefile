@@ -5,7 +5,7 @@
 setup:
 	@scripts/setup.sh
 
-## Start the embedded cluster and open JupyterLab on notebooks/ (lesson 00 first).
+## Start Kafka + Flink (local processes) and open JupyterLab on notebooks/ (lesson 00 first).
 lab: setup
 	@.venv/bin/labkit lab
 

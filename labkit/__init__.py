@@ -1,7 +1,7 @@
-"""labkit: drive a real Kafka-protocol broker and a real Flink engine from notebooks.
+"""labkit: drive Apache Kafka and an Apache Flink cluster from notebooks.
 
 import labkit
-lab = labkit.connect()          # starts the embedded cluster, or finds the running one
+lab = labkit.connect()          # starts Kafka + Flink, or finds the running lab
 lab.create_topic("clicks", partitions=3, replace=True)
 lab.produce("clicks", [{"user": "ada", "page": "/"}], key="user")
 lab.read("clicks")              # a pandas DataFrame

@@ -207,6 +207,53 @@ def _stop_at_exit() -> None:
 atexit.register(_stop_at_exit)
 
 
+def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: float) -> pd.DataFrame:
+    """``t_env.sql_query(sql).to_pandas()`` with a deadline: PyFlink's own waits forever.
+
+    The job gets a unique name, so on timeout exactly this job is cancelled on the cluster.
+    """
+    import threading
+    import uuid
+
+    name = f"labkit-query-{uuid.uuid4().hex[:12]}"
+    t_env.get_config().set("pipeline.name", name)
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["df"] = t_env.sql_query(sql).to_pandas()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller below
+            out["error"] = exc
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        cancelled = cancel_by_name(flink_rest, name) if flink_rest else 0
+        raise LabError(
+            f"The Flink query did not finish within {timeout:.0f} s"
+            + (" and was cancelled" if cancelled else "")
+            + f". Is a topic still growing, or the cluster busy? Web UI: http://{flink_rest}"
+        )
+    if "error" in out:
+        raise out["error"]
+    return out["df"]
+
+
+def cancel_by_name(flink_rest: str, name: str) -> int:
+    """Cancel the running jobs called ``name`` on the cluster (its REST API); how many."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{flink_rest}/jobs/overview", timeout=5) as r:
+        jobs = json.load(r)["jobs"]
+    doomed = [j["jid"] for j in jobs if j["name"] == name and j["state"] not in ("FINISHED", "CANCELED", "FAILED")]
+    for jid in doomed:
+        req = urllib.request.Request(f"http://{flink_rest}/jobs/{jid}?mode=cancel", method="PATCH")
+        urllib.request.urlopen(req, timeout=5).close()
+    return len(doomed)
+
+
 class FlinkHelpers:
     """Mixed into the lab handle; needs the lab's endpoints."""
 
@@ -237,10 +284,16 @@ class FlinkHelpers:
         from pyflink.common import Configuration
         from pyflink.datastream import StreamExecutionEnvironment
 
+        from pyflink.java_gateway import get_gateway
+
         config = Configuration()
         for key, value in self.flink_config(parallelism).items():
             config.set_string(key, value)
-        env = StreamExecutionEnvironment.get_execution_environment(config)
+        # Not `get_execution_environment(config)`: outside `flink run` that builds a
+        # LocalStreamEnvironment, which forces execution.target=local (an in-process
+        # mini-cluster). The plain constructor honours execution.target=remote.
+        jenv = get_gateway().jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+        env = StreamExecutionEnvironment(jenv(config._j_configuration))
         env.set_parallelism(parallelism)
         env.set_python_executable(config.get_string("python.executable", sys.executable))
         return env
@@ -306,6 +359,7 @@ class FlinkHelpers:
         topics: Mapping[str, str] | None = None,
         streaming: bool = False,
         options: Mapping[str, str] | None = None,
+        timeout: float = 300.0,
     ) -> pd.DataFrame:
         """Run a Flink SQL query over everything now in some Kafka topics; a DataFrame.
 
@@ -327,14 +381,15 @@ class FlinkHelpers:
         late, ``CURRENT_WATERMARK``). Its result must be insert-only (a window aggregate
         or a filter is; a plain GROUP BY is not). ``options`` are extra table
         options for every table, e.g. ``{"scan.watermark.emit.strategy": "on-event"}``.
-        Every call is one Flink job (see the JVM note in the platform facts).
+        Every call is one Flink job on the cluster; after ``timeout`` seconds it is
+        cancelled and a `LabError` says so.
         """
         t_env = self.table_env(streaming=streaming)
         for name, schema in tables.items():
             self.kafka_table(
                 t_env, name, schema, topic=(topics or {}).get(name, name), bounded=True, **dict(options or {})
             )
-        return t_env.sql_query(sql).to_pandas()
+        return collect(t_env, sql, self.flink_rest, timeout)
 
     def stopping_offsets(self, topic: str) -> Any:
         """A DataStream ``KafkaOffsetsInitializer`` at the end of ``topic`` as it is when the

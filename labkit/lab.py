@@ -55,7 +55,15 @@ class Lab(KafkaHelpers, FlinkHelpers):
             return len(admin.describe_cluster().get("brokers") or [])
 
     def status(self) -> dict:
+        """What runs where, as plain data (what `labkit status --json` prints)."""
         return cluster.status()
+
+    def health(self):
+        """A panel showing Kafka's and Flink's versions, brokers, TaskManagers, slots, jobs,
+        memory per process and a link to Flink's Web UI, with a Refresh button."""
+        from .health import HealthPanel
+
+        return HealthPanel()
 
     def __repr__(self) -> str:
         return f"<Lab {self.backend}: Kafka at {self.bootstrap_servers}, Flink Web UI at {self.web_ui}>"
