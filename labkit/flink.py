@@ -154,7 +154,8 @@ class Job:
     def wait(self, timeout: float = 300.0) -> str:
         """Block until the job ends (bounded jobs) and return its final status; a clear
         error after ``timeout`` seconds (the job keeps running: stop it with `stop`)."""
-        _bounded(self.client.get_job_execution_result(), timeout, f"waiting for job {self.name or self.job_id}")
+        what = f"waiting for job {self.name or self.job_id}"
+        _bounded(self.client.get_job_execution_result(), timeout, what)
         self.final = self.final or "FINISHED"
         return self.status
 
@@ -247,7 +248,8 @@ def cancel_by_name(flink_rest: str, name: str) -> int:
 
     with urllib.request.urlopen(f"http://{flink_rest}/jobs/overview", timeout=5) as r:
         jobs = json.load(r)["jobs"]
-    doomed = [j["jid"] for j in jobs if j["name"] == name and j["state"] not in ("FINISHED", "CANCELED", "FAILED")]
+    ended = ("FINISHED", "CANCELED", "FAILED")
+    doomed = [j["jid"] for j in jobs if j["name"] == name and j["state"] not in ended]
     for jid in doomed:
         req = urllib.request.Request(f"http://{flink_rest}/jobs/{jid}?mode=cancel", method="PATCH")
         urllib.request.urlopen(req, timeout=5).close()
@@ -283,7 +285,6 @@ class FlinkHelpers:
         prepare_jvm()
         from pyflink.common import Configuration
         from pyflink.datastream import StreamExecutionEnvironment
-
         from pyflink.java_gateway import get_gateway
 
         config = Configuration()

@@ -1,4 +1,4 @@
-"""The health panel: what `labkit status` says, inside a notebook, with a link to Flink's Web UI.
+"""The status panel: what `labkit status` says, inside a notebook, with a link to Flink's Web UI.
 
     lab.health()        # Kafka version, brokers and controller; Flink version, TaskManagers,
                         # slots and running jobs; memory per process; a Refresh button
@@ -13,28 +13,29 @@ import ipywidgets as widgets
 from . import cluster
 
 
-def lines() -> list[str]:
+def lines(st: dict) -> list[str]:
     """The status lines (shared with `labkit status`)."""
     from .cli import describe
 
-    st = cluster.status()
     if st["backend"] is None:
-        return ["not running: `labkit up` (or labkit.connect()) starts it"]
+        return ["lab: not running - `labkit up` (or labkit.connect()) starts it"]
     return describe(st)
 
 
-def render() -> str:
-    st = cluster.status()
+def render(st: dict | None = None) -> str:
+    """``cluster.status()`` (or ``st``) as an HTML table plus a link to Flink's Web UI."""
+    st = cluster.status() if st is None else st
     rows = "".join(
-        f"<tr><td style='padding-right:1em'><b>{html.escape(k.strip())}</b></td><td>{html.escape(v.strip())}</td></tr>"
-        for k, _, v in (line.partition(":") for line in lines())
+        f"<tr><td style='padding-right:1em'><b>{html.escape(k.strip())}</b></td>"
+        f"<td>{html.escape(v.strip())}</td></tr>"
+        for k, _, v in (line.partition(":") for line in lines(st))
     )
     web = (st.get("flink") or {}).get("web_ui")
     link = f"<p>Flink Web UI: <a href='{web}' target='_blank'>{web}</a></p>" if web else ""
     return f"<table>{rows}</table>{link}"
 
 
-class HealthPanel:
+class StatusPanel:
     """An HTML view of the lab's status and a Refresh button (`.widget` to display)."""
 
     def __init__(self) -> None:

@@ -61,9 +61,9 @@ class Lab(KafkaHelpers, FlinkHelpers):
     def health(self):
         """A panel showing Kafka's and Flink's versions, brokers, TaskManagers, slots, jobs,
         memory per process and a link to Flink's Web UI, with a Refresh button."""
-        from .health import HealthPanel
+        from .health import StatusPanel
 
-        return HealthPanel()
+        return StatusPanel()
 
     def __repr__(self) -> str:
         return f"<Lab {self.backend}: Kafka at {self.bootstrap_servers}, Flink Web UI at {self.web_ui}>"
@@ -82,5 +82,6 @@ def connect(quiet: bool = False) -> Lab:
     if not quiet:
         print(lab)
         if stopped:
-            print(f"(cancelled {stopped} Flink job{'s' if stopped > 1 else ''} this kernel had started before)")
+            plural = "s" if stopped > 1 else ""
+            print(f"(cancelled {stopped} Flink job{plural} this kernel had started before)")
     return lab

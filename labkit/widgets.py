@@ -123,14 +123,10 @@ class HealthPanel:
 
     def refresh(self) -> dict:
         """Re-read the cluster's status and topics into the panel; returns the status."""
+        from .health import render
+
         st = self.lab.status()
-        broker = st.get("processes", {}).get("broker", {})
-        mem = f", {broker['rss_mb']} MB" if broker.get("rss_mb") else ""
-        ok = OK if st["running"] else FAIL
-        self.status.value = (
-            f"{ok} <b>Kafka</b> ({st['backend']}) at <code>{st['bootstrap_servers']}</code>{mem}"
-            f" &nbsp; <b>Flink</b>: {st['flink_rest'] or 'mini-cluster in this kernel'}"
-        )
+        self.status.value = f"{OK if st['running'] else FAIL} " + render(st)
         rows = ""
         for t in self.lab.topics():
             try:

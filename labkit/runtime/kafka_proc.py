@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import LabError
 from . import artifacts
-from .net import answers, pick_port
+from .net import BIND_FAILURES, PortLost, answers, listening, pick_port
 
 SETTINGS = Path(__file__).with_name("kafka.properties")
 LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
@@ -145,9 +145,8 @@ def start(java: Path, brokers: list[Broker], cluster: list[Broker]) -> list[subp
                 raise LabError(f"Formatting Kafka's log folder {log_dir} failed:\n{done.stdout}{done.stderr}")
         log_path = paths.logs() / f"kafka-{broker.node_id}.log"
         with open(log_path, "ab") as log:
-            log.write(
-                f"\n--- labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()} ---\n".encode()
-            )
+            banner = f"labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()}"
+            log.write(f"\n--- {banner} ---\n".encode())
             log.flush()
             procs.append(
                 subprocess.Popen(
@@ -174,11 +173,16 @@ def wait_ready(
     while True:
         for node_id, proc in started.items():
             if proc.poll() is not None:
-                raise LabError(
+                log = tail(paths.logs() / f"kafka-{node_id}.log")
+                error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
+                raise error(
                     f"Kafka broker {node_id} exited during start (code {proc.returncode}). "
-                    f"Its log ends:\n{tail(paths.logs() / f'kafka-{node_id}.log')}"
+                    f"Its log ends:\n{log}"
                 )
-        if all(answers(b.address, 0.2) for b in cluster):
+        ports = {b.node_id: b.port for b in cluster}
+        # our own processes must hold their ports (another lab may answer at that address)
+        mine = all(listening(p.pid, ports[node_id]) for node_id, p in started.items())
+        if mine and all(answers(b.address, 0.2) for b in cluster):
             try:
                 admin = KafkaAdminClient(
                     bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
