@@ -144,12 +144,18 @@ class Job:
         return f"http://{rest}/#/job/running/{self.job_id}/overview" if rest else ""
 
     def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
-        """Cancel the job (harmless if it already ended)."""
+        """Cancel the job and wait until it has ended (harmless if it already had)."""
+        deadline = time.monotonic() + timeout
         try:
             _bounded(self.client.cancel(), timeout, f"cancelling job {self.name or self.job_id}")
-            self.final = self.final or "CANCELED"
         except Exception:  # noqa: BLE001 - already finished or cancelled
             pass
+        while time.monotonic() < deadline:
+            status = self.status
+            if status in ENDED or status.startswith("UNKNOWN"):
+                break
+            time.sleep(0.05)  # CANCELLING: tasks are being stopped
+        self.final = self.final or "CANCELED"
 
     def wait(self, timeout: float = 300.0) -> str:
         """Block until the job ends (bounded jobs) and return its final status; a clear
@@ -181,6 +187,9 @@ def _bounded(future: Any, timeout: float, what: str) -> Any:
         raise
     return future._py_class(value) if future._py_class is not None else value
 
+
+#: The states a job does not leave (UNKNOWN: the cluster no longer answers for it).
+ENDED = ("CANCELED", "FINISHED", "FAILED", "SUSPENDED")
 
 #: Every job this process started through `FlinkHelpers.start`, newest last.
 _JOBS: list[Job] = []
