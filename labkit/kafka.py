@@ -217,7 +217,8 @@ class KafkaHelpers:
         """The log end offset of each partition: the offset the *next* event will get."""
         tps = [TopicPartition(topic, p) for p in self.partitions(topic)]
         with _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c:
-            return {tp.partition: offset for tp, offset in c.end_offsets(tps).items()}
+            ends = c.end_offsets(tps)
+        return {p: ends[TopicPartition(topic, p)] for p in sorted(tp.partition for tp in tps)}
 
     def describe_topic(self, topic: str) -> pd.DataFrame:
         """One row per partition: where its log starts and ends and how many events it holds."""

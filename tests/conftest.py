@@ -50,9 +50,9 @@ def topic(lab: labkit.Lab):
     """A fresh, uniquely named topic factory; the topics are deleted afterwards."""
     made: list[str] = []
 
-    def make(prefix: str = "t", partitions: int = 1) -> str:
+    def make(prefix: str = "t", partitions: int = 1, **options) -> str:
         name = f"test-{prefix}-{uuid.uuid4().hex[:8]}"
-        made.append(lab.create_topic(name, partitions=partitions))
+        made.append(lab.create_topic(name, partitions=partitions, **options))
         return name
 
     yield make

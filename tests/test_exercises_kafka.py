@@ -4,6 +4,7 @@ and typical wrong answers (including the untouched placeholder) get a hint inste
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from solutions import load as solution
@@ -16,15 +17,31 @@ def assert_hint(result: checks.Result) -> None:
     assert result.hints, f"a wrong answer must come with a hint: {result}"
 
 
-def test_lesson_01_reference_passes_and_wrong_answers_get_hints(lab, topic):
+@pytest.fixture
+def kept_topic(lab):
+    """Topics for lesson 01's payments, stamped 2026-01-01: like the lesson's, they keep
+    events for ever (``retention.ms=-1``), or Kafka's time-based retention (7 days by
+    default, judged by the records' timestamps) would delete them within seconds."""
+    made: list[str] = []
+
+    def make(prefix: str, partitions: int = 1) -> str:
+        name = f"test-{prefix}-{uuid.uuid4().hex[:8]}"
+        made.append(lab.create_topic(name, partitions=partitions, config={"retention.ms": "-1"}))
+        return name
+
+    yield make
+    lab.delete_topic(*made)
+
+
+def test_lesson_01_reference_passes_and_wrong_answers_get_hints(lab, kept_topic):
     sol = solution("lesson_01")
-    empty = topic("l01ex", partitions=2)
+    empty = kept_topic("l01ex", partitions=2)
     assert_hint(checks.lesson_01_produce(lab, empty))  # the untouched placeholder
-    right = topic("l01ex", partitions=2)
+    right = kept_topic("l01ex", partitions=2)
     sol.answer(lab, right)
     result = checks.lesson_01_produce(lab, right)
     assert result.ok, result
-    wrong = topic("l01ex", partitions=2)
+    wrong = kept_topic("l01ex", partitions=2)
     sol.wrong_no_timestamp(lab, wrong)
     result = checks.lesson_01_produce(lab, wrong)
     assert_hint(result)
