@@ -1,9 +1,11 @@
-"""The compose backend: real Apache Kafka and a real Flink cluster in Docker containers.
+"""The compose backend: the local backend's Apache Kafka and Flink, in Docker containers.
 
 ``docker-compose.yml`` (next to ``pyproject.toml``) describes the cluster: one Apache
-Kafka broker in KRaft mode (two more with the ``replication`` profile), a Flink
-JobManager and TaskManagers built from ``docker/flink/Dockerfile``, and a ``lab``
-service (JupyterLab) for learners who have nothing but Docker.
+Kafka 4.2.1 broker in KRaft mode (two more with the ``replication`` profile) reading the
+same ``labkit/runtime/kafka.properties`` as ``labkit up``, a Flink JobManager and
+TaskManagers built from ``docker/flink/Dockerfile`` (Flink 2.3, the same Kafka connector
+jar and the settings of :mod:`labkit.runtime.flink_proc`), and a ``lab`` service
+(JupyterLab) for learners who have nothing but Docker.
 
 This module runs ``docker compose`` for the lab: ``up`` starts the cluster services (not
 the ``lab`` service: the notebooks run on this machine) and waits until every one is
@@ -15,7 +17,10 @@ cluster's view into every Kafka table's DDL.
 Options (environment variables, also set by ``labkit up`` flags):
 
 ``LABKIT_COMPOSE_REPLICATION=1`` (``--replication``)
-    also start brokers ``kafka-2`` and ``kafka-3``: topics with replication factor 3.
+    also start brokers ``kafka-2`` and ``kafka-3``, with the settings of
+    ``labkit up --brokers 3`` (internal topics with 3 replicas, ``min.insync.replicas=2``):
+    labkit passes ``LABKIT_BROKERS=3`` to docker compose, which picks
+    ``docker/kafka/brokers-3.env`` and the three-broker data volumes.
 ``LABKIT_TASKMANAGERS=N`` (``--taskmanagers N``)
     run N TaskManagers (``docker compose up --scale taskmanager=N``).
 ``LABKIT_KAFKA_PORT``, ``LABKIT_FLINK_PORT``
@@ -66,7 +71,7 @@ DOWN_TIMEOUT_S = 300.0
 INSTALL_HINT = (
     "The compose backend needs Docker with the Compose plugin (`docker compose version` "
     "must work): Docker Desktop on macOS/Windows, Docker Engine + docker-compose-plugin "
-    "on Linux. Without Docker, use the embedded backend (`labkit up`, the default)."
+    "on Linux. Without Docker, use the local backend (`labkit up`, the default)."
 )
 
 
@@ -150,15 +155,13 @@ def docker() -> str:
     exe = shutil.which("docker")
     if exe is None:
         raise LabError(f"`docker` is not installed (not found on PATH). {INSTALL_HINT}")
-    version = subprocess.run([exe, "compose", "version"], capture_output=True, text=True, timeout=60)
+    version = _ask(exe, "compose", "version")
     if version.returncode != 0:
         raise LabError(
             "`docker compose` does not work here (exit "
             f"{version.returncode}: {(version.stderr or version.stdout).strip()[:300]}). {INSTALL_HINT}"
         )
-    info = subprocess.run(
-        [exe, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=60
-    )
+    info = _ask(exe, "info", "--format", "{{.ServerVersion}}")
     if info.returncode != 0 or not info.stdout.strip():
         raise LabError(
             "Docker is installed but its engine is not running or not reachable "
@@ -168,6 +171,20 @@ def docker() -> str:
     return exe
 
 
+def _ask(exe: str, *args: str) -> subprocess.CompletedProcess:
+    """A quick docker command; a LabError (never a traceback) if it cannot run or hangs."""
+    try:
+        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LabError(f"`docker {' '.join(args)}` could not run ({type(exc).__name__}: {exc}).") from None
+
+
+def _compose_env(with_replication: bool) -> dict[str, str]:
+    """The environment for docker compose: LABKIT_BROKERS picks the Kafka settings and data
+    volumes for 1 or 3 brokers in docker-compose.yml (docker/kafka/brokers-N.env)."""
+    return {**os.environ, "LABKIT_BROKERS": "3" if with_replication else "1"}
+
+
 def _base(exe: str, with_replication: bool) -> list[str]:
     cmd = [exe, "compose", "-f", str(compose_file()), "-p", project()]
     if with_replication:
@@ -175,7 +192,9 @@ def _base(exe: str, with_replication: bool) -> list[str]:
     return cmd
 
 
-def _run(cmd: list[str], *, quiet: bool, timeout: float, what: str) -> subprocess.CompletedProcess:
+def _run(
+    cmd: list[str], *, quiet: bool, timeout: float, what: str, env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess:
     """Run a compose command; its progress goes to the terminal unless ``quiet``."""
     try:
         done = subprocess.run(
@@ -184,10 +203,13 @@ def _run(cmd: list[str], *, quiet: bool, timeout: float, what: str) -> subproces
             stderr=subprocess.PIPE if quiet else None,
             text=True,
             timeout=timeout,
-            cwd=compose_file().parent,
+            cwd=cwd,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         raise LabError(f"`{' '.join(cmd[1:])}` did not finish in {timeout:.0f} s ({what}).") from None
+    except OSError as exc:
+        raise LabError(f"`{' '.join(cmd[1:])}` could not run ({exc}) while {what}.") from None
     if done.returncode != 0:
         tail = ((done.stderr or "") + (done.stdout or ""))[-2000:] if quiet else "(see the output above)"
         raise LabError(
@@ -217,14 +239,25 @@ def up(quiet: bool = False):
             f"labkit: starting the compose cluster ({', '.join(services)}; {n_tm} TaskManager"
             f"{'s' if n_tm != 1 else ''}). The first time builds the Flink image: a few minutes."
         )
-    _run(cmd, quiet=quiet, timeout=UP_TIMEOUT_S, what="starting the compose cluster")
+    _run(
+        cmd,
+        quiet=quiet,
+        timeout=UP_TIMEOUT_S,
+        what="starting the compose cluster",
+        env=_compose_env(rep),
+        cwd=compose_file().parent,
+    )
     _save({"project": project(), "file": str(compose_file()), "replication": rep, "taskmanagers": n_tm})
     return endpoints(rep)
 
 
 def down(quiet: bool = False, volumes: bool = False) -> bool:
     """Stop and remove the cluster's containers (Kafka's data volume stays unless
-    ``volumes``). True if there was a compose cluster to stop."""
+    ``volumes``). True if there was a compose cluster to stop.
+
+    Raises LabError when Docker cannot do it (gone, engine stopped); the record stays, so a
+    later ``labkit down`` tries again. :func:`labkit.cluster.down` catches that error and
+    still stops the lab's local processes."""
     saved = _load()
     if saved is None:
         return False
@@ -233,7 +266,14 @@ def down(quiet: bool = False, volumes: bool = False) -> bool:
     if saved.get("replication"):
         cmd += ["--profile", REPLICATION_PROFILE]
     cmd += ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
-    _run(cmd, quiet=quiet, timeout=DOWN_TIMEOUT_S, what="stopping the compose cluster")
+    _run(
+        cmd,
+        quiet=quiet,
+        timeout=DOWN_TIMEOUT_S,
+        what="stopping the compose cluster",
+        env=_compose_env(bool(saved.get("replication"))),
+        cwd=Path(saved["file"]).parent,
+    )
     _state_file().unlink(missing_ok=True)
     return True
 
@@ -250,6 +290,7 @@ def services() -> list[dict]:
             capture_output=True,
             text=True,
             timeout=60,
+            env=_compose_env(bool(saved.get("replication"))),
         )
         return parse_ps(done.stdout) if done.returncode == 0 else []
     except (LabError, OSError, subprocess.TimeoutExpired, ValueError):

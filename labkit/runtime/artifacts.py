@@ -93,14 +93,16 @@ def bundle_dir(bundle: str) -> Path:
 
 def classpath(bundle: str) -> list[Path]:
     """The verified jars of one bundle (fetching them first if needed)."""
-    ensure(quiet=True)
+    ensure(quiet=True, bundles=(bundle,))
     return [j.path for j in locked() if j.bundle == bundle]
 
 
-def verify() -> list[str]:
+def verify(bundles: tuple[str, ...] | None = None) -> list[str]:
     """Problems with the cached jars; empty when every locked jar is present and intact."""
     problems = []
     for jar in locked():
+        if bundles is not None and jar.bundle not in bundles:
+            continue
         if not jar.path.is_file():
             problems.append(f"{jar.coordinate} is not downloaded")
         elif sha256(jar.path) != jar.sha256:
@@ -120,23 +122,26 @@ def _maven(repo: Path):
     return MavenContext(repo_cache=repo, timeout=30)
 
 
-def ensure(quiet: bool = False) -> None:
+def ensure(quiet: bool = False, bundles: tuple[str, ...] | None = None) -> None:
     """Fetch every locked jar that is missing or damaged, and verify them all.
 
     All or nothing: a jar is moved into place only after its hash matched, so a failed
     download leaves no half-installed bundle behind.
     """
-    todo = [j for j in locked() if not (j.path.is_file() and sha256(j.path) == j.sha256)]
+    wanted = [j for j in locked() if bundles is None or j.bundle in bundles]
+    todo = [j for j in wanted if not (j.path.is_file() and sha256(j.path) == j.sha256)]
     if not todo:
         return
+    for jar in todo:  # a damaged jar never stays where the lab would load it
+        jar.path.unlink(missing_ok=True)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     say(f"labkit: fetching {len(todo)} jars from Maven Central (once; then cached in {paths.cache()})")
     with tempfile.TemporaryDirectory(prefix="labkit-maven-") as repo:
         _fetch(todo, _maven(Path(repo)), say)
-    problems = verify()
+    problems = verify(bundles)
     if problems:
         raise ArtifactsMissing("Jars failed verification: " + "; ".join(problems))
-    say(f"labkit: {len(locked())} jars verified (SHA-256).")
+    say(f"labkit: {len(wanted)} jars verified (SHA-256).")
 
 
 def _fetch(todo: list[Jar], ctx, say) -> None:

@@ -23,11 +23,13 @@ from pathlib import Path
 from .. import paths
 from ..errors import LabError
 from . import artifacts
-from .net import pick_port
+from .net import BIND_FAILURES, PortLost, listening, pick_port
 
 DEFAULT_REST_PORT = 8081
 SLOTS = 4
 READY_TIMEOUT_S = 90.0
+#: Serial GC, C1-only JIT: a laptop-sized JVM that starts fast (appended to Flink's own options).
+JVM_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k"
 
 #: Sized for a laptop (Flink's defaults: 1600m each). Measured in `make bench`.
 MEMORY = {
@@ -54,9 +56,13 @@ def flink_home() -> Path:
     return paths.home() / "flink"
 
 
-def plan(rest_port: int | None = None, taken: set[int] | None = None) -> FlinkPorts:
+def plan(
+    rest_port: int | None = None, taken: set[int] | None = None, preferred: int | None = DEFAULT_REST_PORT
+) -> FlinkPorts:
+    """The Web UI on ``rest_port`` (an error if taken), else ``preferred`` (8081) or the next
+    free one (any free one if None); the JobManager's RPC on a free port."""
     taken = set(taken or ())
-    rest = pick_port(rest_port, DEFAULT_REST_PORT, taken, "Flink's Web UI")
+    rest = pick_port(rest_port, preferred, taken, "Flink's Web UI")
     taken.add(rest)
     return FlinkPorts(rest, pick_port(None, None, taken, "Flink's JobManager"))
 
@@ -95,9 +101,22 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         "heartbeat.interval": "2000",
         "resourcemanager.taskmanager-timeout": "10000",
         "table.local-time-zone": "UTC",
-        "env.java.opts.all": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k",
+        # Flink's own module opens (from PyFlink's config.yaml), then a laptop-sized JVM
+        "env.java.opts.all": f"{_default_java_opts()} {JVM_OPTS}".strip(),
         "web.cancel.enable": "true",
     }
+
+
+def _default_java_opts() -> str:
+    """``env.java.opts.all`` of PyFlink's own config.yaml: the --add-opens/--add-exports
+    Flink needs on Java 17 (our value replaces it, so it must carry them on)."""
+    import re
+
+    import pyflink
+
+    text = (Path(pyflink.__file__).parent / "conf" / "config.yaml").read_text()
+    found = re.search(r"^\s+all:\s*(--add-.*)$", text, re.M)
+    return found.group(1).strip() if found else ""
 
 
 def prepare() -> Path:
@@ -187,11 +206,15 @@ def wait_ready(
     while True:
         for role, proc in procs.items():
             if proc.poll() is not None:
-                raise LabError(
-                    f"The Flink {role} exited during start (code {proc.returncode}). Its log ends:\n"
-                    f"{_tail(paths.logs() / f'flink-{role}.log')}"
+                log = _tail(paths.logs() / f"flink-{role}.log")
+                error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
+                raise error(
+                    f"The Flink {role} exited during start (code {proc.returncode}). Its log ends:\n{log}"
                 )
-        info = overview(rest)
+        # a JobManager we started must hold the REST port (another lab's may answer there)
+        jm = procs.get("jobmanager")
+        mine = jm is None or listening(jm.pid, int(rest.rpartition(":")[2]))
+        info = overview(rest) if mine else None
         if info and info.get("taskmanagers", 0) >= taskmanagers:
             return info
         if time.monotonic() > deadline:

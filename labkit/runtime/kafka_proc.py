@@ -49,13 +49,15 @@ def data_dir(brokers: int) -> Path:
     return paths.home() / f"kafka-{brokers}"
 
 
-def plan(brokers: int, port: int | None = None, taken: set[int] | None = None) -> list[Broker]:
-    """Ports for each broker: ``port`` (an error if taken), else 9092 or the next free one,
-    then the ports after it; controllers get free ones."""
+def plan(
+    brokers: int, port: int | None = None, taken: set[int] | None = None, first: int | None = DEFAULT_PORT
+) -> list[Broker]:
+    """Ports for each broker: ``port`` (an error if taken), else ``first`` (9092) or the next
+    free one (any free one if None), then the ports after it; controllers get free ones."""
     taken = set(taken or ())
     out: list[Broker] = []
     for i in range(brokers):
-        preferred = out[-1].port + 1 if out else DEFAULT_PORT
+        preferred = out[-1].port + 1 if out else first
         client = pick_port(port if i == 0 else None, preferred, taken, "Kafka")
         taken.add(client)
         controller = pick_port(None, None, taken, "Kafka's controller")

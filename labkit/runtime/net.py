@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import socket
 
+import psutil
+
 from ..errors import LabError
+
+
+class PortLost(LabError):
+    """A process the lab started could not bind the port chosen for it: another program
+    (often a second lab starting at the same moment) took it in between."""
+
+
+#: What Kafka's and Flink's logs say when a port is taken.
+BIND_FAILURES = ("Address already in use", "BindException")
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -51,3 +62,13 @@ def answers(address: str, timeout: float = 1.0) -> bool:
             return True
     except (OSError, ValueError):
         return False
+
+
+def listening(pid: int, port: int) -> bool:
+    """True when process ``pid`` itself listens on ``port`` (not just anything at that
+    address: another lab may answer there)."""
+    try:
+        conns = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns)

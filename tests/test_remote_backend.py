@@ -1,0 +1,146 @@
+"""The remote backend, for real: the suite's own lab (Kafka + Flink JobManager) is used as
+"a cluster someone else runs", from a private LABKIT_HOME.
+
+Flink's view of Kafka is spelt differently (localhost instead of 127.0.0.1), so the tests
+see which address reaches the Flink DDL. Nothing here starts or stops a cluster: the remote
+backend never does, and the tests check that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+import labkit
+from labkit import cluster, paths
+
+LABKIT = [sys.executable, "-m", "labkit.cli"]
+
+
+@pytest.fixture
+def remote_env(lab, tmp_path, monkeypatch):
+    """This process pointed at the suite's lab as a remote cluster, with its own LABKIT_HOME.
+    Returns (the suite's lab, Flink's address for Kafka)."""
+    port = lab.bootstrap_servers.split(",")[0].rpartition(":")[2]
+    flink_view = f"localhost:{port}"
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LABKIT_BACKEND", "remote")
+    monkeypatch.setenv("LABKIT_BOOTSTRAP_SERVERS", lab.bootstrap_servers)
+    monkeypatch.setenv("LABKIT_FLINK_BOOTSTRAP_SERVERS", flink_view)
+    monkeypatch.setenv("LABKIT_FLINK_REST", lab.flink_rest)
+    monkeypatch.delenv("LABKIT_FLINK_PYTHON", raising=False)
+    return lab, flink_view
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*LABKIT, *args], env=dict(os.environ), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_remote_backend_kafka_round_trip(remote_env):
+    suite_lab, flink_view = remote_env
+    lab = labkit.connect(quiet=True)
+    assert (lab.backend, lab.bootstrap_servers, lab.flink_bootstrap_servers, lab.flink_rest) == (
+        "remote",
+        suite_lab.bootstrap_servers,
+        flink_view,
+        suite_lab.flink_rest,
+    )
+    state = json.loads(paths.state_file().read_text())
+    assert state["endpoints"]["backend"] == "remote" and state["processes"] == {}
+    topic = f"test-remote-{uuid.uuid4().hex[:8]}"
+    lab.create_topic(topic, partitions=2)
+    try:
+        sent = [{"user": f"u{i % 3}", "n": i} for i in range(30)]
+        lab.produce(topic, sent, key="user")
+        got = lab.read(topic)
+        assert sorted(got["n"]) == list(range(30))
+        assert sum(lab.end_offsets(topic).values()) == 30
+    finally:
+        lab.delete_topic(topic)
+
+
+def test_remote_backend_flink_jobs_run_on_its_jobmanager(remote_env):
+    """A bounded SQL query and a streaming job with a Python UDF go to the remote JobManager
+    over REST, run on its TaskManager, and read/write Kafka at Flink's address for it."""
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import udf
+
+    suite_lab, flink_view = remote_env
+    lab = labkit.connect(quiet=True)
+    assert lab.flink_config()["execution.target"] == "remote"
+    src, dst = (f"test-remote-{n}-{uuid.uuid4().hex[:8]}" for n in ("src", "dst"))
+    lab.create_topic(src, partitions=2)
+    lab.create_topic(dst)
+    try:
+        sent = [{"user": f"u{i % 4}", "amount": i} for i in range(40)]
+        lab.produce(src, sent, key="user")
+        df = lab.query(
+            "SELECT `user`, SUM(amount) AS total FROM payments GROUP BY `user`",
+            {"payments": "`user` STRING, amount INT"},
+            topics={"payments": src},
+        )
+        want = {u: sum(e["amount"] for e in sent if e["user"] == u) for u in {e["user"] for e in sent}}
+        assert dict(zip(df["user"], df["total"], strict=True)) == want
+
+        t_env = lab.table_env()
+        t_env.create_temporary_function(
+            "shout", udf(lambda s: s.upper() + "!", result_type=DataTypes.STRING())
+        )
+        lab.kafka_table(t_env, "src", "`user` STRING, amount INT", topic=src)
+        ddl = lab.kafka_table(t_env, "dst", "`user` STRING, amount INT", topic=dst)
+        assert f"'properties.bootstrap.servers' = '{flink_view}'" in ddl
+        assert suite_lab.bootstrap_servers not in ddl
+        job = lab.start(
+            t_env.execute_sql("INSERT INTO dst SELECT shout(`user`), amount FROM src WHERE amount >= 30")
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while len(lab.read(dst, timeout=5)) < 10:
+                assert time.monotonic() < deadline, "the job wrote fewer than 10 rows in 120 s"
+                time.sleep(0.5)
+            out = lab.read(dst, timeout=5)
+            with urllib.request.urlopen(f"http://{lab.flink_rest}/jobs", timeout=10) as r:
+                on_cluster = {j["id"]: j["status"] for j in json.load(r)["jobs"]}
+            assert on_cluster.get(job.job_id) == "RUNNING"  # on the JobManager, not in this process
+        finally:
+            lab.stop_jobs()
+        assert sorted(out["amount"]) == list(range(30, 40))
+        assert set(out["user"]) == {f"{u.upper()}!" for u in {e["user"] for e in sent if e["amount"] >= 30}}
+    finally:
+        lab.delete_topic(src, dst)
+
+
+def test_remote_status_and_down_leave_the_remote_cluster_alone(remote_env):
+    suite_lab, _ = remote_env
+    assert run("up").returncode == 0
+    st = run("status")
+    assert st.returncode == 0, st.stderr
+    assert "backend:   remote" in st.stdout
+    assert f"Apache Kafka 4.2.1 at {suite_lab.bootstrap_servers}" in st.stdout
+    assert f"Web UI http://{suite_lab.flink_rest}" in st.stdout
+    # `labkit down` on a remote backend stops nothing: the cluster is not ours
+    down = run("down")
+    assert down.returncode == 0 and "nothing" in down.stdout, down.stdout + down.stderr
+    assert cluster.answers(suite_lab.bootstrap_servers.split(",")[0])
+    assert cluster.flink_proc.overview(suite_lab.flink_rest) is not None
+    assert json.loads(run("status", "--json").stdout)["backend"] is None
+
+
+def test_remote_backend_without_a_broker_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    monkeypatch.setenv("LABKIT_BACKEND", "remote")
+    address = f"127.0.0.1:{cluster.free_port()}"
+    monkeypatch.setenv("LABKIT_BOOTSTRAP_SERVERS", address)
+    monkeypatch.setenv("LABKIT_FLINK_REST", f"127.0.0.1:{cluster.free_port()}")
+    with pytest.raises(labkit.BrokerUnavailable, match=f"No Kafka broker answers at {address}"):
+        labkit.connect(quiet=True)
+    assert not paths.state_file().exists()  # nothing recorded for a cluster that is not there
