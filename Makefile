@@ -13,8 +13,9 @@ lab: setup
 test: setup
 	@.venv/bin/python -m pytest $(PYTEST_ARGS)
 
+## Figures of the real stack on a private lab (a few minutes); BENCH_ARGS=--json adds raw data.
 bench: setup
-	@.venv/bin/python -m labkit.bench
+	@.venv/bin/python -m labkit.bench $(BENCH_ARGS)
 
 doctor: setup
 	@.venv/bin/labkit doctor
