@@ -463,7 +463,11 @@ def test_configure_writes_config_yaml_and_the_entrypoint_keeps_it(spec, configur
     got = configure.read(home / "conf" / "config.yaml")
     assert {k: got.get(k) for k in wanted} == wanted
     assert got["jobmanager.rpc.address"] == "jobmanager"
-    assert got["env.java.opts.all"] == "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k"
+    # Flink's own --add-opens (Java 17), then the lab's laptop-sized JVM options, all kept
+    assert got["env.java.opts.all"].startswith("--add-exports=") and "--add-opens=java.base/java.io" in got[
+        "env.java.opts.all"
+    ]
+    assert got["env.java.opts.all"].endswith(" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k")
 
 
 # --- the Dockerfile ---------------------------------------------------------------------
