@@ -74,6 +74,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def brokers_up(st: dict) -> tuple[int, int]:
+    """(brokers up, brokers expected) from `cluster.status()`. A broker whose process has
+    died counts as down at once, although Kafka lists it until its session times out."""
+    listed = len((st.get("kafka") or {}).get("brokers") or [])
+    expected = st.get("brokers_expected") or listed
+    dead = [n for n, p in st["processes"].items() if n.startswith("kafka-") and not p["alive"]]
+    return min(listed, expected - len(dead)), expected
+
+
 def describe(st: dict) -> list[str]:
     """`labkit status` as lines (the notebook health panel shows the same)."""
     lines = [f"backend:   {st['backend']}"]
@@ -83,12 +92,11 @@ def describe(st: dict) -> list[str]:
     elif "error" in kafka:
         lines.append(f"kafka:     {st['bootstrap_servers']} answers TCP but not Kafka: {kafka['error']}")
     else:
-        expected = st.get("brokers_expected") or len(kafka["brokers"])
-        short = len(kafka["brokers"]) < expected
+        up, expected = brokers_up(st)
         lines.append(
             f"kafka:     Apache Kafka {kafka['version']} at {st['bootstrap_servers']}; "
-            f"{len(kafka['brokers'])} of {expected} broker(s) up, controller {kafka['controller']}"
-            + (" - a broker is DOWN: `labkit up` restarts it" if short else "")
+            f"{up} of {expected} broker(s) up, controller {kafka['controller']}"
+            + (" - a broker is DOWN: `labkit up` restarts it" if up < expected else "")
         )
     flink = st.get("flink")
     if flink is None:
@@ -145,8 +153,13 @@ def cmd_lab(args: argparse.Namespace) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:
+        # Ctrl-C reached JupyterLab too (same terminal); make sure it ends, without a traceback
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(20)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            proc.kill()
+            proc.wait()
         return 0
     finally:
         print("labkit: JupyterLab stopped. Kafka and Flink keep running; `labkit down` stops them.")
@@ -161,7 +174,10 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
         "(default: LABKIT_BACKEND, else what is running)",
     )
     p.add_argument(
-        "--brokers", type=int, choices=[1, 3], help="local: 1 Kafka broker (default) or 3 (replication lessons)"
+        "--brokers",
+        type=int,
+        choices=[1, 3],
+        help="local: 1 Kafka broker (default) or 3 (replication lessons)",
     )
     p.add_argument("--replication", action="store_true", help="compose: three Kafka brokers")
     p.add_argument("--taskmanagers", type=int, metavar="N", help="compose: N Flink TaskManagers")

@@ -44,7 +44,7 @@ import psutil
 from . import paths
 from .errors import BrokerUnavailable, LabError
 from .runtime import artifacts, flink_proc, kafka_proc
-from .runtime.net import answers, free_port, port_free  # noqa: F401 - part of this module's API
+from .runtime.net import PortLost, answers, free_port, port_free  # noqa: F401 - part of this module's API
 
 DEFAULT_PORT = kafka_proc.DEFAULT_PORT
 #: How long a process gets to stop cleanly (a Kafka broker flushes its log) before SIGKILL.
@@ -280,7 +280,7 @@ def _up_elsewhere(remote: Endpoints, backend: str | None, quiet: bool) -> State:
     return state
 
 
-def _up_local(state: State | None, n: int, say) -> State:
+def _up_local(state: State | None, n: int, say, attempt: int = 0) -> State:
     from .java import find_java
 
     processes = dict(state.processes) if state else {}
@@ -303,7 +303,9 @@ def _up_local(state: State | None, n: int, say) -> State:
     if len(cluster) != n:
         _stop_all([processes.pop(k) for k in list(processes) if k.startswith("kafka-")])
         taken = {i.get("port") for i in processes.values() if i.get("port")}
-        cluster = kafka_proc.plan(n, _env_port("LABKIT_KAFKA_PORT"), taken)
+        # after losing a port race, away from the default ports other labs crowd around
+        first = kafka_proc.DEFAULT_PORT if not attempt else None
+        cluster = kafka_proc.plan(n, _env_port("LABKIT_KAFKA_PORT"), taken, first)
     dead_brokers = [b for b in cluster if not tracked(processes.get(f"kafka-{b.node_id}", {}))]
 
     # Flink: a dead JobManager restarts both; a dead TaskManager restarts alone
@@ -313,7 +315,8 @@ def _up_local(state: State | None, n: int, say) -> State:
     if ports is None:
         _stop(tm)
         taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
-        ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken)
+        preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
+        ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken, preferred)
         roles = ("jobmanager", "taskmanager")
     elif not tracked(tm):
         roles = ("taskmanager",)
@@ -329,7 +332,7 @@ def _up_local(state: State | None, n: int, say) -> State:
         f"{' and ' if dead_brokers and roles else ''}{'Flink' if roles else ''} (a few seconds)..."
     )
     started_kafka = kafka_proc.start(java.executable, dead_brokers, cluster) if dead_brokers else []
-    for broker, proc in zip(dead_brokers, started_kafka):
+    for broker, proc in zip(dead_brokers, started_kafka, strict=True):
         processes[f"kafka-{broker.node_id}"] = _record(
             proc,
             node_id=broker.node_id,
@@ -337,6 +340,7 @@ def _up_local(state: State | None, n: int, say) -> State:
             controller_port=broker.controller_port,
             log=str(paths.logs() / f"kafka-{broker.node_id}.log"),
         )
+    known = flink_proc.taskmanager_ids(ports.rest_address) if roles == ("taskmanager",) else set()
     started_flink = flink_proc.start(java.home, ports, roles) if roles else {}
     for role, proc in started_flink.items():
         processes[f"flink-{role}"] = (
@@ -345,10 +349,27 @@ def _up_local(state: State | None, n: int, say) -> State:
             else _record(proc, log=str(paths.logs() / f"flink-{role}.log"))
         )
     state = _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if waiting fails
-    if started_kafka:
-        kafka_proc.wait_ready(cluster, {b.node_id: p for b, p in zip(dead_brokers, started_kafka)})
-    if started_flink:
-        flink_proc.wait_ready(ports.rest_address, started_flink)
+    try:
+        if started_kafka:
+            kafka_proc.wait_ready(
+                cluster, {b.node_id: p for b, p in zip(dead_brokers, started_kafka, strict=True)}
+            )
+        if started_flink:
+            flink_proc.wait_ready(ports.rest_address, started_flink, known=known)
+    except PortLost:
+        # Another program (often a second lab starting at the same moment) bound a port
+        # between our choosing it and the process binding it: choose again. A broker being
+        # repaired keeps its ports (the other brokers know them), so only a fresh start moves.
+        fresh_kafka = len(dead_brokers) == len(cluster)
+        broker_lost = any(p.poll() is not None for p in started_kafka)
+        if attempt >= 2 or (broker_lost and not fresh_kafka):
+            raise
+        lost = [f"kafka-{b.node_id}" for b in dead_brokers] if fresh_kafka else []
+        if started_flink:  # not known to be ready: start it again with the rest
+            lost += ["flink-jobmanager", "flink-taskmanager"]
+        say("labkit: another program took a port the lab had chosen; choosing other ports.")
+        _stop_all([processes.pop(k) for k in lost if k in processes])
+        return _up_local(_save_local(processes, cluster, ports, n), n, say, attempt + 1)
     rest = ports.rest_address
     say(
         f"labkit: Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "

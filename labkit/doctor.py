@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import cluster
+from .cli import brokers_up
 from .errors import LabError
 from .runtime import artifacts, flink_proc
 
@@ -107,10 +108,10 @@ def check_cluster() -> Finding:
     try:
         topics = lab.topics()
     except Exception as exc:  # noqa: BLE001 - report whatever the protocol said
-        return Finding("kafka", False, f"answers TCP but not Kafka requests: {exc}", "`labkit down && labkit up`")
-    kafka = st.get("kafka") or {}
-    brokers = len(kafka.get("brokers") or [])
-    expected = st.get("brokers_expected") or brokers
+        return Finding(
+            "kafka", False, f"answers TCP but not Kafka requests: {exc}", "`labkit down && labkit up`"
+        )
+    brokers, expected = brokers_up(st)
     if brokers < expected:
         return Finding(
             "kafka",
@@ -119,7 +120,9 @@ def check_cluster() -> Finding:
             "`labkit up` restarts the one that stopped",
         )
     return Finding(
-        "kafka", True, f"{st['backend']} at {st['bootstrap_servers']}, {brokers} broker(s), {len(topics)} topics"
+        "kafka",
+        True,
+        f"{st['backend']} at {st['bootstrap_servers']}, {brokers} broker(s), {len(topics)} topics",
     )
 
 

@@ -1,10 +1,12 @@
 """Key lessons in a real browser: JupyterLab in Chromium, widgets clicked like a learner would.
 
-Runs JupyterLab through `labkit lab` on a private cluster (own LABKIT_HOME) with copies
-of the notebooks (so autosave never touches the repo), runs all cells, then types into
-and clicks the real widgets. Needs Debian's `chromium`; skipped without it unless
+Runs JupyterLab through `labkit lab` on a private lab (own LABKIT_HOME: its own Kafka and
+Flink, see privatelab.py) with copies of the notebooks (so autosave never touches the repo),
+runs all cells, then types into and clicks the real widgets. At the end `labkit down` must
+leave no JupyterLab, kernel, JVM or Flink worker of that lab running; whatever fails on
+the way, the lab is stopped. Needs Debian's `chromium`; skipped without it unless
 LABKIT_REQUIRE_BROWSER=1 (as in CI), where a missing browser is a failure.
-Screenshots go to .labkit/screenshots/.
+Screenshots go to .labkit/screenshots/ in the checkout (LABKIT_SCREENSHOTS moves them).
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import pytest
+from privatelab import PrivateLab, wait_for
 
-from labkit import cluster, paths
+from labkit import cluster
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,7 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+STDERR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
 pytestmark = pytest.mark.browser
 
@@ -47,67 +52,81 @@ def _require_browser() -> None:
     pytest.skip("chromium is not installed (apt-get install chromium)")
 
 
+@dataclass
+class Jupyter:
+    """A running JupyterLab: its URL, and the notebooks opened in it so far."""
+
+    url: str
+    lab: PrivateLab
+    opened: list[str] = field(default_factory=list)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api", timeout=2) as r:
+            return bool(json.loads(r.read()))
+    except (OSError, ValueError):
+        return False
+
+
 @pytest.fixture(scope="module")
-def jupyter(tmp_path_factory):
-    """A JupyterLab started by `labkit lab` on a private cluster; yields its base URL."""
+def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
+    """`labkit lab` (cluster + JupyterLab) on a private lab; stopped with `labkit down` at the
+    end, which must leave none of that lab's processes behind."""
     _require_browser()
     tmp = tmp_path_factory.mktemp("browser")
     root = tmp / "notebooks"
-    shutil.copytree(NOTEBOOKS, root)
-    env = {**os.environ, "LABKIT_HOME": str(tmp / "home"), "LABKIT_CACHE": str(paths.cache())}
-    env.pop("LABKIT_PORT", None)
+    shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    lab = PrivateLab(tmp / "home")
     port = cluster.free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labkit.cli",
-            "lab",
-            "--no-browser",
-            "--port",
-            str(port),
-            "--notebooks",
-            str(root),
-            "--",
-            "--IdentityProvider.token=",
-            "--expose-app-in-browser",
-            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
-            f"--LabApp.user_settings_dir={tmp / 'settings'}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / "jupyter.log").open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
+    log = tmp / "jupyter.log"
+    args = ["lab", "--no-browser", "--port", str(port), "--notebooks", str(root), "--"]
+    args += ["--IdentityProvider.token=", "--expose-app-in-browser"]
+    args += [
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+        f"--LabApp.user_settings_dir={tmp / 'settings'}",
+    ]
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labkit.cli", *args],
+            env=lab.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    server = Jupyter(f"http://127.0.0.1:{port}", lab)
+    seen: list[str] = []
+    try:
         try:
-            with urllib.request.urlopen(f"{base}/api", timeout=2) as r:
-                json.loads(r.read())
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n" + (tmp / "jupyter.log").read_text()[-3000:])
-            time.sleep(0.5)
-    yield base
-    # everything the lab started: JupyterLab, its kernels, their JVMs and Python workers
-    family = psutil.Process(proc.pid).children(recursive=True)
-    assert family, "expected JupyterLab and a kernel to be running"
-    subprocess.run([sys.executable, "-m", "labkit.cli", "down"], env=env, capture_output=True, timeout=60)
-    proc.wait(20)
-    _, alive = psutil.wait_procs(family, timeout=10)
-    assert alive == [], f"left behind after labkit down: {[p.name() for p in alive]}"
+            wait_for(lambda: proc.poll() is not None or _answers(server.url), "JupyterLab to answer", 180)
+        except AssertionError:
+            pytest.fail("JupyterLab did not start within 180 s:\n" + log.read_text()[-3000:])
+        if proc.poll() is not None:
+            pytest.fail(f"`labkit lab` exited with {proc.returncode}:\n" + log.read_text()[-3000:])
+        yield server
+        seen = [" ".join(p.cmdline()) for p in lab.processes()]
+    finally:
+        try:
+            lab.stop()  # `labkit down`; kills and fails on whatever of this lab is still alive
+        finally:
+            if proc.poll() is None:  # `labkit lab` waits on JupyterLab, stopped above
+                proc.kill()
+            proc.wait(30)
+    if server.opened:
+        # the check above is not vacuous: a kernel (with its client JVM) was running
+        assert any("ipykernel" in cmd for cmd in seen), f"no kernel among the lab's processes: {seen}"
 
 
 @pytest.fixture
-def page(jupyter):
+def page(jupyter: Jupyter):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
 
 
 KERNEL_IDLE = """() => {
@@ -117,15 +136,16 @@ KERNEL_IDLE = """() => {
 }"""
 
 
-def open_and_run_all(page, base: str, notebook: str) -> None:
+def open_and_run_all(page, jupyter: Jupyter, notebook: str) -> None:
     """Open a notebook, wait for its kernel, start "Run All" (without waiting for it)."""
-    page.goto(f"{base}/lab/tree/{notebook}?reset", timeout=60_000)
-    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    jupyter.opened.append(notebook)
+    page.goto(f"{jupyter.url}/lab/tree/{notebook}?reset", timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
 def screenshot(page, name: str) -> Path:
-    out = paths.home() / "screenshots"
+    out = Path(os.environ.get("LABKIT_SCREENSHOTS") or ROOT / ".labkit" / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
@@ -135,9 +155,9 @@ def screenshot(page, name: str) -> Path:
 def test_lesson_00_runs_and_its_panel_answers_a_click(page, jupyter):
     open_and_run_all(page, jupyter, "00_welcome.ipynb")
     # the cell that sends two events from code, then the exercise check at the end
-    page.get_by_text("KAFKA MOVES, FLINK THINKS", exact=False).first.wait_for(timeout=180_000)
-    page.get_by_text("Not yet", exact=False).first.wait_for(timeout=60_000)
-    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    page.get_by_text("KAFKA MOVES, FLINK THINKS", exact=False).first.wait_for(timeout=240_000)
+    page.get_by_text("Not yet", exact=False).first.wait_for(timeout=120_000)
+    assert page.locator(STDERR_OUTPUT).count() == 0
 
     # the widget is live in the browser: type a message, press the button, see Flink's answer
     box = page.locator(".widget-text input").first

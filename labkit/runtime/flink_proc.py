@@ -62,7 +62,7 @@ def plan(
     """The Web UI on ``rest_port`` (an error if taken), else ``preferred`` (8081) or the next
     free one (any free one if None); the JobManager's RPC on a free port."""
     taken = set(taken or ())
-    rest = pick_port(rest_port, preferred, taken, "Flink's Web UI")
+    rest = pick_port(rest_port, preferred, taken, "Flink's Web UI", "LABKIT_FLINK_PORT")
     taken.add(rest)
     return FlinkPorts(rest, pick_port(None, None, taken, "Flink's JobManager"))
 
@@ -198,10 +198,24 @@ def overview(rest: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
+def taskmanager_ids(rest: str) -> set[str]:
+    """The TaskManagers the JobManager knows (a dead one stays listed for a few heartbeats)."""
+    try:
+        with urllib.request.urlopen(f"http://{rest}/taskmanagers", timeout=2) as r:
+            return {tm["id"] for tm in json.load(r)["taskmanagers"]}
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
 def wait_ready(
-    rest: str, procs: dict[str, subprocess.Popen], taskmanagers: int = 1, timeout: float = READY_TIMEOUT_S
+    rest: str,
+    procs: dict[str, subprocess.Popen],
+    taskmanagers: int = 1,
+    timeout: float = READY_TIMEOUT_S,
+    known: set[str] | frozenset[str] = frozenset(),
 ) -> dict:
-    """Until the JobManager answers and ``taskmanagers`` TaskManagers have registered."""
+    """Until the JobManager answers and ``taskmanagers`` TaskManagers have registered,
+    not counting the ``known`` ones (those there before a TaskManager was restarted)."""
     deadline = time.monotonic() + timeout
     while True:
         for role, proc in procs.items():
@@ -215,7 +229,7 @@ def wait_ready(
         jm = procs.get("jobmanager")
         mine = jm is None or listening(jm.pid, int(rest.rpartition(":")[2]))
         info = overview(rest) if mine else None
-        if info and info.get("taskmanagers", 0) >= taskmanagers:
+        if info and len(taskmanager_ids(rest) - set(known)) >= taskmanagers:
             return info
         if time.monotonic() > deadline:
             raise LabError(

@@ -58,7 +58,7 @@ def plan(
     out: list[Broker] = []
     for i in range(brokers):
         preferred = out[-1].port + 1 if out else first
-        client = pick_port(port if i == 0 else None, preferred, taken, "Kafka")
+        client = pick_port(port if i == 0 else None, preferred, taken, "Kafka", "LABKIT_KAFKA_PORT")
         taken.add(client)
         controller = pick_port(None, None, taken, "Kafka's controller")
         taken.add(controller)

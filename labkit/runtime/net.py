@@ -33,15 +33,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def pick_port(wanted: int | None, preferred: int | None, taken: set[int], what: str) -> int:
+def pick_port(
+    wanted: int | None, preferred: int | None, taken: set[int], what: str, setting: str = ""
+) -> int:
     """``wanted`` (an error if in use), else ``preferred`` or the next free port after it,
-    else any free port; never one in ``taken``."""
+    else any free port; never one in ``taken``. ``setting`` names where ``wanted`` came from."""
     if wanted:
         if wanted in taken or not port_free(wanted):
+            unset = f"unset {setting}" if setting else "ask for another port"
             raise LabError(
                 f"Port {wanted} is already in use, so {what} cannot start there. Stop whatever "
-                "uses it (`labkit status`, or `ss -ltnp`), or unset the port setting so the lab "
-                "picks a free one."
+                f"uses it (`labkit status`, or `ss -ltnp`), or {unset} so the lab picks a free one."
             )
         return wanted
     if preferred:

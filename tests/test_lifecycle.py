@@ -1,0 +1,240 @@
+"""The lab's promises about its own life, on a private lab: topics survive `down`/`up`,
+`down` leaves nothing running, a killed broker or TaskManager is reported and repaired,
+`down --all` cleans up after a killed test run only, a kernel restart finds the lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+import psutil
+import pytest
+from privatelab import LABKIT, Kernel, PrivateLab, describe, is_loopback, listeners, wait_for
+
+from labkit import cluster
+
+CLUSTER = ("kafka-1", "flink-jobmanager", "flink-taskmanager")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A TMPDIR of the module's own: the labs below register there, so `labkit down --all`
+    sees them and no other lab on this machine."""
+    return tmp_path_factory.mktemp("tmpdir")
+
+
+@pytest.fixture(scope="module")
+def priv(tmp_path_factory, registry):
+    lab = PrivateLab(tmp_path_factory.mktemp("lifecycle") / "home", TMPDIR=str(registry))
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.stop()
+
+
+def kill(pid: int) -> None:
+    psutil.Process(pid).kill()
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", f"{pid} to die")
+
+
+def test_events_survive_down_and_up(priv):
+    priv.up()
+    lab = priv.lab()
+    topic = lab.create_topic(f"durable-{uuid.uuid4().hex[:6]}", partitions=3)
+    events = [{"user": f"user-{i % 37}", "n": i} for i in range(1000)]
+    assert lab.produce(topic, events, key="user") == 1000
+    before = lab.read(topic)[["partition", "offset", "key", "n"]]
+    assert len(before) == 1000 and before["partition"].nunique() == 3
+
+    priv.down()  # every process gone (checked inside)
+    priv.up()
+    after = priv.lab().read(topic)[["partition", "offset", "key", "n"]]
+    assert after.to_dict("records") == before.to_dict("records")  # same events, keys, partitions, offsets
+
+
+def test_down_leaves_no_process_behind_not_even_python_workers_or_kernels(priv, tmp_path):
+    priv.up()
+    port, token = cluster.free_port(), uuid.uuid4().hex
+    out = (tmp_path / "lab.log").open("w")
+    jupyter = subprocess.Popen(
+        [*LABKIT, "lab", "--no-browser", "--port", str(port), "--", f"--IdentityProvider.token={token}"],
+        env=priv.env,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    kernel = None
+    try:
+        kernel = Kernel(priv)  # a notebook running a job with a Python UDF
+        tm = psutil.Process(priv.pid("flink-taskmanager"))
+        workers = [p for p in tm.children(recursive=True) if "python" in p.name()]
+        assert workers, "the Python UDF job started no Python worker on the TaskManager"
+
+        api = f"http://127.0.0.1:{port}/api"
+        wait_for(lambda: _get(f"{api}/status", token) is not None, "JupyterLab to answer", timeout=120)
+        started = _post(f"{api}/kernels", token, {"name": "python3"})
+        wait_for(lambda: _kernel_processes(priv), "the kernel process", timeout=60)
+        # JupyterLab keeps its token: without it, no access to kernels
+        assert _status_without_token(f"{api}/kernels") == 403
+        assert any(k["id"] == started["id"] for k in _get(f"{api}/kernels", token))
+        # and it listens on this machine only, like its kernels
+        server = psutil.Process(priv.state()["processes"]["jupyter"]["pid"])
+        exposed = [s for s in listeners([server, *_kernel_processes(priv)]) if not is_loopback(s[2])]
+        assert exposed == []
+
+        running = {p.pid for p in priv.processes(ignore=kernel.pids())}
+        assert {w.pid for w in workers} | {server.pid} <= running
+        # every process of the lab (Python workers, JupyterLab's kernel included) is gone;
+        # the stand-in notebook is not the lab's to stop
+        priv.down(ignore=kernel.pids())
+        assert jupyter.wait(60) == 0
+    finally:
+        if kernel:
+            kernel.close()
+        if jupyter.poll() is None:
+            os.killpg(jupyter.pid, signal.SIGKILL)
+        out.close()
+
+
+def _get(url: str, token: str):
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={"Authorization": f"token {token}"}), timeout=5
+        ) as r:
+            return json.load(r)
+    except OSError:
+        return None
+
+
+def _post(url: str, token: str, body: dict):
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.load(r)
+
+
+def _status_without_token(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _kernel_processes(priv: PrivateLab) -> list[psutil.Process]:
+    return [p for p in priv.processes() if any("ipykernel" in a for a in p.cmdline())]
+
+
+def test_a_killed_broker_is_reported_and_up_repairs_it_on_the_same_port(priv):
+    priv.up()
+    lab = priv.lab()
+    topic = lab.create_topic(f"crash-{uuid.uuid4().hex[:6]}", partitions=2)
+    lab.produce(topic, [{"k": f"k{i % 5}", "n": i} for i in range(100)], key="k")
+    before = lab.read(topic)[["partition", "offset", "key", "n"]].to_dict("records")
+    broker = priv.state()["processes"]["kafka-1"]
+
+    kill(broker["pid"])
+    st = priv.status()
+    assert st["running"] is False and st["processes"]["kafka-1"]["alive"] is False
+    text = describe(st)
+    assert "NOT answering - `labkit up` restarts it" in text and "kafka-1 (NOT running)" in text
+
+    up = priv.up()
+    assert "Kafka broker 1 had stopped; starting again." in up.stdout
+    again = priv.state()["processes"]["kafka-1"]
+    assert again["pid"] != broker["pid"] and again["port"] == broker["port"]
+    assert priv.lab().read(topic)[["partition", "offset", "key", "n"]].to_dict("records") == before
+
+
+def test_a_killed_taskmanager_is_reported_and_up_repairs_it(priv):
+    priv.up()
+    jobmanager, taskmanager = priv.pid("flink-jobmanager"), priv.pid("flink-taskmanager")
+    kill(taskmanager)
+    # the JobManager notices the loss after a few missed heartbeats
+    st = wait_for(
+        lambda: (s := priv.status())["flink"].get("taskmanagers") == 0 and s,
+        "the JobManager to report no TaskManager",
+        timeout=90,
+    )
+    text = describe(st)
+    assert "0 TaskManager(s)" in text and "no TaskManager: `labkit up` restarts it" in text
+    assert "flink-taskmanager (NOT running)" in text
+
+    up = priv.up()
+    assert "the Flink taskmanager had stopped; starting again." in up.stdout
+    st = priv.status()
+    assert st["flink"]["taskmanagers"] == 1 and st["flink"]["slots_total"] == 4
+    assert priv.pid("flink-jobmanager") == jobmanager and priv.pid("flink-taskmanager") != taskmanager
+
+
+def test_a_new_kernel_finds_the_running_lab_and_starts_nothing(priv):
+    priv.up()
+    before = priv.state()
+    lab_pids = {p.pid for p in priv.processes()}
+    code = "import json, labkit; print(json.dumps(vars(labkit.connect(quiet=True).endpoints)))"
+    out = priv.python(code)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == before["endpoints"]
+    assert priv.state()["processes"] == before["processes"]
+    assert {p.pid for p in priv.processes()} == lab_pids  # nothing new started
+
+
+def test_down_all_stops_a_lab_whose_owner_was_killed_but_not_one_whose_owner_lives(priv, registry, tmp_path):
+    priv.up()
+    alive_pids = {name: priv.pid(name) for name in CLUSTER}
+    orphan = PrivateLab(tmp_path / "orphan", TMPDIR=str(registry))
+    try:
+        # a test run starts a lab, then is killed before it can stop it
+        owner = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, signal; os.environ['LABKIT_OWNER_PID'] = str(os.getpid())\n"
+                "from labkit import cluster; cluster.up(quiet=True); os.kill(os.getpid(), signal.SIGKILL)",
+            ],
+            env=orphan.env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert owner.returncode == -signal.SIGKILL, owner.stderr
+        left = orphan.state()
+        assert not psutil.pid_exists(left["owner_pid"])
+        assert all(cluster.tracked(info) for info in left["processes"].values())
+
+        sweeper = PrivateLab(tmp_path / "sweeper", TMPDIR=str(registry))
+        out = sweeper.run("down", "--all", timeout=180)
+        assert out.returncode == 0, out.stderr
+        assert f"left-over lab in {orphan.home}" in out.stdout
+        assert orphan.leftovers() == []
+        assert not (orphan.home / "state.json").exists()
+        # the lab whose owner (this test run) is alive is left alone
+        assert str(priv.home) not in out.stdout
+        assert {name: priv.pid(name) for name in CLUSTER} == alive_pids
+        assert all(psutil.pid_exists(pid) for pid in alive_pids.values()) and priv.status()["running"]
+    finally:
+        orphan.stop()
+
+
+def test_reset_deletes_every_topic(priv):
+    priv.up()
+    topic = priv.lab().create_topic(f"doomed-{uuid.uuid4().hex[:6]}")
+    priv.lab().produce(topic, [{"n": 1}])
+    out = priv.run("reset", "--yes", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "deleted every topic" in out.stdout
+    assert priv.leftovers() == [] and not list(priv.home.glob("kafka-*"))
+    priv.up()
+    assert topic not in priv.lab().topics()
