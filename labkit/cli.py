@@ -33,7 +33,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def _backend_options(args: argparse.Namespace) -> str | None:
     """The --backend choice, with the compose options passed on as environment variables."""
-    if getattr(args, "replication", False):
+    # --brokers 3 means the same on compose as locally (--replication is its older name)
+    if getattr(args, "replication", False) or getattr(args, "brokers", None) == 3:
         os.environ["LABKIT_COMPOSE_REPLICATION"] = "1"
     if getattr(args, "taskmanagers", None):
         os.environ["LABKIT_TASKMANAGERS"] = str(args.taskmanagers)
@@ -179,7 +180,7 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
         choices=[1, 3],
         help="local: 1 Kafka broker (default) or 3 (replication lessons)",
     )
-    p.add_argument("--replication", action="store_true", help="compose: three Kafka brokers")
+    p.add_argument("--replication", action="store_true", help="compose: three Kafka brokers (= --brokers 3)")
     p.add_argument("--taskmanagers", type=int, metavar="N", help="compose: N Flink TaskManagers")
 
 
