@@ -295,7 +295,7 @@ def lesson_04_since(lab, topic: str, since_ms: int, answer) -> Result:  # noqa: 
     finally:
         consumer.close()
     start = {
-        tp.partition: (hit.offset if hit is not None and hit.timestamp >= 0 else ends[tp.partition])
+        tp.partition: (hit.offset if hit is not None else ends[tp.partition])  # None: nothing since
         for tp, hit in found.items()
     }
     df = lab.read(topic)

@@ -224,34 +224,40 @@ atexit.register(_stop_at_exit)
 def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: float) -> pd.DataFrame:
     """``t_env.sql_query(sql).to_pandas()`` with a deadline: PyFlink's own waits forever.
 
-    The job gets a unique name, so on timeout exactly this job is cancelled on the cluster.
+    The query runs in the calling thread: Flink's planner keeps per-thread state (Calcite's
+    metadata provider), set up in the thread that created ``t_env``; planned from another
+    thread it fails now and then with "NullPointerException: metadataHandlerProvider". A
+    timer cancels the job when the deadline passes - it has a unique name, so exactly this
+    job, through the REST API - which ends the wait with an error.
     """
     import threading
     import uuid
 
     name = f"labkit-query-{uuid.uuid4().hex[:12]}"
     t_env.get_config().set("pipeline.name", name)
-    out: dict[str, Any] = {}
+    cancelled: list[int] = []
 
-    def run() -> None:
+    def cancel() -> None:
         try:
-            out["df"] = t_env.sql_query(sql).to_pandas()
-        except Exception as exc:  # noqa: BLE001 - handed to the caller below
-            out["error"] = exc
+            cancelled.append(cancel_by_name(flink_rest, name) if flink_rest else 0)
+        except Exception:  # noqa: BLE001 - the JobManager did not answer
+            cancelled.append(0)
 
-    worker = threading.Thread(target=run, name=name, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        cancelled = cancel_by_name(flink_rest, name) if flink_rest else 0
-        raise LabError(
-            f"The Flink query did not finish within {timeout:.0f} s"
-            + (" and was cancelled" if cancelled else "")
-            + f". Is a topic still growing, or the cluster busy? Web UI: http://{flink_rest}"
-        )
-    if "error" in out:
-        raise out["error"]
-    return out["df"]
+    timer = threading.Timer(timeout, cancel)
+    timer.daemon = True
+    timer.start()
+    try:
+        return t_env.sql_query(sql).to_pandas()
+    except Exception:
+        if cancelled:
+            raise LabError(
+                f"The Flink query did not finish within {timeout:.0f} s"
+                + (" and was cancelled" if cancelled[0] else "")
+                + f". Is a topic still growing, or the cluster busy? Web UI: http://{flink_rest}"
+            ) from None
+        raise
+    finally:
+        timer.cancel()
 
 
 def cancel_by_name(flink_rest: str, name: str) -> int:

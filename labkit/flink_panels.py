@@ -1,5 +1,5 @@
-"""Pictures and panels for the Flink lessons (05-08), and the plain-pandas references
-they are checked against.
+"""Pictures and panels for the Flink lessons (05-08), the plain-pandas references
+they are checked against, and a few questions to the JobManager (what the Web UI shows).
 
 Two halves:
 
@@ -225,6 +225,66 @@ def running_totals(
     for e in events:
         totals[e[key]] = totals.get(e[key], 0.0) + e[value]
     return {k: round(v, 2) for k, v in sorted(totals.items())}
+
+
+# ---------------------------------------------------------------------------------
+# Asking the JobManager (its REST API: the data behind Flink's Web UI)
+# ---------------------------------------------------------------------------------
+
+
+def rest(lab: Any, path: str, timeout: float = 5.0) -> Any:
+    """GET ``path`` from the lab's Flink REST API (``lab.web_ui``) as JSON, e.g.
+    ``rest(lab, f"jobs/{job.job_id}")`` - what the Web UI shows for that job."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{lab.web_ui}/{path.lstrip('/')}", timeout=timeout) as reply:
+        return json.load(reply)
+
+
+def tasks(lab: Any, job: Any) -> pd.DataFrame:
+    """A job's tasks as the Web UI's job graph shows them: operator (chain) name,
+    parallelism and status (CREATED, DEPLOYING, INITIALIZING, RUNNING, FINISHED, ...)."""
+    vertices = rest(lab, f"jobs/{job.job_id}")["vertices"]
+    return pd.DataFrame(
+        [{"operator": v["name"], "parallelism": v["parallelism"], "status": v["status"]} for v in vertices],
+        columns=["operator", "parallelism", "status"],
+    )
+
+
+def wait_until_running(lab: Any, job: Any, timeout: float = 60.0) -> pd.DataFrame:
+    """Block until every task of ``job`` runs on a TaskManager, and return `tasks`.
+
+    A job is RUNNING as soon as the JobManager has scheduled it; its tasks then still
+    deploy and initialise (start Python workers, restore state) for a few seconds before
+    they read anything. Raises if the job ends or ``timeout`` passes first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        now = tasks(lab, job)
+        if len(now) and (now["status"] == "RUNNING").all():
+            return now
+        if job.status in ("FAILED", "CANCELED", "FINISHED"):
+            raise RuntimeError(f"job {job.name or job.job_id} ended ({job.status}) before all its tasks ran")
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the tasks of job {job.name or job.job_id} were not all RUNNING within {timeout:.0f} s:\n"
+                f"{now.to_string(index=False)}\nSee {job.web_ui or lab.web_ui}"
+            )
+        time.sleep(0.2)
+
+
+def failures(lab: Any, job: Any) -> list[str]:
+    """The failures Flink recorded for ``job``, oldest first, one line each (the Web UI's
+    *Exceptions* tab): the last line of each exception's Python or Java message."""
+    history = rest(lab, f"jobs/{job.job_id}/exceptions").get("exceptionHistory", {}).get("entries", [])
+    lines = []
+    for entry in sorted(history, key=lambda e: e.get("timestamp", 0)):
+        text = entry.get("stacktrace") or entry.get("exceptionName") or ""
+        python = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("\t", " "))]
+        errors = [ln for ln in python if "Error:" in ln or "Exception:" in ln]
+        lines.append((errors or python or [entry.get("exceptionName", "?")])[-1])
+    return lines
 
 
 # ---------------------------------------------------------------------------------
@@ -744,9 +804,8 @@ class ReplayPanel:
     """A slider over a job's output records: see each account's total as of any record,
     and watch the totals fall back to the checkpoint where the restarted attempt begins.
 
-    The picture is an ``ipywidgets.Image`` (PNG bytes), not an ``Output``: in the lesson it
-    is shown in a kernel whose Python workers (PyFlink's loopback mode) have just written a
-    flood of tracebacks, and capturing output there was seen to stall nbclient.
+    The picture is an ``ipywidgets.Image`` (PNG bytes), not an ``Output``: moving the
+    slider from code then changes a widget's value and captures no output into the cell.
     """
 
     def __init__(self, records: pd.DataFrame) -> None:

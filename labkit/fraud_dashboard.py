@@ -69,7 +69,8 @@ class Dashboard:
         self._sent_per_second: deque[tuple[int, int]] = deque(maxlen=120)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._restart_due: float | None = None
+        self._restart_due: float | None = None  # when a pending rule change restarts the job
+        self._restarting = False  # a restart is under way (cancel the old job, start the new)
         self._threads: list[threading.Thread] = []
         self.pipeline: fraud.LivePipeline | None = None
         self.watcher: fraud.AlertWatcher | None = None
@@ -181,8 +182,9 @@ class Dashboard:
 
     def start(self) -> Dashboard:
         """Fresh topics, the Flink job, and the three threads."""
-        self.lab.create_topic(self.tx_topic, partitions=3, replace=True)
-        self.lab.create_topic(self.alerts_topic, partitions=1, replace=True)
+        future_ok = fraud.FUTURE_TIMESTAMPS_OK  # event time runs ahead of the clock
+        self.lab.create_topic(self.tx_topic, partitions=3, replace=True, config=future_ok)
+        self.lab.create_topic(self.alerts_topic, partitions=1, replace=True, config=future_ok)
         self.pipeline = fraud.LivePipeline(self.lab, self.tx_topic, self.alerts_topic, self.rules())
         self.pipeline.start()
         self.watcher = fraud.AlertWatcher(self.lab, self.alerts_topic)
@@ -208,7 +210,10 @@ class Dashboard:
                 if delay > 0:
                     producer.flush()
                     self._stop.wait(delay)
-                producer.send(self.tx_topic, key=tx["account_id"], value=tx, timestamp_ms=tx["timestamp"])
+                future = producer.send(
+                    self.tx_topic, key=tx["account_id"], value=tx, timestamp_ms=tx["timestamp"]
+                )
+                future.add_errback(lambda exc: self.errors.append(f"producer: {exc!r}"))
                 sent += 1
                 second = int(time.time())
                 with self._lock:
@@ -228,10 +233,14 @@ class Dashboard:
         while not self._stop.is_set():
             with self._lock:
                 due = self._restart_due is not None and time.monotonic() >= self._restart_due
-                if due:
-                    self._restart_due = None
+                if due:  # from pending to under way in one step: never seen as neither
+                    self._restart_due, self._restarting = None, True
             if due:
-                self.restart()
+                try:
+                    self.restart()
+                finally:
+                    with self._lock:
+                        self._restarting = False
             if time.monotonic() - last_paint >= self.refresh:
                 try:
                     self.paint()
@@ -291,13 +300,18 @@ class Dashboard:
         return fraud.evaluate(alerts, txs)
 
     def wait_until_current(self, min_alerts: int = 1, timeout: float = 90.0) -> bool:
-        """Block until no restart is pending and the running job has raised
-        ``min_alerts`` alerts; True if that happened within ``timeout`` seconds."""
+        """Block until no restart is pending or under way and the job running the current
+        rules has raised ``min_alerts`` alerts; True if that happened within ``timeout`` s."""
+        return self.wait_until(lambda alerts: len(alerts) >= min_alerts, timeout)
+
+    def wait_until(self, condition, timeout: float = 60.0) -> bool:
+        """Block until ``condition(alerts)`` holds for the current job's alerts (see
+        `alerts`) with no restart pending; True if that happened within ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                pending = self._restart_due is not None
-            if not pending and len(self.alerts()) >= min_alerts:
+                pending = self._restart_due is not None or self._restarting
+            if not pending and condition(self.alerts()):
                 return True
             time.sleep(0.2)
         return False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from labkit import events
 
 
@@ -44,7 +46,38 @@ def test_streaming_sql_job_reads_one_topic_and_writes_another(lab, topic):
         while time.monotonic() < deadline and len(lab.read(dst)) < want:
             time.sleep(0.5)
         out = lab.read(dst)
-        assert job.status == "RUNNING"
+        running = job.status  # an unbounded job: still running after it wrote everything
     finally:
-        assert lab.stop_jobs() == 1
+        job.stop()
+    assert running == "RUNNING"
     assert len(out) == want and set(out["page"]) == {"/cart"}
+    deadline = time.monotonic() + 30
+    while job.status != "CANCELED" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.status == "CANCELED"  # the JobManager knows how it ended
+
+
+def test_a_query_that_never_ends_is_cancelled_at_its_deadline(lab, topic):
+    from labkit.errors import LabError
+    from labkit.flink_panels import rest
+
+    name = topic("forever")
+    lab.produce(name, [{"a": 1}])
+    with pytest.raises(LabError, match="did not finish within 10 s and was cancelled"):
+        lab.query(
+            "SELECT a FROM t",
+            {"t": "a INT"},
+            topics={"t": name},
+            streaming=True,
+            options={"scan.bounded.mode": "unbounded"},  # reads forever
+            timeout=10,
+        )
+
+    def still_running():
+        jobs = rest(lab, "jobs/overview")["jobs"]
+        return [j for j in jobs if j["name"].startswith("labkit-query-") and j["state"] == "RUNNING"]
+
+    deadline = time.monotonic() + 30
+    while still_running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not still_running()

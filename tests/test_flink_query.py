@@ -15,8 +15,7 @@ SCHEMA = (
 
 
 def test_query_sees_events_sent_after_a_first_query(lab, topic):
-    """Bounded at the *current* end each time: a second query sees the new events (the
-    embedded broker's wrong 'latest offset' answer would cut it short)."""
+    """Bounded at the *current* end each time: a second query sees the new events."""
     name = topic("grow", partitions=2)
     lab.produce(name, list(events.clicks(50, seed=1)), key="user_id")
     first = lab.query("SELECT COUNT(*) AS n FROM t", {"t": "event_id STRING"}, topics={"t": name})
