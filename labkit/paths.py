@@ -46,3 +46,11 @@ def logs() -> Path:
 
 def state_file() -> Path:
     return home() / "state.json"
+
+
+def log_tail(path: Path, chars: int = 2000) -> str:
+    """The end of a process's log, for an error message ("(no log)" when there is none)."""
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return "(no log)"

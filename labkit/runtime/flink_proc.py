@@ -220,7 +220,7 @@ def wait_ready(
     while True:
         for role, proc in procs.items():
             if proc.poll() is not None:
-                log = _tail(paths.logs() / f"flink-{role}.log")
+                log = paths.log_tail(paths.logs() / f"flink-{role}.log")
                 error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
                 raise error(
                     f"The Flink {role} exited during start (code {proc.returncode}). Its log ends:\n{log}"
@@ -234,13 +234,6 @@ def wait_ready(
         if time.monotonic() > deadline:
             raise LabError(
                 f"Flink did not become ready within {timeout:.0f} s (JobManager at {rest}). Logs:\n"
-                + "".join(_tail(paths.logs() / f"flink-{r}.log", 1000) for r in procs)
+                + "".join(paths.log_tail(paths.logs() / f"flink-{r}.log", 1000) for r in procs)
             )
         time.sleep(0.2)
-
-
-def _tail(path: Path, chars: int = 2000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except FileNotFoundError:
-        return "(no log)"

@@ -175,7 +175,7 @@ def wait_ready(
     while True:
         for node_id, proc in started.items():
             if proc.poll() is not None:
-                log = tail(paths.logs() / f"kafka-{node_id}.log")
+                log = paths.log_tail(paths.logs() / f"kafka-{node_id}.log")
                 error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
                 raise error(
                     f"Kafka broker {node_id} exited during start (code {proc.returncode}). "
@@ -199,13 +199,6 @@ def wait_ready(
         if time.monotonic() > deadline:
             raise LabError(
                 f"Kafka did not become ready within {timeout:.0f} s. Its log ends:\n"
-                f"{tail(paths.logs() / 'kafka-1.log')}"
+                f"{paths.log_tail(paths.logs() / 'kafka-1.log')}"
             )
         time.sleep(0.1)
-
-
-def tail(path: Path, chars: int = 2000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except FileNotFoundError:
-        return "(no log)"
