@@ -16,6 +16,7 @@ import select
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,22 @@ class PrivateLab:
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
+
+    def start_jupyterlab(self, log: Path) -> tuple[subprocess.Popen, int, str]:
+        """`labkit lab --no-browser` on a free port with a known token, in its own process group
+        (like a terminal's foreground job, so a test can send it Ctrl-C); returns (proc, port, token)."""
+        port, token = cluster.free_port(), uuid.uuid4().hex
+        with log.open("w") as out:  # the child keeps its own copy of the file descriptor
+            args = ["lab", "--no-browser", "--port", str(port), "--", f"--IdentityProvider.token={token}"]
+            proc = subprocess.Popen(
+                [*LABKIT, *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return proc, port, token
 
     # --- what runs -------------------------------------------------------------------
 

@@ -18,8 +18,6 @@ import psutil
 import pytest
 from privatelab import LABKIT, PrivateLab, describe, wait_for
 
-from labkit import cluster
-
 CORRUPT = '{"endpoints": {"backend": "local", "bootstr'  # a state file cut off mid-write
 
 
@@ -87,17 +85,7 @@ def jupyter_answers(port: int, token: str) -> bool:
 def test_ctrl_c_in_labkit_lab_stops_jupyterlab_but_not_the_cluster(priv, tmp_path):
     priv.up()
     cluster_pids = {name: priv.pid(name) for name in NAMES}
-    port, token = cluster.free_port(), "t0ken"
-    log = (tmp_path / "lab.log").open("w")
-    # its own process group, like a terminal's foreground job: Ctrl-C signals the whole group
-    proc = subprocess.Popen(
-        [*LABKIT, "lab", "--no-browser", "--port", str(port), "--", f"--IdentityProvider.token={token}"],
-        env=priv.env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc, port, token = priv.start_jupyterlab(tmp_path / "lab.log")  # Ctrl-C signals its whole group
     try:
         wait_for(lambda: jupyter_answers(port, token), "JupyterLab to answer", timeout=120)
         jupyter = priv.state()["processes"]["jupyter"]
@@ -109,7 +97,6 @@ def test_ctrl_c_in_labkit_lab_stops_jupyterlab_but_not_the_cluster(priv, tmp_pat
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
     assert "Kafka and Flink keep running; `labkit down` stops them" in (tmp_path / "lab.log").read_text()
     st = priv.status()
     assert st["running"] and st["flink"]["taskmanagers"] == 1

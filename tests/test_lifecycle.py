@@ -15,7 +15,7 @@ import uuid
 
 import psutil
 import pytest
-from privatelab import LABKIT, Kernel, PrivateLab, describe, is_loopback, listeners, wait_for
+from privatelab import Kernel, PrivateLab, describe, is_loopback, listeners, wait_for
 
 from labkit import cluster
 
@@ -61,16 +61,7 @@ def test_events_survive_down_and_up(priv):
 
 def test_down_leaves_no_process_behind_not_even_python_workers_or_kernels(priv, tmp_path):
     priv.up()
-    port, token = cluster.free_port(), uuid.uuid4().hex
-    out = (tmp_path / "lab.log").open("w")
-    jupyter = subprocess.Popen(
-        [*LABKIT, "lab", "--no-browser", "--port", str(port), "--", f"--IdentityProvider.token={token}"],
-        env=priv.env,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    jupyter, port, token = priv.start_jupyterlab(tmp_path / "lab.log")
     kernel = None
     try:
         kernel = Kernel(priv)  # a notebook running a job with a Python UDF
@@ -101,7 +92,6 @@ def test_down_leaves_no_process_behind_not_even_python_workers_or_kernels(priv, 
             kernel.close()
         if jupyter.poll() is None:
             os.killpg(jupyter.pid, signal.SIGKILL)
-        out.close()
 
 
 def _get(url: str, token: str):
