@@ -7,7 +7,7 @@ lab.produce("clicks", [{"user": "ada", "page": "/"}], key="user")
 lab.read("clicks")              # a pandas DataFrame
 """
 
-from . import checks, events, widgets
+from . import checks, events, replication, widgets
 from .errors import BrokerUnavailable, LabError, UnknownTopic
 from .lab import Lab, connect
 
@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "checks",
     "events",
+    "replication",
     "widgets",
     "BrokerUnavailable",
     "Lab",

@@ -147,6 +147,11 @@ class Job:
         rest = _REST.get(id(self.client), "")
         return f"http://{rest}/#/job/running/{self.job_id}/overview" if rest else ""
 
+    @property
+    def checkpoints_ui(self) -> str:
+        """This job's *Checkpoints* tab in Flink's Web UI (completed, failed, restored)."""
+        return self.web_ui.replace("/overview", "/checkpoints")
+
     def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
         """Cancel the job and wait until it has ended (harmless if it already had)."""
         deadline = time.monotonic() + timeout
@@ -333,7 +338,9 @@ class FlinkHelpers:
         starts (``scan.bounded.mode = latest-offset``), so a query over it finishes.
         ``start`` is the lab's default, ``earliest-offset``: the connector's own default is
         ``group-offsets`` (resume where the consumer group left off), which a first read
-        with no group does not have.
+        with no group does not have. Flink's Kafka source commits a group's offsets only
+        when a checkpoint completes (``properties.commit.offsets.on.checkpoint``), so
+        ``group-offsets`` resumes only jobs that checkpoint - lesson 05 shows both.
         """
         opts = {
             "connector": "kafka",
@@ -396,8 +403,9 @@ class FlinkHelpers:
                       {"clicks": "user_id STRING, url STRING"})
 
         ``streaming=True`` runs the same bounded read as a streaming job: needed for
-        what only streaming has (SESSION windows, watermarks deciding that an event is
-        late, ``CURRENT_WATERMARK``). Its result must be insert-only (a window aggregate
+        what batch mode does not do (SESSION windows - in Flink 2.3 a limitation of the
+        SQL window functions, not of batch processing -, watermarks deciding that an
+        event is late, ``CURRENT_WATERMARK``). Its result must be insert-only (a window aggregate
         or a filter is; a plain GROUP BY is not). ``options`` are extra table
         options for every table, e.g. ``{"scan.watermark.emit.strategy": "on-event"}``.
         Every call is one Flink job on the cluster; after ``timeout`` seconds it is
@@ -435,3 +443,113 @@ class FlinkHelpers:
     def stop_jobs(self) -> int:
         """Cancel every job this kernel started through `start`; returns how many were running."""
         return stop_jobs()
+
+    # --- failure drills: checkpoints, and a TaskManager crash (lesson 08) ---------------
+
+    def checkpoints(self, job: Job) -> dict:
+        """Flink's checkpoint statistics of ``job`` - the Web UI's *Checkpoints* tab
+        (`Job.checkpoints_ui`), from REST ``GET /jobs/<id>/checkpoints``: ``counts``
+        (completed, failed, restored, in progress) and ``latest`` (``completed``: the last
+        checkpoint taken; ``restored``: the one the job was last restored from, or None)."""
+        return _flink_rest(self.flink_rest, f"/jobs/{job.job_id}/checkpoints")
+
+    def trigger_checkpoint(self, job: Job, timeout: float = FLINK_TIMEOUT_S) -> dict:
+        """Take a checkpoint of ``job`` now and wait until it has completed; returns its
+        statistics (``id``, ``state_size`` in bytes, ``end_to_end_duration`` in ms,
+        ``external_path``, ``tasks``: the same per operator chain).
+
+        REST ``POST /jobs/<id>/checkpoints`` (Flink 1.19+): the same checkpoint the
+        periodic ones (``execution.checkpointing.interval``) are - exactly-once sinks commit
+        on it - only at a moment you choose.
+        """
+        rest = self.flink_rest
+        trigger = _flink_rest(rest, f"/jobs/{job.job_id}/checkpoints", body={})["request-id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = _flink_rest(rest, f"/jobs/{job.job_id}/checkpoints/{trigger}")
+            if reply["status"]["id"] == "COMPLETED":
+                failure = reply.get("operation", {}).get("failure-cause")
+                if failure:
+                    raise LabError(
+                        f"Flink could not take the checkpoint: {failure.get('class')}: "
+                        f"{(failure.get('stack-trace') or '').partition(chr(10))[0]}"
+                    )
+                cid = reply["operation"]["checkpointId"]
+                break
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"The checkpoint of job {job.name or job.job_id} did not complete within "
+                    f"{timeout:.0f} s. Web UI: {job.checkpoints_ui}"
+                )
+            time.sleep(0.1)
+        while True:  # the statistics follow the completion by a moment
+            try:
+                return _flink_rest(rest, f"/jobs/{job.job_id}/checkpoints/details/{cid}")
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def wait_restored(self, job: Job, after: float = 0.0, timeout: float = 120.0) -> dict:
+        """Block until ``job`` has been restored from a checkpoint (at ``after``, a
+        ``time.time()``, or later) and all its tasks run again; returns the REST
+        ``latest.restored`` entry: ``id`` (the checkpoint), ``restore_timestamp`` (ms),
+        ``external_path``, ``is_savepoint``. A `LabError` if the job ends or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        restored = None
+        while True:
+            if restored is None:
+                latest = self.checkpoints(job)["latest"].get("restored")
+                if latest and latest["restore_timestamp"] >= after * 1000:
+                    restored = latest
+            if restored is not None:
+                info = _flink_rest(self.flink_rest, f"/jobs/{job.job_id}")
+                if info["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in info["vertices"]):
+                    return restored
+            status = job.status
+            if status in ENDED:
+                raise LabError(
+                    f"Job {job.name or job.job_id} ended ({status}) instead of being restored: "
+                    f"see {job.web_ui}"
+                )
+            if time.monotonic() > deadline:
+                what = "running again after its restore" if restored else "restored from a checkpoint"
+                raise LabError(
+                    f"Job {job.name or job.job_id} was not {what} within {timeout:.0f} s: "
+                    f"see {job.checkpoints_ui}"
+                )
+            time.sleep(0.2)
+
+    def kill_taskmanager(self) -> dict:
+        """Kill the lab's TaskManager process with SIGKILL, mid-job: a real crash (no clean
+        shutdown). Returns ``pid``, ``id`` (as the Web UI shows it) and ``killed_at``
+        (``time.time()``). Local backend only; see `labkit.cluster.kill_taskmanager`."""
+        from . import cluster
+
+        return cluster.kill_taskmanager()
+
+    def start_taskmanager(self) -> dict:
+        """Start a new TaskManager in place of one that died (what `labkit up` repairs too)
+        and wait until it has registered with its slots; `labkit down` stops it. Returns
+        ``pid``, ``id``, ``started`` and ``seconds`` (see `labkit.cluster.start_taskmanager`)."""
+        from . import cluster
+
+        return cluster.start_taskmanager()
+
+
+def _flink_rest(rest: str | None, path: str, body: dict | None = None, timeout: float = 10.0) -> Any:
+    """GET (or POST ``body`` as JSON to) ``path`` of the JobManager's REST API; the reply's JSON."""
+    import json
+    import urllib.request
+
+    if not rest:
+        raise LabError("No Flink JobManager is known for this lab: start it with `labkit up`.")
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://{rest}{path}",
+        data=data,
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return json.load(reply)

@@ -141,6 +141,9 @@ def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv
     src, dst = lab.create_topic(f"clicks-{tag}"), lab.create_topic(f"counts-{tag}")
     t_env = lab.table_env()
     t_env.get_config().set("execution.checkpointing.interval", "500 ms")
+    # its own restart budget: the cluster's (10 attempts, 1 s apart) runs out in ~11 s while no
+    # slot exists, and a new TaskManager can take longer than that to register on a loaded machine
+    t_env.get_config().set("restart-strategy.fixed-delay.attempts", "300")
     lab.kafka_table(t_env, "clicks", "k STRING, n INT", topic=src)
     t_env.execute_sql(
         f"""CREATE TABLE counts (k STRING, c BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH (

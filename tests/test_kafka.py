@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 from kafka import TopicPartition
@@ -14,24 +13,9 @@ from labkit import events
 from labkit.errors import BrokerUnavailable, LabError, UnknownTopic
 
 
-@pytest.fixture
-def kept_topic(lab):
-    """Like ``topic``, for events stamped in the past (the generators start on 2026-01-01):
-    ``retention.ms=-1``, so Kafka's time-based retention (7 days by default, judged by the
-    records' timestamps) does not delete them while the test reads."""
-    made: list[str] = []
-
-    def make(prefix: str, partitions: int = 1) -> str:
-        name = f"test-{prefix}-{uuid.uuid4().hex[:8]}"
-        made.append(lab.create_topic(name, partitions=partitions, config={"retention.ms": "-1"}))
-        return name
-
-    yield make
-    lab.delete_topic(*made)
-
-
-def test_produce_read_round_trip_keeps_keys_order_and_timestamps(lab, kept_topic):
-    name = kept_topic("rt", partitions=3)
+def test_produce_read_round_trip_keeps_keys_order_and_timestamps(lab, topic):
+    # the events are stamped 2026-01-01: the lab's broker keeps them (log.retention.ms=-1)
+    name = topic("rt", partitions=3)
     sent = list(events.clicks(300, seed=7))
     assert lab.produce(name, sent, key="user_id", timestamp="ts") == 300
     df = lab.read(name)
@@ -51,6 +35,17 @@ def test_end_offsets_are_the_true_log_end(lab, topic):
     ends = lab.end_offsets(name)
     assert sum(ends.values()) == 37  # one batch of 37 into one partition: its end is 37
     assert lab.describe_topic(name)["events"].sum() == 37
+
+
+def test_read_returns_at_once_when_a_partition_holds_nothing_any_more(lab, topic):
+    name = topic("emptied", partitions=2)
+    lab.produce(name, [{"i": i} for i in range(10)], key=lambda e: str(e["i"]))
+    ends = lab.end_offsets(name)
+    with lab.admin() as admin:  # everything deleted: the log start moves up to the log end
+        admin.delete_records({TopicPartition(name, p): end for p, end in ends.items()})
+    t0 = time.monotonic()
+    assert lab.read(name, timeout=10).empty  # no records to return must not look like "not done yet"
+    assert time.monotonic() - t0 < 10
 
 
 def test_headers_and_malformed_values_are_kept(lab, topic):

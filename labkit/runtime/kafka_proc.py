@@ -17,6 +17,7 @@ import os
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,13 @@ def plan(
     return out
 
 
-def _properties(broker: Broker, cluster: list[Broker]) -> str:
-    voters = ",".join(f"{b.node_id}@127.0.0.1:{b.controller_port}" for b in cluster)
+def _properties(
+    broker: Broker, cluster: list[Broker], folder: Path | None = None, controllers: list[int] | None = None
+) -> str:
+    """``controllers``: the node ids that are also KRaft controllers (default: every one)."""
+    folder = folder or data_dir(len(cluster))
+    voting = [b for b in cluster if controllers is None or b.node_id in controllers]
+    voters = ",".join(f"{b.node_id}@127.0.0.1:{b.controller_port}" for b in voting)
     lines = [
         SETTINGS.read_text(),
         "# --- per broker, written by labkit ---",
@@ -75,7 +81,7 @@ def _properties(broker: Broker, cluster: list[Broker]) -> str:
         f"listeners=PLAINTEXT://127.0.0.1:{broker.port},CONTROLLER://127.0.0.1:{broker.controller_port}",
         f"advertised.listeners=PLAINTEXT://127.0.0.1:{broker.port}",
         f"controller.quorum.voters={voters}",
-        f"log.dirs={data_dir(len(cluster)) / f'broker-{broker.node_id}'}",
+        f"log.dirs={folder / f'broker-{broker.node_id}'}",
     ]
     if len(cluster) >= 3:
         lines += [
@@ -86,6 +92,11 @@ def _properties(broker: Broker, cluster: list[Broker]) -> str:
             "share.coordinator.state.topic.min.isr=2",
             "default.replication.factor=3",
             "min.insync.replicas=2",
+        ]
+    if broker not in voting:  # a broker only (a later line wins over kafka.properties' roles)
+        lines += [
+            "process.roles=broker",
+            f"listeners=PLAINTEXT://127.0.0.1:{broker.port}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -104,8 +115,8 @@ def _java_command(java: Path, main: str, *args: str, heap: str) -> list[str]:
     ]
 
 
-def _cluster_id(brokers: int) -> str:
-    path = data_dir(brokers) / "cluster.id"
+def _cluster_id(brokers: int, folder: Path | None = None) -> str:
+    path = (folder or data_dir(brokers)) / "cluster.id"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         # the format Kafka's own `kafka-storage.sh random-uuid` prints (which also never
@@ -117,16 +128,28 @@ def _cluster_id(brokers: int) -> str:
     return path.read_text().strip()
 
 
-def start(java: Path, brokers: list[Broker], cluster: list[Broker]) -> list[subprocess.Popen]:
+def start(
+    java: Path,
+    brokers: list[Broker],
+    cluster: list[Broker],
+    folder: Path | None = None,
+    log_prefix: str = "kafka",
+    controllers: list[int] | None = None,
+) -> list[subprocess.Popen]:
     """Start ``brokers`` (some or all of ``cluster``), formatting a log folder the first
-    time; does not wait for them."""
+    time; does not wait for them. ``folder`` (default ``data_dir``) and ``log_prefix``
+    (logs/<prefix>-<node id>.log) let a second cluster run beside the lab's
+    (:mod:`labkit.replication`); ``controllers`` names the nodes that are also KRaft
+    controllers (default: all; the others are brokers only)."""
     heap = HEAP.get(len(cluster), HEAP[3])
-    cluster_id = _cluster_id(len(cluster))
+    folder = folder or data_dir(len(cluster))
+    cluster_id = _cluster_id(len(cluster), folder)
     procs = []
-    for broker in brokers:
-        config = data_dir(len(cluster)) / f"broker-{broker.node_id}.properties"
-        config.write_text(_properties(broker, cluster))
-        log_dir = data_dir(len(cluster)) / f"broker-{broker.node_id}"
+
+    def format_log(broker: Broker) -> None:
+        config = folder / f"broker-{broker.node_id}.properties"
+        config.write_text(_properties(broker, cluster, folder, controllers))
+        log_dir = folder / f"broker-{broker.node_id}"
         if not (log_dir / "meta.properties").is_file():
             done = subprocess.run(
                 _java_command(
@@ -145,7 +168,13 @@ def start(java: Path, brokers: list[Broker], cluster: list[Broker]) -> list[subp
             )
             if done.returncode != 0:
                 raise LabError(f"Formatting Kafka's log folder {log_dir} failed:\n{done.stdout}{done.stderr}")
-        log_path = paths.logs() / f"kafka-{broker.node_id}.log"
+
+    # one formatting JVM per broker, at once (each takes seconds to start)
+    with ThreadPoolExecutor(max_workers=max(1, len(brokers))) as pool:
+        list(pool.map(format_log, brokers))
+    for broker in brokers:
+        config = folder / f"broker-{broker.node_id}.properties"
+        log_path = paths.logs() / f"{log_prefix}-{broker.node_id}.log"
         with open(log_path, "ab") as log:
             banner = f"labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()}"
             log.write(f"\n--- {banner} ---\n".encode())
@@ -157,14 +186,17 @@ def start(java: Path, brokers: list[Broker], cluster: list[Broker]) -> list[subp
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # outlives the kernel that started it
-                    cwd=data_dir(len(cluster)),
+                    cwd=folder,
                 )
             )
     return procs
 
 
 def wait_ready(
-    cluster: list[Broker], started: dict[int, subprocess.Popen], timeout: float = READY_TIMEOUT_S
+    cluster: list[Broker],
+    started: dict[int, subprocess.Popen],
+    timeout: float = READY_TIMEOUT_S,
+    log_prefix: str = "kafka",
 ) -> None:
     """Until every broker is registered in the cluster's metadata; a clear error if one
     of the ``started`` processes (node id -> process) exits or time runs out."""
@@ -175,7 +207,7 @@ def wait_ready(
     while True:
         for node_id, proc in started.items():
             if proc.poll() is not None:
-                log = paths.log_tail(paths.logs() / f"kafka-{node_id}.log")
+                log = paths.log_tail(paths.logs() / f"{log_prefix}-{node_id}.log")
                 error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
                 raise error(
                     f"Kafka broker {node_id} exited during start (code {proc.returncode}). "
@@ -199,6 +231,6 @@ def wait_ready(
         if time.monotonic() > deadline:
             raise LabError(
                 f"Kafka did not become ready within {timeout:.0f} s. Its log ends:\n"
-                f"{paths.log_tail(paths.logs() / 'kafka-1.log')}"
+                f"{paths.log_tail(paths.logs() / f'{log_prefix}-1.log')}"
             )
         time.sleep(0.1)
