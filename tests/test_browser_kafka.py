@@ -56,36 +56,43 @@ def _processed(text: str) -> int:
 
 
 def test_lesson_03_add_consumer_from_the_browser(page, jupyter):  # noqa: F811
+    # textContent, not innerText: JupyterLab renders far-away cells lazily (CSS
+    # content-visibility), and the innerText of a cell that is not rendered is empty
     open_and_run_all(page, jupyter, "03_consumer_groups.ipynb")
-    page.locator(NOT_YET).first.wait_for(timeout=300_000)
+    page.locator(NOT_YET).nth(1).wait_for(timeout=300_000)  # the exercise's second check: all cells ran
     assert page.locator(STDERR_OUTPUT).count() == 0
     status = page.locator(GROUP_STATUS).first
     status.scroll_into_view_if_needed()
-    processed_before = _processed(status.inner_text())  # what the notebook's own consumers did
+    processed_before = _processed(status.text_content())  # what the notebook's own consumers did
 
     page.get_by_role("button", name="Add consumer").first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-html')]"
-        ".some(e => e.innerText.includes('1 consumer(s) in group'))",
+        ".some(e => e.textContent.includes('1 consumer(s) in group'))",
         timeout=30_000,
     )
-    # the owners table (drawn by the monitor thread) names the consumer once it has joined
-    page.get_by_text("consumer-3", exact=False).first.wait_for(timeout=60_000)
+    # the owners table (drawn by the monitor thread) names the consumer once it owns partitions
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-output')]"
+        ".some(e => e.textContent.includes('consumer-3'))",
+        timeout=60_000,
+    )
     # ... and it processes the events the panel's producer keeps sending
     page.wait_for_function(
         "(before) => [...document.querySelectorAll('.widget-html')].some(e => {"
-        " const m = e.innerText.match(/processed (\\d+) distinct/); return m && +m[1] > before; })",
+        " const m = e.textContent.match(/processed (\\d+) distinct/); return m && +m[1] > before; })",
         arg=processed_before,
         timeout=60_000,
     )
+    status.scroll_into_view_if_needed()
     screenshot(page, "lesson03-group-live")
 
     page.get_by_role("button", name="Stop all").first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-html')]"
-        ".some(e => e.innerText.includes('0 consumer(s) in group'))",
+        ".some(e => e.textContent.includes('0 consumer(s) in group'))",
         timeout=60_000,
     )
-    stopped = status.inner_text()
+    stopped = status.text_content().strip()
     assert stopped.startswith("0 consumer(s) in group"), stopped
     assert _processed(stopped) > processed_before, stopped
