@@ -11,7 +11,9 @@ Two halves:
   `JobPanel` (start/stop/status of a job), `WindowExplorer` (window kind and sizes ->
   plot of windows over the raw events), `DisorderPanel` (disorder and watermark bound ->
   event time vs arrival, watermark line, late events), `watch_windows` (send events live
-  and draw window results as they arrive, measuring their latency).
+  and draw window results as they arrive, measuring their latency),
+  `plot_watermark_timeline` (a real job's events, Flink's watermark after each, and the
+  moment each window fired - from what the job wrote to Kafka).
 
 Everything draws with matplotlib into an ``ipywidgets.Output`` (no ipympl), and works
 outside a notebook too (the widgets then just hold their values; tests drive them).
@@ -201,8 +203,10 @@ def watermark_sim(arrived: Sequence[dict], bound: float, size: float) -> tuple[p
 
 
 def tradeoff(arrived: Sequence[dict], bounds: Iterable[float], size: float) -> pd.DataFrame:
-    """For each watermark bound: how many events are dropped as late, and how long after a
-    window's end its result appears (mean and max, seconds of wall-clock)."""
+    """A simulation, per watermark bound (`watermark_sim`, no Flink): how many events would
+    be dropped as late, and how long after a window's end its result would appear (mean
+    and max, seconds on the events' ``arrival`` clock - simulated arrivals, not a
+    measurement of a running job)."""
     rows = []
     for b in bounds:
         ev, win = watermark_sim(arrived, b, size)
@@ -418,8 +422,102 @@ def plot_disorder(ev: pd.DataFrame, *, size: float, title: str = "", out: Any | 
     return fig
 
 
+def _ms(values: Any) -> pd.Series:
+    """Epoch milliseconds of timestamps (text or datetime, naive = UTC); None stays NaN."""
+    times = pd.to_datetime(pd.Series(values), utc=True, format="mixed")
+    ms = times.astype("int64", copy=False) // 1_000_000
+    return ms.where(times.notna()).astype("float")
+
+
+def watermark_timeline(seen: pd.DataFrame, windows: pd.DataFrame, *, bound: float) -> pd.DataFrame:
+    """When each window fired, from what a real job wrote: ``seen`` has every event in the
+    order Flink read it (``ts`` and ``watermark_at``, Flink's ``CURRENT_WATERMARK`` as it
+    processed that event, i.e. the watermark left by the events before it), ``windows``
+    the window results (window_start, window_end, n).
+
+    Returns one row per window: start/end (epoch ms), n, and ``fired_after``: the position
+    of the event after which the watermark first reached end - 1 ms (the window's last
+    millisecond). Flink shows the watermark *after* event i as the ``watermark_at`` of
+    event i + 1; after the last event, nothing shows it, so the rule (newest event time -
+    ``bound``) fills in. NaN: the watermark has not reached the window's end yet.
+    """
+    ts = seen["ts"].astype("int64").tolist()
+    after = _ms(seen["watermark_at"]).tolist()[1:] + [max(ts) - int(bound * MS)]
+    rows = []
+    for w in windows.itertuples():
+        start, end = int(_ms([w.window_start])[0]), int(_ms([w.window_end])[0])
+        fired = next((i for i, wm in enumerate(after) if wm == wm and wm >= end - 1), None)
+        rows.append({"start": start, "end": end, "n": int(w.n), "fired_after": fired})
+    out = pd.DataFrame(rows, columns=["start", "end", "n", "fired_after"])
+    return out.sort_values("end").reset_index(drop=True)
+
+
+def plot_watermark_timeline(
+    seen: pd.DataFrame,
+    windows: pd.DataFrame,
+    *,
+    bound: float,
+    size: float,
+    late: Iterable[str] = (),
+    later: Iterable[str] = (),
+    title: str = "",
+    out: Any | None = None,
+):
+    """The watermark timeline of a real job: each event (x: the order Flink read it, y: its
+    event time), Flink's watermark as a line that steps up with each event, every window's
+    end as a dotted line, and a star where the watermark crosses it - the moment that
+    window fires - labelled with its count. A window whose end the watermark has not
+    reached is drawn in orange: still open, waiting for a later event.
+
+    ``seen``/``windows`` as in `watermark_timeline`; ``late`` the ids of the events Flink
+    sent to the late-data topic; ``later`` the ids of events to mark (e.g. one sent to
+    close the last window).
+    """
+    fired = watermark_timeline(seen, windows, bound=bound)
+    fig, (ax,) = _figure(1, 4.0)
+    size_ms = int(size * MS)
+    ts = seen["ts"].astype("int64")
+    t0 = int(ts.min() - ts.min() % size_ms)
+    x = pd.Series(range(len(seen)), index=seen.index)
+    y = (ts - t0) / MS
+    is_late = seen["event_id"].isin(set(late))
+    ax.scatter(x[~is_late], y[~is_late], s=8, color="tab:blue", label="event")
+    ax.scatter(x[is_late], y[is_late], s=26, marker="x", color="tab:red",
+               label="late event (its window had fired)")
+    wm_after = list(((_ms(seen["watermark_at"]) - t0) / MS)[1:]) + [(ts.max() - bound * MS - t0) / MS]
+    ax.step(x, wm_after, where="post", color="black", linewidth=1.1,
+            label="watermark after each event (Flink's)")
+    done = {int(w.end): w for w in fired.itertuples() if pd.notna(w.fired_after)}
+    ends = sorted(set(int(t - t % size_ms + size_ms) for t in ts) | set(done))
+    for end in ends:
+        end_s, start_s = (end - t0) / MS, (end - size_ms - t0) / MS
+        if end in done:
+            w = done[end]
+            ax.axhline(end_s, color="grey", linestyle=":", linewidth=0.6)
+            ax.plot([w.fired_after], [end_s], marker="*", markersize=12, color="tab:green", zorder=4)
+            ax.annotate(f"[{start_s:.0f}, {end_s:.0f}) s fires: n={w.n}", (w.fired_after, end_s),
+                        textcoords="offset points", xytext=(-6, 5), ha="right", fontsize=7, color="tab:green")
+        else:
+            ax.axhline(end_s, color="tab:orange", linestyle="--", linewidth=1)
+            note = f"[{start_s:.0f}, {end_s:.0f}) s still open: the watermark is below {end_s:.0f} s"
+            ax.text(len(seen) - 1, end_s, note, color="tab:orange", fontsize=8, va="bottom", ha="right")
+    is_later = seen["event_id"].isin(set(later))
+    if is_later.any():
+        ax.scatter(x[is_later], y[is_later], s=60, color="tab:purple", zorder=5,
+                   label="the later event we sent")
+    ax.plot([], [], marker="*", linestyle="", color="tab:green", label="a window fires")
+    ax.set_xlabel("events in the order Flink read them")
+    ax.set_ylabel("event time (s)")
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(title or f"watermark = newest event time - {bound:g} s; windows of {size:g} s")
+    fig.tight_layout()
+    _show(fig, out)
+    return fig
+
+
 def plot_tradeoff(table: pd.DataFrame, *, out: Any | None = None):
-    """Late (dropped) events and result delay against the watermark bound."""
+    """Late (dropped) events and result delay against the watermark bound, as `tradeoff`
+    simulated them."""
     fig, (ax,) = _figure(1, 3.0)
     ax.plot(table["bound_s"], table["late_events"], "o-", color="tab:red", label="late events (dropped)")
     ax.set_xlabel("watermark bound (s)")
@@ -427,7 +525,7 @@ def plot_tradeoff(table: pd.DataFrame, *, out: Any | None = None):
     ax2 = ax.twinx()
     ax2.plot(table["bound_s"], table["mean_delay_s"], "s-", color="tab:blue", label="mean result delay")
     ax2.set_ylabel("result delay after window end (s)", color="tab:blue")
-    ax.set_title("Completeness vs latency")
+    ax.set_title("Completeness vs latency - a simulation (watermark_sim), not a measurement")
     fig.tight_layout()
     _show(fig, out)
     return fig
@@ -701,7 +799,7 @@ def watch_windows(
                 seen.setdefault(end, time.monotonic())
 
     begin = time.monotonic()
-    last_draw = 0.0
+    last_draw = draw_cost = 0.0
     try:
         for i, e in enumerate(events):
             due = begin + i / per_second
@@ -717,10 +815,13 @@ def watch_windows(
             for end in range(closable, closable - 3 * size_ms, -size_ms):
                 closer_sent.setdefault(end, now)
             poll()
-            if out is not None and now - last_draw > redraw_every:
-                last_draw = now
+            if out is not None and now - last_draw > max(redraw_every, 4 * draw_cost):
+                # a redraw takes the sender's time: on a busy machine it can take longer
+                # than the gap between two events, so draw less often than that
                 header.value = f"sent {len(sent)} events, {len(results)} window results back"
                 _draw_live(sent, results, out)
+                last_draw = time.monotonic()
+                draw_cost = last_draw - now
         stop = time.monotonic() + after
         while time.monotonic() < stop and (expect is None or len(results) < expect):
             poll()

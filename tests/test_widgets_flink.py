@@ -150,3 +150,37 @@ def test_replay_panel_shows_the_state_as_of_each_output_record():
     acct = out.loc[31, "account_id"]
     assert panel.state[acct] == records[21]["total"]  # fell back to the checkpoint's value
     fp.plot_totals(out)  # draws without a notebook too
+
+
+def _at(seconds: float) -> pd.Timestamp:
+    return pd.to_datetime(T0 + int(seconds * 1000), unit="ms")
+
+
+def _seen(ts: list[float], wm: list[float | None]) -> pd.DataFrame:
+    """Rows as a live job writes them: each event and Flink's watermark as it processed it."""
+    return pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(len(ts))],
+            "ts": [T0 + int(s * 1000) for s in ts],
+            "watermark_at": [None if w is None else str(_at(w)) for w in wm],
+        }
+    )
+
+
+def _windows(*spans: tuple[float, float, int]) -> pd.DataFrame:
+    rows = [{"window_start": _at(a), "window_end": _at(b), "n": n} for a, b, n in spans]
+    return pd.DataFrame(rows)
+
+
+def test_watermark_timeline_finds_the_event_that_fires_each_window():
+    # bound 1 s, windows of 5 s, read in this order: 1, 6 (watermark 5 s: fires [0,5)),
+    # 2 (late), 7, 9; the watermark is then 8 s, so [5,10) is still open
+    seen = _seen([1, 6, 2, 7, 9], [None, 0, 5, 5, 6])  # newest before - 1 s
+    fired = fp.watermark_timeline(seen, _windows((0, 5, 1)), bound=1)
+    assert fired["fired_after"].tolist() == [1]  # after the click at 6 s
+    # a later event at 11 s: after it the watermark (rule: 11 - 1) fires [5,10)
+    later = _seen([1, 6, 2, 7, 9, 11], [None, 0, 5, 5, 6, 8])
+    both = _windows((0, 5, 1), (5, 10, 3))
+    assert fp.watermark_timeline(later, both, bound=1)["fired_after"].tolist() == [1, 5]
+    fp.plot_watermark_timeline(seen, _windows((0, 5, 1)), bound=1, size=5, late=["e2"])  # [5,10) open
+    fp.plot_watermark_timeline(later, both, bound=1, size=5, late=["e2"], later=["e5"])
