@@ -1,15 +1,26 @@
-"""Reference solution of lesson 08's exercise (checked by labkit.checks.lesson_08_totals).
+"""Reference solution of lesson 08's exercise (checked by labkit.checks.lesson_08_exactly_once).
 
-Each output record carries an account's running total, so the final balance is the last
-record per account - however many were replayed."""
+The learner configures the running-total job: a checkpoint interval (Flink's default is no
+checkpoints) and the Kafka sink's options. The check runs the job, kills its TaskManager
+halfway and reads the results with read_committed: each running count exactly once.
+"""
+
+from labkit import events
+from labkit.flink_panels import running_totals
+
+INTERVAL = "2 s"
+SINK_OPTIONS = {
+    "sink.delivery-guarantee": "exactly-once",  # Kafka transactions, committed on each checkpoint
+    "sink.transactional-id-prefix": "l08-exercise",  # exactly-once needs a name for them
+}
+
+# Wrong answers and the hint each must get (checked without running a job unless said).
+WRONG_AT_LEAST_ONCE = (INTERVAL, {"sink.delivery-guarantee": "at-least-once"})
+WRONG_DEFAULT_GUARANTEE = (INTERVAL, {})  # the connector's default is at-least-once
+WRONG_NO_CHECKPOINTS = (None, SINK_OPTIONS)
+WRONG_NO_PREFIX = (INTERVAL, {"sink.delivery-guarantee": "exactly-once"})  # Flink rejects it (plans the job)
 
 
-def answer(lab, topic: str = "l08-totals") -> dict:
-    out = lab.read(topic).sort_values(["partition", "offset"])
-    return out.groupby("account_id")["total"].last().to_dict()
-
-
-def wrong_summed_amounts(lab, topic: str = "l08-totals") -> dict:
-    """What a learner might do first: add up the amounts - counting replayed ones twice."""
-    out = lab.read(topic)
-    return out.groupby("account_id")["amount"].sum().round(2).to_dict()
+def shortcut_balances() -> dict[str, float]:
+    """The old exercise's shortcut: answer with the balances (the lesson's `truth`)."""
+    return running_totals(events.payments(300, seed=8, accounts=6))
