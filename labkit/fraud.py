@@ -14,11 +14,16 @@
   DataStream ``KeyedProcessFunction`` (``engine="datastream"``) or as Flink SQL
   ``MATCH_RECOGNIZE`` (``engine="sql"``). Both give the same alerts.
 
-* :func:`velocity_window_function` and :func:`outlier_function` - rule 3 (more than N
+* :func:`velocity_function` and :func:`outlier_function` - rule 3 (more than N
   transactions of an account in a sliding event-time window; amounts far from the
-  account's running statistics kept in state); :func:`replay` runs all three rules over
-  what a topic holds, :class:`LivePipeline` as one unbounded job from a Kafka topic of
-  transactions to a Kafka topic of alerts; :func:`evaluate` scores alerts against labels.
+  account's running statistics kept in state); :func:`velocity_window_function` is the
+  velocity rule on PyFlink's window operator (the same alerts, slower: the benchmark's
+  ``windowed`` engine); :func:`replay` runs all three rules over what a topic holds,
+  :class:`LivePipeline` as one unbounded job from a Kafka topic of transactions to a
+  Kafka topic of alerts; :func:`evaluate` scores alerts against labels.
+
+* :func:`parse`, :func:`event_time`, :func:`marker_pair` - the small pieces lesson 09
+  wires its own jobs with (the socket feed of "Flink alone" is in :mod:`labkit.fraud_live`).
 
 * :func:`measure` (also ``measure_throughput``; CLI ``scripts/bench_fraud.py``) -
   throughput and alert latency of the live pipeline.
@@ -316,7 +321,9 @@ def _is_missing(value: Any) -> bool:
 
 
 def _within_ms(within: timedelta | float | int) -> int:
-    ms = int(within.total_seconds() * 1000) if isinstance(within, timedelta) else int(within * 1000)
+    # exact integer arithmetic: int(total_seconds() * 1000) can lose a millisecond to
+    # floating point (59.999 s * 1000 = 59998.99...), and the boundary is exactly there
+    ms = within // timedelta(milliseconds=1) if isinstance(within, timedelta) else round(within * 1000)
     if ms <= 0:
         raise ValueError(f"within must be a positive duration, not {within!r}")
     return ms
@@ -440,6 +447,22 @@ TX_SCHEMA = """
 """
 
 
+def sql_interval(ms: int) -> str:
+    """A Flink SQL interval literal of exactly ``ms`` milliseconds, for any length.
+
+    ``INTERVAL '1740.000' SECOND`` is refused: a bare ``SECOND`` is ``SECOND(2)``, at most
+    two digits before the point (99.999 s). The leading precision is given explicitly,
+    as many digits as the number needs: ``INTERVAL '86400.000' SECOND(5, 3)`` is a day.
+    """
+    if isinstance(ms, bool) or not isinstance(ms, numbers.Integral) or ms <= 0:
+        raise ValueError(f"an interval is a positive whole number of milliseconds, not {ms!r}")
+    seconds, millis = divmod(int(ms), 1000)
+    digits = max(2, len(str(seconds)))
+    if digits > 9:
+        raise ValueError(f"{ms} ms is longer than Flink's largest SECOND interval (SECOND(9))")
+    return f"INTERVAL '{seconds}.{millis:03d}' SECOND({digits}, 3)"
+
+
 def match_recognize_sql(table: str, small: float, large: float, within_ms: int) -> str:
     """Rule 2: the same pattern in Flink SQL. ``PATTERN (S L)`` means L is the row right
     after S in the account's rows ordered by event time; ``WITHIN`` drops a match whose
@@ -455,7 +478,7 @@ MATCH_RECOGNIZE (
     L.amount AS large_amount, L.ts AS large_ts, L.`row` AS large_row, L.tx_id AS large_tx_id
   ONE ROW PER MATCH
   AFTER MATCH SKIP PAST LAST ROW
-  PATTERN (S L) WITHIN INTERVAL '{within_ms / 1000:.3f}' SECOND
+  PATTERN (S L) WITHIN {sql_interval(within_ms)}
   DEFINE
     S AS S.amount < {float(small)!r},
     L AS L.amount > {float(large)!r}
@@ -487,13 +510,23 @@ def run_sql(
     back as a DataFrame (TIMESTAMP columns are best returned as ``ts`` numbers)."""
     txs = _prepared(transactions)
     lab = lab or _connect()
-    topic = f"l09-sql-{uuid.uuid4().hex[:10]}"
+    topic = scratch_topic_name()
     lab.create_topic(topic, partitions=1)
     try:
         lab.produce(topic, txs, key="account_id", timestamp="ts")
         return pd.DataFrame(_run_sql_on_topic(lab, topic, sql))
     finally:
         lab.delete_topic(topic)
+
+
+SCRATCH_PREFIX = "l09-scratch-"
+
+
+def scratch_topic_name() -> str:
+    """A new name for the throw-away topic of one `detect` / `run_sql` call. Every call
+    creates one such topic and deletes it when done: the prefix says so in
+    ``lab.topics()`` and the Web UI, should a crash leave one behind."""
+    return f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:10]}"
 
 
 def _connect() -> Lab:
@@ -533,9 +566,10 @@ def detect(
 
     The transactions (dicts or a DataFrame with ``account_id``, ``amount``, ``timestamp``;
     a timestamp may be epoch ms, a datetime or an ISO string) are checked first, then
-    sent in event-time order to a fresh Kafka topic keyed by account, read back by a
-    bounded Flink job (``engine="datastream"``: KeyedProcessFunction with ValueState and
-    an event-time timer; ``engine="sql"``: MATCH_RECOGNIZE), and the topic is deleted.
+    sent in event-time order to a *scratch topic* (``l09-scratch-<random>``, one
+    partition, keyed by account; see `scratch_topic_name`), read back by a bounded Flink
+    job (``engine="datastream"``: KeyedProcessFunction with ValueState and an event-time
+    timer; ``engine="sql"``: MATCH_RECOGNIZE), and the scratch topic is deleted again.
 
     Returns one row per alert: account_id, small_amount, small_time, large_amount,
     large_time (UTC), small_row and large_row (positions in the input).
@@ -551,7 +585,7 @@ def detect(
     within_ms = _within_ms(within)
     txs = _prepared(transactions)
     lab = lab or _connect()
-    topic = f"l09-detect-{uuid.uuid4().hex[:10]}"
+    topic = scratch_topic_name()
     lab.create_topic(topic, partitions=1)
     try:
         lab.produce(topic, txs, key="account_id", timestamp="ts")
@@ -584,37 +618,9 @@ def same_alerts(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return left.equals(right)
 
 
-def detect_in_memory(
-    transactions: Iterable[Mapping] | pd.DataFrame,
-    *,
-    small: float = SMALL,
-    large: float = LARGE,
-    within: timedelta = WITHIN,
-) -> pd.DataFrame:
-    """Rule 1 on Flink *alone*: the same DataStream job, fed from a Python list instead of
-    Kafka. It detects just as well, but the transactions exist only in this process:
-    nothing durable to re-read tomorrow, for another team, or after a crash."""
-    from pyflink.common import Types
-
-    txs = _prepared(transactions)
-    env = _env(_connect())
-    if not txs:
-        return alerts_frame([])
-    stream = (
-        env.from_collection([json.dumps(tx) for tx in txs], type_info=Types.STRING())
-        .map(json.loads, output_type=Types.PICKLED_BYTE_ARRAY())
-        .assign_timestamps_and_watermarks(_watermarks().with_timestamp_assigner(_ts_assigner()))
-    )
-    alerts = stream.key_by(lambda tx: tx["account_id"], key_type=Types.STRING()).process(
-        small_then_large_function(float(small), float(large), _within_ms(within)),
-        output_type=Types.PICKLED_BYTE_ARRAY(),
-    )
-    with alerts.execute_and_collect("l09 detect (Flink alone)") as results:
-        return alerts_frame(list(results))
-
-
-def _ts_assigner():
-    """Event time from the ``ts`` field (a Kafka source takes the record's timestamp)."""
+def event_time():
+    """A ``TimestampAssigner``: event time from a parsed transaction's ``ts`` field. A
+    Kafka source needs none (it takes the record's timestamp); a socket carries only text."""
     from pyflink.common.watermark_strategy import TimestampAssigner
 
     class FromTs(TimestampAssigner):
@@ -622,6 +628,9 @@ def _ts_assigner():
             return value["ts"]
 
     return FromTs()
+
+
+_ts_assigner = event_time
 
 
 # --- rule 3: velocity (windows) and amount outliers (running statistics in state) ----------
@@ -678,6 +687,63 @@ def velocity_window_function(n: int):
     return MoreThanN()
 
 
+def velocity_function(n: int, size_ms: int, slide_ms: int):
+    """Velocity rule: more than ``n`` transactions of one account in one sliding event-time
+    window (``size_ms`` long, a new one every ``slide_ms``), as a ``KeyedProcessFunction``.
+
+    It does what ``key_by(...).window(SlidingEventTimeWindows.of(size, slide))`` with
+    `velocity_window_function` does - the same windows, the same alerts, fired when the
+    watermark passes a window's end, late transactions dropped - but keeps each account's
+    open windows in one ``ValueState`` (``{window end: [transactions]}``) with one
+    event-time timer per window end. PyFlink's window operator runs its window assignment
+    and keeps its window contents in Python for every element - about ten times slower.
+    """
+    from pyflink.common import Types
+    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+    from pyflink.datastream.state import ValueStateDescriptor
+
+    class Velocity(KeyedProcessFunction):
+        def open(self, runtime_context: RuntimeContext) -> None:
+            descriptor = ValueStateDescriptor("windows", Types.PICKLED_BYTE_ARRAY())
+            self.windows = runtime_context.get_state(descriptor)
+
+        def process_element(self, tx, ctx):
+            ts = tx["ts"]
+            watermark = ctx.timer_service().current_watermark()
+            windows = self.windows.value() or {}
+            start = ts - ts % slide_ms  # the last window that holds ts; earlier ones every slide
+            while start > ts - size_ms:
+                end = start + size_ms
+                if end - 1 > watermark:  # a window whose end the watermark passed has fired: late
+                    if end not in windows:
+                        windows[end] = []
+                        ctx.timer_service().register_event_time_timer(end - 1)
+                    windows[end].append((ts, tx.get("tx_id"), tx["amount"]))
+                start -= slide_ms
+            self.windows.update(windows)
+            yield from ()
+
+        def on_timer(self, timestamp, ctx):
+            windows = self.windows.value() or {}
+            txs = windows.pop(timestamp + 1, [])
+            if windows:
+                self.windows.update(windows)
+            else:
+                self.windows.clear()
+            if len(txs) > n:
+                yield {
+                    "rule": "velocity",
+                    "account_id": ctx.get_current_key(),
+                    "tx_ids": [t[1] for t in txs],
+                    "amounts": [t[2] for t in txs],
+                    "event_ts": max(t[0] for t in txs),
+                    "window_end": timestamp + 1,
+                    "detail": f"{len(txs)} transactions in one window (limit {n})",
+                }
+
+    return Velocity()
+
+
 def outlier_function(k: float, history: int, min_spread: float = 0.4):
     """Amount-outlier rule: per-account running statistics of log(amount) - mean and
     standard deviation by Welford's algorithm - kept in ValueState. Once an account has
@@ -730,10 +796,12 @@ def _card_testing_alert(a: dict) -> dict:
     }
 
 
-def rules_stream(stream, rules: Rules, generation: int = 0):
+def rules_stream(stream, rules: Rules, generation: int = 0, *, windowed: bool = False):
     """All three rules on a DataStream of parsed transactions (dicts with ``ts``): one
     DataStream of alert dicts, each stamped with ``generation`` and the wall-clock time
-    Flink raised it (``detected_at``, epoch ms)."""
+    Flink raised it (``detected_at``, epoch ms). ``windowed=True`` runs the velocity rule
+    on PyFlink's window operator (`velocity_window_function`) instead of
+    `velocity_function`: the same alerts, slower (the benchmark compares them)."""
     from pyflink.common import Time, Types
     from pyflink.datastream.window import SlidingEventTimeWindows
 
@@ -744,9 +812,13 @@ def rules_stream(stream, rules: Rules, generation: int = 0):
         small_then_large_function(rules.small, rules.large, within_ms), output_type=pickled
     ).map(_card_testing_alert, output_type=pickled)
     size = _within_ms(rules.velocity_window)
-    velocity = keyed.window(
-        SlidingEventTimeWindows.of(Time.milliseconds(size), Time.milliseconds(max(1, size // 2)))
-    ).process(velocity_window_function(rules.velocity_n), output_type=pickled)
+    if windowed:  # PyFlink's window operator: the same alerts, about ten times slower
+        velocity = keyed.window(
+            SlidingEventTimeWindows.of(Time.milliseconds(size), Time.milliseconds(max(1, size // 2)))
+        ).process(velocity_window_function(rules.velocity_n), output_type=pickled)
+    else:
+        rule = velocity_function(rules.velocity_n, size, max(1, size // 2))
+        velocity = keyed.process(rule, output_type=pickled)
     outlier = keyed.process(outlier_function(rules.outlier_k, rules.outlier_history), output_type=pickled)
 
     def stamp(alert: dict) -> dict:
@@ -755,11 +827,15 @@ def rules_stream(stream, rules: Rules, generation: int = 0):
     return card.union(velocity, outlier).map(stamp, output_type=pickled)
 
 
-def _parse(raw: str) -> dict:
+def parse(raw: str) -> dict:
+    """One transaction from its JSON text, with ``ts`` (event time, epoch ms) added."""
     tx = json.loads(raw)
     if "ts" not in tx:
         tx["ts"] = _to_ms(tx["timestamp"])
     return tx
+
+
+_parse = parse
 
 
 def replay(lab: Lab, topic: str, rules: Rules | None = None) -> pd.DataFrame:
@@ -852,7 +928,16 @@ class _Pipeline:
     """An unbounded fraud job between two topics that can be restarted with new rules;
     each restart is a new ``generation`` (its alerts say which rules produced them)."""
 
-    def __init__(self, lab: Lab, tx_topic: str, alerts_topic: str, rules: Rules | None = None) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        tx_topic: str,
+        alerts_topic: str,
+        rules: Rules | None = None,
+        *,
+        windowed: bool = False,
+    ) -> None:
+        self.windowed = windowed  # LivePipeline: velocity on PyFlink's window operator (slower)
         self.lab = lab
         self.tx_topic = tx_topic
         self.alerts_topic = alerts_topic
@@ -895,7 +980,7 @@ class LivePipeline(_Pipeline):
         )
         marks = _watermarks().with_idleness(Duration.of_seconds(2))
         stream = env.from_source(source, marks, self.tx_topic).map(_parse, output_type=_pickled())
-        alerts = rules_stream(stream, self.rules, self.generation).map(
+        alerts = rules_stream(stream, self.rules, self.generation, windowed=self.windowed).map(
             lambda a: json.dumps(a, separators=(",", ":")), output_type=Types.STRING()
         )
         sink = (
@@ -950,7 +1035,7 @@ MATCH_RECOGNIZE (
            L.tx_id AS large_tx_id, L.amount AS large_amount, L.`timestamp` AS large_ts
   ONE ROW PER MATCH
   AFTER MATCH SKIP PAST LAST ROW
-  PATTERN (S L) WITHIN INTERVAL '{_within_ms(r.within) / 1000:.3f}' SECOND
+  PATTERN (S L) WITHIN {sql_interval(_within_ms(r.within))}
   DEFINE S AS S.amount < {r.small!r}, L AS L.amount > {r.large!r}
 )"""
 
@@ -1031,6 +1116,16 @@ def _sentinel_pair(account: str, ts: int) -> list[dict]:
     ]
 
 
+def marker_pair(account: str, ts: int) -> list[dict]:
+    """Two transactions that raise one card-testing alert on their own ``account``: sent
+    after a batch, the alert says "the job has read everything sent before it"."""
+    base = {"merchant": "marker", "country": "DE", "label": None, "episode": None}
+    return [
+        {**base, "tx_id": f"{account}-s", "account_id": account, "amount": 0.5, "timestamp": ts},
+        {**base, "tx_id": f"{account}-l", "account_id": account, "amount": 900.0, "timestamp": ts + 1},
+    ]
+
+
 def measure(
     lab: Lab | None = None,
     *,
@@ -1044,8 +1139,10 @@ def measure(
     """Throughput and alert latency of the live fraud pipeline (Kafka -> Flink -> Kafka).
 
     ``engine="datastream"`` (default): the three-rule DataStream job of the lesson
-    (`LivePipeline`, Python operators). ``engine="sql"``: rule 2 alone as a Flink SQL job
-    (`SqlPipeline`, all inside the JVM) - for comparison.
+    (`LivePipeline`, Python operators). ``engine="windowed"``: the same with the velocity
+    rule on PyFlink's window operator (how it was written before: the same alerts, slower).
+    ``engine="sql"``: rule 2 alone as a Flink SQL job (`SqlPipeline`, all inside the JVM) -
+    for comparison.
 
     1. start the three-rule job on fresh ``l09-bench-*`` topics, wait for a first alert;
     2. latency: send transactions at ``paced_rate``/s for ``paced_seconds``; for each
@@ -1056,6 +1153,8 @@ def measure(
 
     Uses one Flink job; deletes its topics afterwards. Returns a dict of figures.
     """
+    if engine not in ("datastream", "windowed", "sql"):
+        raise ValueError(f"engine must be 'datastream', 'windowed' or 'sql', not {engine!r}")
     if lab is None:
         from .lab import connect
 
@@ -1066,9 +1165,10 @@ def measure(
     gen = TransactionGenerator(seed=seed, accounts=100, rate=2.0, fraud_rate=0.03, start="now")
     producer = lab.producer(linger_ms=2, acks=1)
     sent_at: dict[str, float] = {}
-    if engine not in ("datastream", "sql"):
-        raise ValueError(f"engine must be 'datastream' or 'sql', not {engine!r}")
-    pipeline = (LivePipeline if engine == "datastream" else SqlPipeline)(lab, tx_topic, alerts_topic)
+    if engine == "sql":
+        pipeline: _Pipeline = SqlPipeline(lab, tx_topic, alerts_topic)
+    else:
+        pipeline = LivePipeline(lab, tx_topic, alerts_topic, windowed=engine == "windowed")
     watcher = AlertWatcher(lab, alerts_topic)
     refused: list[Exception] = []
 

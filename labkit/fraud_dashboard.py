@@ -14,6 +14,12 @@ slider restarts it once): the new job re-reads the transactions topic from its f
 offset - Kafka kept everything - so every plot is recomputed with the new rules. The fraud
 rate and the event rate change the producer at once, without a restart.
 
+A restart is *pending* from the moment a rule widget changes until the new generation's
+job runs and has caught up: after starting it, the supervisor sends one probe pair
+(a tiny then a large payment on a ``probe-`` account) into every partition and waits for
+their alerts from the new generation - each proves the job has read its partition up to
+that point. Probe alerts are not shown; the probes are not in ``sent``.
+
 Drive it from code the same way the widgets do: set ``dash.large.value = 800`` and call
 ``dash.wait_until_current()``.
 """
@@ -66,11 +72,19 @@ class Dashboard:
             seed=seed, accounts=100, rate=2.0, fraud_rate=fraud_rate, start="now"
         )
         self.sent: dict[str, dict] = {}  # tx_id -> the transaction (for labels and the table)
+        self.sent_at: dict[str, float] = {}  # tx_id -> when it was sent (epoch ms), for latency
+        self._live_since = float("inf")  # when the current generation had caught up (epoch ms)
         self._sent_per_second: deque[tuple[int, int]] = deque(maxlen=120)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._restart_due: float | None = None  # when a pending rule change restarts the job
-        self._restarting = False  # a restart is under way (cancel the old job, start the new)
+        # when a pending rule change restarts the job; start() makes generation 1 the same way
+        self._restart_due: float | None = None
+        self._restarting = False  # under way: cancel the old job, start the new, probe it
+        self._paused = threading.Event()  # traffic held (tests: a quiet topic to compare)
+        self._held = threading.Event()  # ...and the producer has stopped, everything flushed
+        self._probes: Any = None  # the producer of probe pairs
+        self._probe_count = 0
+        self.partitions: list[int] = []
         self._threads: list[threading.Thread] = []
         self.pipeline: fraud.LivePipeline | None = None
         self.watcher: fraud.AlertWatcher | None = None
@@ -181,13 +195,17 @@ class Dashboard:
     # --- running -------------------------------------------------------------------------
 
     def start(self) -> Dashboard:
-        """Fresh topics, the Flink job, and the three threads."""
+        """Fresh topics and the three threads; the supervisor starts the Flink job
+        (generation 1) at once, as if a rule had changed - `wait_until_current` waits for it."""
         future_ok = fraud.FUTURE_TIMESTAMPS_OK  # event time runs ahead of the clock
         self.lab.create_topic(self.tx_topic, partitions=3, replace=True, config=future_ok)
         self.lab.create_topic(self.alerts_topic, partitions=1, replace=True, config=future_ok)
+        self.partitions = self.lab.partitions(self.tx_topic)
         self.pipeline = fraud.LivePipeline(self.lab, self.tx_topic, self.alerts_topic, self.rules())
-        self.pipeline.start()
         self.watcher = fraud.AlertWatcher(self.lab, self.alerts_topic)
+        self._probes = self.lab.producer(linger_ms=0, acks=1)
+        with self._lock:
+            self._restart_due = time.monotonic()
         self._stop.clear()
         for target, name in ((self._produce, "producer"), (self._supervise, "painter")):
             thread = threading.Thread(target=target, name=f"l09 {name}", daemon=True)
@@ -200,9 +218,16 @@ class Dashboard:
         try:
             begin, sent = time.monotonic(), 0
             rate = self.event_rate.value
-            for tx in self.generator:
-                if self._stop.is_set():
-                    return
+            payments = iter(self.generator)
+            while not self._stop.is_set():
+                if self._paused.is_set():  # held before taking the next payment: nothing waits
+                    producer.flush()
+                    self._held.set()  # only once all it sent is in Kafka
+                    self._stop.wait(0.05)
+                    begin, sent = time.monotonic(), 0
+                    continue
+                self._held.clear()
+                tx = next(payments)
                 if self.event_rate.value != rate:  # a new pace starts counting afresh
                     begin, sent, rate = time.monotonic(), 0, self.event_rate.value
                 due = begin + sent / max(rate, 1)
@@ -218,6 +243,7 @@ class Dashboard:
                 second = int(time.time())
                 with self._lock:
                     self.sent[tx["tx_id"]] = tx
+                    self.sent_at[tx["tx_id"]] = time.time() * 1000
                     if self._sent_per_second and self._sent_per_second[-1][0] == second:
                         self._sent_per_second[-1] = (second, self._sent_per_second[-1][1] + 1)
                     else:
@@ -250,13 +276,103 @@ class Dashboard:
             self._stop.wait(0.1)
 
     def restart(self) -> None:
-        """Restart the Flink job with the rules the widgets show (what a change does)."""
+        """Restart the Flink job with the rules the widgets show (what a change does),
+        and return once the new generation runs and has caught up (see `probe`)."""
         assert self.pipeline is not None
         try:
-            self.pipeline.start(self.rules())
-            self.restarts += 1
+            first = self.pipeline.job is None and self.pipeline.generation == 0
+            self.pipeline.start(self.rules())  # generation += 1 before the old job is cancelled
+            if not first:
+                self.restarts += 1
+            self._live_since = float("inf")
+            if self.probe():
+                self._live_since = time.time() * 1000
+            else:
+                self.errors.append(
+                    f"restart: generation {self.generation} did not catch up within 120 s "
+                    f"({self.pipeline.job!r})"
+                )
         except Exception as exc:  # noqa: BLE001 - shown in the status line
             self.errors.append(f"restart: {exc!r}")
+
+    def probe(self, timeout: float = 120.0) -> bool:
+        """Send a probe pair into every partition and wait for the current generation's
+        alert on each: then the job runs and has read everything sent before the probes.
+        True if all came back within ``timeout`` s."""
+        assert self.pipeline is not None and self.watcher is not None
+        gen, rules = self.generation, self.pipeline.rules
+        self._probe_count += 1
+        ts = int(self.generator.t)  # the newest event time: nothing is late after it
+        expected = set()
+        for p in self.partitions:
+            account = f"probe-g{gen}-{self._probe_count}-p{p}"
+            expected.add(account)
+            for tx in fraud.marker_pair(account, ts):
+                tx["amount"] = rules.small / 2 if tx["amount"] < 1 else rules.large + 1
+                self._probes.send(
+                    self.tx_topic, key=account, value=tx, partition=p, timestamp_ms=tx["timestamp"]
+                )
+        self._probes.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stop.is_set():
+            seen = {a["account_id"] for a, _ in list(self.watcher.alerts) if a.get("generation") == gen}
+            if expected <= seen:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def pause_traffic(self, timeout: float = 30.0) -> None:
+        """Hold the producer and return once it has stopped with everything sent (the
+        widgets keep working); `resume_traffic` lets it go on."""
+        self._paused.set()
+        if not self._held.wait(timeout):
+            raise TimeoutError(f"the producer did not stop within {timeout:.0f} s: {self.errors}")
+
+    def resume_traffic(self) -> None:
+        self._held.clear()  # first: a pause right after this waits for the producer again
+        self._paused.clear()
+
+    def measure(self, n: int = 2000, timeout: float = 120.0) -> dict[str, Any]:
+        """Throughput and alert latency of the running job, measured now.
+
+        * latency: for each card-testing alert of the current generation on a payment sent
+          after it caught up, from sending the large payment to reading the alert;
+        * throughput: traffic held, ``n`` payments sent as fast as the producer can, then
+          a probe pair per partition: ``n`` / (first send -> last probe alert read).
+        """
+        assert self.watcher is not None
+        gen, live_since = self.generation, self._live_since
+        latencies = [
+            got - self.sent_at[a["tx_ids"][-1]]
+            for a, got in list(self.watcher.alerts)
+            if a.get("generation") == gen
+            and a.get("rule") == "card_testing"
+            and self.sent_at.get(a["tx_ids"][-1], 0) > live_since
+        ]
+        self.pause_traffic()
+        try:
+            burst = list(self.generator.take(n))
+            producer = self.lab.producer(linger_ms=5, acks=1)
+            t0 = time.time()
+            for tx in burst:
+                producer.send(self.tx_topic, key=tx["account_id"], value=tx, timestamp_ms=tx["timestamp"])
+            producer.flush()
+            producer.close(timeout=5)
+            with self._lock:
+                self.sent.update((tx["tx_id"], tx) for tx in burst)
+            if not self.probe(timeout):
+                raise TimeoutError(f"the job did not read the {n} payments within {timeout:.0f} s")
+            seconds = time.time() - t0
+        finally:
+            self.resume_traffic()
+        lat = pd.Series(latencies, dtype=float)
+        return {
+            "transactions": n,
+            "throughput_tx_per_s": round(n / seconds, 1),
+            "latency_alerts": len(lat),
+            "latency_ms_p50": round(float(lat.median()), 1) if len(lat) else None,
+            "latency_ms_p95": round(float(lat.quantile(0.95)), 1) if len(lat) else None,
+        }
 
     def stop(self) -> None:
         """Stop the threads and the Flink job (topics stay, for a look afterwards)."""
@@ -268,6 +384,9 @@ class Dashboard:
             self.pipeline.stop()
         if self.watcher is not None:
             self.watcher.stop()
+        if self._probes is not None:
+            self._probes.close(timeout=5)
+            self._probes = None
         self.status.value = "<i>stopped</i>"
 
     # --- what the panel shows --------------------------------------------------------------
@@ -279,7 +398,11 @@ class Dashboard:
     def alerts(self) -> pd.DataFrame:
         """The current job's alerts (older jobs' alerts stay in Kafka, but not on screen)."""
         gen = self.generation
-        rows = [a for a, _ in list(self.watcher.alerts if self.watcher else []) if a.get("generation") == gen]
+        rows = [
+            a
+            for a, _ in list(self.watcher.alerts if self.watcher else [])
+            if a.get("generation") == gen and not str(a.get("account_id")).startswith("probe-")
+        ]
         return fraud.common_alerts_frame(rows)
 
     def transactions(self) -> pd.DataFrame:
@@ -299,9 +422,17 @@ class Dashboard:
             alerts = alerts[alerts["event_time"] <= horizon]
         return fraud.evaluate(alerts, txs)
 
+    @property
+    def pending(self) -> bool:
+        """A rule change not yet live: a restart is due, or under way until the new
+        generation runs and has caught up."""
+        with self._lock:
+            return self._restart_due is not None or self._restarting
+
     def wait_until_current(self, min_alerts: int = 1, timeout: float = 90.0) -> bool:
-        """Block until no restart is pending or under way and the job running the current
-        rules has raised ``min_alerts`` alerts; True if that happened within ``timeout`` s."""
+        """Block until no restart is pending or under way (the job running the current rules
+        runs and has caught up) and it has raised ``min_alerts`` alerts; True if that
+        happened within ``timeout`` s."""
         return self.wait_until(lambda alerts: len(alerts) >= min_alerts, timeout)
 
     def wait_until(self, condition, timeout: float = 60.0) -> bool:
@@ -309,11 +440,9 @@ class Dashboard:
         `alerts`) with no restart pending; True if that happened within ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                pending = self._restart_due is not None or self._restarting
-            if not pending and condition(self.alerts()):
+            if not self.pending and condition(self.alerts()):
                 return True
-            time.sleep(0.2)
+            time.sleep(0.1)
         return False
 
     def paint(self) -> None:

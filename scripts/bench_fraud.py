@@ -1,18 +1,29 @@
 """Throughput and alert latency of lesson 09's fraud pipeline (Kafka -> Flink -> Kafka).
 
-    .venv/bin/python scripts/bench_fraud.py [--n 20000] [--rate 100] [--seconds 15] [--engine sql]
+    .venv/bin/python scripts/bench_fraud.py [--n 20000] [--rate 100] [--seconds 15]
+                                            [--engine datastream,windowed,sql]
 
-Starts the three-rule Flink job on fresh ``l09-bench-*`` topics of the running lab,
-measures, prints the figures as JSON and deletes its topics. See labkit.fraud.measure.
+Each engine runs on fresh ``l09-bench-*`` topics of the running lab, one after the other
+in the same run (so a comparison shares the machine's load), prints its figures as one
+JSON line - with the machine's load average before and after, since the lab shares its
+cores - and deletes its topics. Engines (see labkit.fraud.measure):
+
+* ``datastream`` - the lesson's three-rule DataStream job (Python operators);
+* ``windowed``   - the same, with the velocity rule on PyFlink's window operator (before
+  it was rewritten as a KeyedProcessFunction: the same alerts, slower);
+* ``sql``        - rule 2 alone in Flink SQL (all in the JVM), for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import labkit
 from labkit import fraud
+
+ENGINES = ("datastream", "windowed", "sql")
 
 
 def main() -> None:
@@ -22,16 +33,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the latency run")
     parser.add_argument(
         "--engine",
-        choices=["datastream", "sql"],
         default="datastream",
-        help="datastream: the lesson's three-rule job; sql: rule 2 alone in Flink SQL, for comparison",
+        help=f"one or more of {', '.join(ENGINES)}, comma-separated, measured in that order",
     )
     args = parser.parse_args()
+    engines = [e.strip() for e in args.engine.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        parser.error(f"--engine: {unknown or args.engine!r} is not one of {', '.join(ENGINES)}")
     lab = labkit.connect(quiet=True)
-    figures = fraud.measure(
-        lab, n=args.n, paced_rate=args.rate, paced_seconds=args.seconds, engine=args.engine
-    )
-    print(json.dumps(figures, indent=2))
+    for engine in engines:
+        load_before = os.getloadavg()[0]
+        figures = fraud.measure(
+            lab, n=args.n, paced_rate=args.rate, paced_seconds=args.seconds, engine=engine
+        )
+        figures["load_avg_1min"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+        print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ packed into one sequence per engine, one account per case.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -124,6 +126,46 @@ def test_rule1_custom_thresholds(lab, engine):
     assert (got.small_row[0], got.large_row[0]) == (0, 1)
 
 
+def test_sql_interval_literal_holds_any_window():
+    assert fraud.sql_interval(1) == "INTERVAL '0.001' SECOND(2, 3)"
+    assert fraud.sql_interval(60_000) == "INTERVAL '60.000' SECOND(2, 3)"
+    assert fraud.sql_interval(1_740_000) == "INTERVAL '1740.000' SECOND(4, 3)"  # the reported bug
+    assert fraud.sql_interval(86_400_000 - 1) == "INTERVAL '86399.999' SECOND(5, 3)"
+    for bad in (0, -5, 1.5, True):
+        with pytest.raises(ValueError):
+            fraud.sql_interval(bad)
+
+
+WINDOWS = [timedelta(seconds=1), timedelta(seconds=100), timedelta(hours=24)]
+
+
+def test_flink_accepts_every_window_literal(lab):
+    """The planner takes rule 2's WITHIN for windows from 1 ms to a week (no job runs)."""
+    t_env = lab.table_env()
+    lab.kafka_table(t_env, "transactions", fraud.TX_SCHEMA, topic="l09-never-read", bounded=True)
+    for ms in (1, 59_999, 99_999, 100_000, 1_740_000, 3_600_000, 86_400_000, 7 * 86_400_000):
+        t_env.explain_sql(fraud.match_recognize_sql("transactions", 1.0, 500.0, ms))
+
+
+def window_rows(window: timedelta) -> list[dict]:
+    w = window // timedelta(milliseconds=1)
+    return [
+        {"account_id": "exactly", "amount": 0.50, "timestamp": T0},
+        {"account_id": "exactly", "amount": 600.00, "timestamp": T0 + w},  # a gap of exactly the window
+        {"account_id": "one-ms-less", "amount": 0.50, "timestamp": T0},
+        {"account_id": "one-ms-less", "amount": 600.00, "timestamp": T0 + w - 1},
+    ]
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=lambda w: f"{w.total_seconds():g}s")
+@pytest.mark.parametrize("engine", ["datastream", "sql"])
+def test_rule_windows_from_a_second_to_a_day(lab, engine, window):
+    """Exactly the window: no alert; one millisecond less: an alert - in both engines."""
+    got = fraud.detect(window_rows(window), within=window, engine=engine, lab=lab)
+    assert list(got["account_id"]) == ["one-ms-less"], got
+    assert got["large_time"][0] - got["small_time"][0] == window - timedelta(milliseconds=1)
+
+
 def test_detect_accepts_a_dataframe_and_keeps_tx_ids(lab):
     df = pd.DataFrame(
         {
@@ -179,6 +221,65 @@ def test_bad_arguments():
         fraud.detect(rows, within=timedelta(0), lab=Untouchable())
     with pytest.raises(ValueError, match="must not be more than large"):
         fraud.detect(rows, small=600, large=500, lab=Untouchable())
+
+
+def test_velocity_function_matches_the_window_operator(lab, topic):
+    """The KeyedProcessFunction velocity rule raises exactly the alerts PyFlink's sliding
+    window operator does (one bounded job runs both on the same keyed stream)."""
+    from pyflink.common import Time, Types
+    from pyflink.datastream.window import SlidingEventTimeWindows
+
+    txs = fraud.transactions(600, seed=5, fraud_rate=0.1)
+    name = topic("l09-velocity", partitions=2)
+    lab.produce(name, txs.to_dict("records"), key="account_id", timestamp="timestamp")
+    env = lab.stream_env()
+    source = fraud._kafka_source(lab, name, bounded=True, group_id=name)
+    pickled = Types.PICKLED_BYTE_ARRAY()
+    keyed = (
+        env.from_source(source, fraud._watermarks(), "tx")
+        .map(fraud.parse, output_type=pickled)
+        .key_by(lambda tx: tx["account_id"], key_type=Types.STRING())
+    )
+    size, slide = Time.milliseconds(10_000), Time.milliseconds(5_000)
+    ours = keyed.process(fraud.velocity_function(3, 10_000, 5_000), output_type=pickled)
+    windowed = keyed.window(SlidingEventTimeWindows.of(size, slide)).process(
+        fraud.velocity_window_function(3), output_type=pickled
+    )
+    tagged = ours.map(lambda a: ("ours", a), output_type=pickled).union(
+        windowed.map(lambda a: ("window", a), output_type=pickled)
+    )
+    with tagged.execute_and_collect("l09 test velocity") as results:
+        got = list(results)
+    by = {
+        side: Counter((a["account_id"], a["window_end"], tuple(a["tx_ids"])) for s, a in got if s == side)
+        for side in ("ours", "window")
+    }
+    assert sum(by["window"].values()) > 5
+    assert by["ours"] == by["window"]
+
+
+def test_socket_feed_delivers_to_the_connected_reader_and_drops_the_rest():
+    """The "Flink alone" feed: lines reach whoever is connected now; with nobody, they are gone."""
+    import socket
+
+    from labkit.fraud_live import SocketFeed
+
+    feed = SocketFeed()
+    try:
+        assert feed.send([{"tx_id": "before"}]) == 0 and feed.dropped == ["before"]
+        reader = socket.create_connection(("127.0.0.1", feed.port))
+        feed.wait_connected(timeout=10)
+        assert feed.send([{"tx_id": "a", "amount": 1.5}, {"tx_id": "b"}]) == 2
+        got = b""
+        while got.count(b"\n") < 2:
+            got += reader.recv(4096)
+        assert [json.loads(line)["tx_id"] for line in got.splitlines()] == ["a", "b"]
+        reader.close()  # the job stops
+        feed.wait_disconnected(timeout=10)
+        assert feed.send([{"tx_id": "while-down"}]) == 0
+        assert feed.delivered == ["a", "b"] and feed.dropped == ["before", "while-down"]
+    finally:
+        feed.close()
 
 
 # --- the generator --------------------------------------------------------------------
@@ -276,7 +377,14 @@ def test_exercise_sql_error_is_explained(lab):
 # --- the dashboard, driven from code ----------------------------------------------------
 
 
+def _multiset(alerts: pd.DataFrame) -> Counter:
+    return Counter((r.rule, tuple(r.tx_ids)) for r in alerts.itertuples())
+
+
 def test_dashboard_widgets_drive_the_job(lab):
+    """Two quick rule changes under load: one restart, pending until the new generation
+    runs and has caught up; its alerts are exactly those of the new rules over everything
+    in the topic - nothing lost, nothing twice."""
     from labkit.fraud_dashboard import Dashboard
 
     uid = uuid.uuid4().hex[:8]
@@ -292,23 +400,49 @@ def test_dashboard_widgets_drive_the_job(lab):
     )
     try:
         dash.start()
+        assert dash.pending  # generation 1 is not live until it has caught up
         assert dash.wait_until_current(min_alerts=3, timeout=120), dash.errors
-        assert dash.generation == 1
+        assert dash.generation == 1 and dash.restarts == 0
         # traffic widgets apply at once, without a restart
         dash.fraud_rate.value = 0.1
-        assert dash.generator.fraud_rate == 0.1
-        # two quick threshold changes: one restart, with both values
-        before_restart = pd.Timestamp(int(dash.generator.t), unit="ms", tz="UTC")  # event time now
+        assert dash.generator.fraud_rate == 0.1 and not dash.pending
+        # two quick threshold changes: pending at once, then one restart with both values
+        sent_before = len(dash.transactions())
         dash.large.value = 1200
+        assert dash.pending
         dash.small.value = 0.6
         assert dash.wait_until_current(min_alerts=1, timeout=120), dash.errors
         assert dash.generation == 2 and dash.restarts == 1
         assert (dash.pipeline.rules.large, dash.pipeline.rules.small) == (1200, 0.6)
-        # the new job re-read the topic from its start: alerts on transactions sent before it
-        assert dash.wait_until(lambda alerts: alerts["event_time"].min() < before_restart), dash.errors
-        alerts = dash.alerts()
-        for small, large in alerts[alerts.rule == "card_testing"]["amounts"]:
-            assert small < 0.6 and large > 1200
+        card = dash.alerts().query("rule == 'card_testing'")
+        assert all(small < 0.6 and large > 1200 for small, large in card["amounts"])
+        # under load across the restart: then hold the traffic, let generation 2 read it all
+        assert dash.wait_until(lambda _: len(dash.transactions()) > sent_before + 300, 60), dash.errors
+        dash.pause_traffic()
+        assert dash.probe(), dash.errors
+        horizon = int(dash.generator.t)  # the probes' event time: every window before it has closed
+        # the truth: the same rules over everything the topic holds, in one bounded job
+        truth = fraud.replay(lab, tx_topic, dash.pipeline.rules)
+        truth = truth[~truth["account_id"].str.startswith("probe-")]
+        size_ms = dash.pipeline.rules.velocity_window // timedelta(milliseconds=1)
+
+        def closed(alerts: pd.DataFrame) -> pd.DataFrame:
+            ts = alerts["event_time"].astype("int64") // 1_000_000
+            return alerts[(alerts["rule"] != "velocity") | (ts + size_ms < horizon - 1)]
+
+        want = _multiset(closed(truth))
+        assert sum(want.values()) > 10
+        assert dash.wait_until(lambda alerts: _multiset(closed(alerts)) == want, 60), (
+            _multiset(closed(dash.alerts())) - want,
+            want - _multiset(closed(dash.alerts())),
+        )
+        # alerts on payments sent before the restart, raised by generation 2: it re-read them
+        old_ids = set(dash.transactions()["tx_id"][:sent_before])
+        assert any(set(ids) & old_ids for ids in dash.alerts()["tx_ids"])
+        # measured on the running job: traffic held, a burst, the probes' alerts back
+        dash.resume_traffic()
+        figures = dash.measure(n=300)
+        assert figures["throughput_tx_per_s"] > 0 and figures["transactions"] == 300
         dash.paint()
         assert dash.plot.value[:4] == b"\x89PNG"
         assert "generation 2" in dash.status.value and "Latest alerts" in dash.table.value
