@@ -51,6 +51,18 @@ def check_java() -> Finding:
     return Finding("java", True, java.describe())
 
 
+def check_javac() -> Finding:
+    """Lesson 10 compiles its Kafka Streams app: that needs a JDK (javac), not only a runtime."""
+    from .streams import StreamsUnavailable, find_javac
+
+    try:
+        javac = find_javac()
+    except LabError as exc:  # StreamsUnavailable, or no Java at all (reported above)
+        fix = str(exc).split(". ", 1)[-1] if isinstance(exc, StreamsUnavailable) else "see the java finding"
+        return Finding("javac", None, "no javac 17+: lesson 10's Kafka Streams app cannot be compiled", fix)
+    return Finding("javac", True, f"{javac} (lesson 10 compiles its Kafka Streams app with it)")
+
+
 def check_jars() -> Finding:
     problems = artifacts.verify()
     n = len(artifacts.locked())
@@ -187,6 +199,7 @@ def check_roundtrip() -> Finding:
 CHECKS: list[Callable[[], Finding]] = [
     check_python,
     check_java,
+    check_javac,
     check_jars,
     check_ports,
     check_cluster,
