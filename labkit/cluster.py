@@ -122,6 +122,31 @@ def _record(proc: subprocess.Popen, **extra) -> dict:
     return {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(), **extra}
 
 
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; returns those still alive after ``timeout`` s.
+
+    A process that has exited but whose parent has not reaped it yet (a zombie) counts as
+    gone: when the lab was started by another process that is still running (the test
+    suite, `labkit lab`), that parent, not us, would have to reap it, and psutil's own
+    wait would see the zombie as alive until the timeout.
+    """
+
+    def alive(p: psutil.Process) -> bool:
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    deadline = time.monotonic() + timeout
+    left = list(procs)
+    while True:
+        psutil.wait_procs(left, timeout=0)  # reaps our own children
+        left = [p for p in left if alive(p)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
 def _stop(info: dict, timeout: float = STOP_TIMEOUT_S) -> bool:
     """Stop a tracked process and its children; True if something was running."""
     proc = tracked(info)
@@ -131,11 +156,11 @@ def _stop(info: dict, timeout: float = STOP_TIMEOUT_S) -> bool:
     for p in family:
         with contextlib.suppress(psutil.Error):
             p.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs(family, timeout=timeout)
+    alive = wait_gone(family, timeout)
     for p in alive:
         with contextlib.suppress(psutil.Error):
             p.kill()
-    psutil.wait_procs(alive, timeout=5)
+    wait_gone(alive, 5)
     return True
 
 
@@ -483,16 +508,11 @@ def restart_broker(node_id: int | None = None, quiet: bool = False) -> State:
 
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     with _lock():
-        state = State.load()
-        if state is None:
-            raise LabError("No lab is running: start it with `labkit up` (or `labkit.connect()`).")
-        if state.endpoints.backend != "local":
-            raise LabError(
-                f"This lab runs on the {state.endpoints.backend!r} backend: its Kafka is not a process "
-                "the lab started, so the lab cannot restart it. On compose: `docker compose restart "
-                "kafka`; on a remote cluster, ask whoever runs it. The local backend "
-                "(`labkit up --backend local`) can restart its broker from a notebook."
-            )
+        state = _own_processes(
+            "its Kafka is not a process the lab started, so the lab cannot restart it. On compose: "
+            "`docker compose restart kafka`; on a remote cluster, ask whoever runs it. The local "
+            "backend (`labkit up --backend local`) can restart its broker from a notebook."
+        )
         cluster = [
             kafka_proc.Broker(i["node_id"], i["port"], i["controller_port"])
             for name, i in sorted(state.processes.items())
@@ -529,6 +549,18 @@ def restart_broker(node_id: int | None = None, quiet: bool = False) -> State:
             kafka_proc.wait_ready(cluster, {b.node_id: p for b, p in zip(chosen, started, strict=True)})
         say(f"labkit: Kafka broker {which} serves again - restarted in {time.monotonic() - t0:.1f} s.")
         return state
+
+
+def _own_processes(elsewhere: str) -> State:
+    """The running lab's state, when its Kafka and Flink are processes this lab started (the
+    local backend): only those can be restarted or killed from a notebook. ``elsewhere`` says
+    what to do on compose or a remote cluster. Call with the lab's lock held."""
+    state = State.load()
+    if state is None:
+        raise LabError("No lab is running: start it with `labkit up` (or `labkit.connect()`).")
+    if state.endpoints.backend != "local":
+        raise LabError(f"This lab runs on the {state.endpoints.backend!r} backend: {elsewhere}")
+    return state
 
 
 @contextlib.contextmanager
@@ -697,15 +729,10 @@ def kill_taskmanager() -> dict:
     UI know it by; None if the JobManager did not list it) and ``killed_at`` (time.time()).
     """
     with _lock():
-        state = State.load()
-        if state is None:
-            raise LabError("No lab is running: start it with `labkit up` (or `labkit.connect()`).")
-        if state.endpoints.backend != "local":
-            raise LabError(
-                f"This lab runs on the {state.endpoints.backend!r} backend: its TaskManager is not a "
-                "process the lab started. On compose: `docker compose kill taskmanager` (then "
-                "`docker compose up -d`); on a remote cluster, ask whoever runs it."
-            )
+        state = _own_processes(
+            "its TaskManager is not a process the lab started. On compose: `docker compose kill "
+            "taskmanager` (then `docker compose up -d`); on a remote cluster, ask whoever runs it."
+        )
         proc = tracked(state.processes.get("flink-taskmanager", {}))
         if proc is None:
             raise LabError(
@@ -721,8 +748,7 @@ def kill_taskmanager() -> dict:
         for p in family:
             with contextlib.suppress(psutil.Error):
                 p.kill()  # SIGKILL
-        _, alive = psutil.wait_procs(family, timeout=10)
-        if alive:
+        if wait_gone(family, 10):
             raise LabError(f"The TaskManager (pid {proc.pid}) did not die within 10 s of SIGKILL.")
     return {"pid": proc.pid, "id": tm_id, "killed_at": killed_at}
 

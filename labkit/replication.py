@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import psutil
 
 from . import cluster, paths
 from .errors import LabError
@@ -248,7 +247,7 @@ class Trio(KafkaHelpers):
         if popen is not None:
             popen.wait(30)  # reap it (this kernel started it)
         else:
-            psutil.wait_procs([proc], timeout=30)
+            cluster.wait_gone([proc], 30)  # a zombie of another parent counts as gone
         if cluster.tracked(self._info(node_id)) is not None:
             raise LabError(f"Broker {node_id} (pid {pid}) did not die within 30 s of SIGKILL.")
 

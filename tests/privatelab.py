@@ -43,6 +43,15 @@ def wait_for(cond: Callable[[], Any], what: str, timeout: float = 60.0, every: f
         time.sleep(every)
 
 
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie its (new) parent has not reaped yet - `labkit
+    down` does not wait for a parent that is not itself to reap what it stopped."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 class PrivateLab:
     def __init__(self, home: Path, **extra_env: str) -> None:
         self.home = home.resolve()

@@ -16,7 +16,7 @@ import urllib.request
 
 import psutil
 import pytest
-from privatelab import LABKIT, PrivateLab, describe, wait_for
+from privatelab import LABKIT, PrivateLab, describe, gone, wait_for
 
 CORRUPT = '{"endpoints": {"backend": "local", "bootstr'  # a state file cut off mid-write
 
@@ -109,7 +109,7 @@ def test_down_stops_everything_and_twice_is_harmless(priv):
     pids = [priv.pid(name) for name in NAMES]
     down = priv.down()  # checks that no process of the lab is left
     assert set(down.stdout.removeprefix("labkit: stopped ").strip().split(", ")) >= NAMES
-    assert not any(psutil.pid_exists(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)
     assert priv.status()["backend"] is None
     again = priv.run("down")
     assert again.returncode == 0 and "nothing (nothing was running)" in again.stdout

@@ -5,6 +5,11 @@ run in the lesson and in tests/test_exercises_flink.py.)"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
+import psutil
 import pytest
 
 from labkit import checks, cluster
@@ -43,3 +48,28 @@ def test_killing_a_taskmanager_is_refused_on_a_cluster_the_lab_does_not_own(tmp_
 )
 def test_the_exercise_reads_intervals_as_flink_does(interval, ms):
     assert checks._lesson_08_ms(interval) == ms
+
+
+def test_a_killed_process_whose_parent_does_not_reap_it_counts_as_gone():
+    """The lab's processes are children of whoever started the lab (the test suite, `labkit
+    lab`), not of the kernel that kills the TaskManager: the zombie left behind is gone."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, time; p = subprocess.Popen(['sleep', '60']); "
+            "print(p.pid, flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        child = psutil.Process(int(parent.stdout.readline()))
+        child.kill()
+        t0 = time.monotonic()
+        assert cluster.wait_gone([child], 10) == []
+        assert time.monotonic() - t0 < 5
+        assert child.status() == psutil.STATUS_ZOMBIE  # still in the table: its parent has not reaped it
+    finally:
+        parent.kill()
+        parent.wait()

@@ -9,7 +9,7 @@ import json
 
 import psutil
 import pytest
-from privatelab import PrivateLab, describe, is_loopback, listeners
+from privatelab import PrivateLab, describe, gone, is_loopback, listeners
 
 from labkit import replication
 from labkit.errors import LabError
@@ -51,11 +51,11 @@ def test_the_trio_is_listed_reused_replaced_and_stopped_by_labkit_down(tmp_path)
         new = pids_of(replaced)
         assert "stopping what is left of an earlier trio" in replaced.stdout
         assert not set(new.values()) & set(pids.values())
-        assert not any(psutil.pid_exists(p) for p in pids.values() if p != pids[2])
+        assert all(gone(p) for p in pids.values())
 
         down = priv.down()  # also checks that no process of this lab is left
         assert all(f"trio-kafka-{n}" in down.stdout for n in (1, 2, 3))
-        assert not any(psutil.pid_exists(p) for p in new.values())
+        assert all(gone(p) for p in new.values())
     finally:
         priv.stop()
 
