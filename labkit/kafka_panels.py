@@ -477,7 +477,7 @@ class LanesPanel(_Panel):
             )
             ax.set_title(f"{self.topic}: one colour per key", fontsize=9)
         else:
-            ax.set_title(f"{self.topic}: no key, so the producer spreads events itself", fontsize=9)
+            ax.set_title(f"{self.topic}: no key: kafka-python picks a random partition per event", fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
