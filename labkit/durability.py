@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import paths
-from .errors import LabError
+from . import paths, waiting
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -32,12 +31,9 @@ def wait_for(cond: Callable[[], Any], what: str, timeout: float = 60.0, every: f
     checked every ``log.retention.check.interval.ms``), so the lesson waits for the effect,
     never for a fixed time."""
     t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise LabError(
-                f"Waited {timeout:.0f} s for {what}; the broker's log ({paths.logs()}) may say why."
-            )
-        time.sleep(every)
+    waiting.wait_for(
+        lambda: bool(cond()), f"{what} (the broker's log, {paths.logs()}, may say why)", timeout, every
+    )
     return time.monotonic() - t0
 
 

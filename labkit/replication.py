@@ -66,6 +66,19 @@ def _say(quiet: bool) -> Callable[..., None]:
     return (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
 
 
+def _track(brokers: list[kafka_proc.Broker], procs: list) -> None:
+    """Record the trio's broker processes in the lab's state, so `labkit down` stops them."""
+    for broker, proc in zip(brokers, procs, strict=True):
+        cluster.track(
+            f"{PREFIX}-{broker.node_id}",
+            proc,
+            node_id=broker.node_id,
+            port=broker.port,
+            controller_port=broker.controller_port,
+            log=str(paths.logs() / f"{PREFIX}-{broker.node_id}.log"),
+        )
+
+
 def start(brokers: int = 3, *, quiet: bool = False) -> Trio:
     """Start three Kafka brokers beside the lab, or reuse the ones already running.
 
@@ -108,15 +121,7 @@ def start(brokers: int = 3, *, quiet: bool = False) -> Trio:
         )
         t_format = time.monotonic()
         procs = kafka_proc.start(java, plan, plan, folder(), PREFIX, [CONTROLLER])
-        for broker, proc in zip(plan, procs, strict=True):
-            cluster.track(
-                f"{PREFIX}-{broker.node_id}",
-                proc,
-                node_id=broker.node_id,
-                port=broker.port,
-                controller_port=broker.controller_port,
-                log=str(paths.logs() / f"{PREFIX}-{broker.node_id}.log"),
-            )
+        _track(plan, procs)
         took = time.monotonic() - t_format
         say(f"labkit: 3 broker JVMs started ({took:.1f} s); waiting for them to register...")
         mine = {b.node_id: p for b, p in zip(plan, procs, strict=True)}
@@ -257,16 +262,8 @@ class Trio(KafkaHelpers):
         t0 = time.monotonic()
         dead = [self.broker(n) for n in node_ids if not self.alive(n)]
         procs = kafka_proc.start(_java(), dead, self.cluster, folder(), PREFIX, [CONTROLLER]) if dead else []
-        for broker, proc in zip(dead, procs, strict=True):
-            self._procs[broker.node_id] = proc
-            cluster.track(
-                f"{PREFIX}-{broker.node_id}",
-                proc,
-                node_id=broker.node_id,
-                port=broker.port,
-                controller_port=broker.controller_port,
-                log=str(paths.logs() / f"{PREFIX}-{broker.node_id}.log"),
-            )
+        self._procs.update({b.node_id: p for b, p in zip(dead, procs, strict=True)})
+        _track(dead, procs)
         names = " + ".join(f"broker {b.node_id}" for b in dead)
         self.marks.append(Mark(time.monotonic(), f"restart {names}"))
         started = {b.node_id: p for b, p in zip(dead, procs, strict=True)}

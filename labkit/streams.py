@@ -37,6 +37,7 @@ import pandas as pd
 from . import cluster, paths
 from .errors import LabError
 from .runtime import artifacts
+from .waiting import wait_for  # lesson 10 calls streams.wait_for
 
 SOURCE = Path(__file__).with_name("streams_app") / "ClickCounts.java"
 MAIN_CLASS = "ClickCounts"
@@ -489,20 +490,6 @@ def reset(lab, application_id: str) -> None:
 
 
 # --- reading results ---------------------------------------------------------------
-
-
-def wait_for(check, what: str, timeout: float = 90.0, every: float = 0.3):
-    """Call ``check()`` until it returns something (not None, False or empty) and return
-    that; a `LabError` naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        empty = isinstance(value, (list, tuple, dict, str)) and not value
-        if not (value is None or value is False or empty):
-            return value
-        if time.monotonic() > deadline:
-            raise LabError(f"Timed out after {timeout:.0f} s waiting for {what}.")
-        time.sleep(every)
 
 
 def read(lab, topic: str, rows: int, timeout: float = 90.0) -> pd.DataFrame:
