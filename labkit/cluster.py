@@ -755,13 +755,7 @@ def kill_taskmanager() -> dict:
 
 def _taskmanager_on(rest: str, ports: set[int]) -> str | None:
     """The id of the TaskManager that listens on one of ``ports`` (its RPC or data port)."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://{rest}/taskmanagers", timeout=5) as r:
-            listed = json.load(r)["taskmanagers"]
-    except (OSError, ValueError, KeyError):
-        return None
+    listed = flink_proc.taskmanagers(rest, timeout=5)
     for tm in listed:
         rpc_port = tm.get("path", "").rpartition(":")[2].partition("/")[0]
         if tm.get("dataPort") in ports or (rpc_port.isdigit() and int(rpc_port) in ports):

@@ -198,13 +198,19 @@ def overview(rest: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
-def taskmanager_ids(rest: str) -> set[str]:
-    """The TaskManagers the JobManager knows (a dead one stays listed for a few heartbeats)."""
+def taskmanagers(rest: str, timeout: float = 2.0) -> list[dict]:
+    """The JobManager's /taskmanagers listing (id, path, dataPort, slots...); [] if it does
+    not answer. A dead TaskManager stays listed for a few heartbeats."""
     try:
-        with urllib.request.urlopen(f"http://{rest}/taskmanagers", timeout=2) as r:
-            return {tm["id"] for tm in json.load(r)["taskmanagers"]}
+        with urllib.request.urlopen(f"http://{rest}/taskmanagers", timeout=timeout) as r:
+            return list(json.load(r)["taskmanagers"])
     except (OSError, ValueError, KeyError):
-        return set()
+        return []
+
+
+def taskmanager_ids(rest: str) -> set[str]:
+    """The ids of the TaskManagers the JobManager knows (see `taskmanagers`)."""
+    return {tm["id"] for tm in taskmanagers(rest)}
 
 
 def wait_ready(
