@@ -1,6 +1,6 @@
 # The two commands the README promises, plus a few conveniences.
 # Everything runs from the project's own .venv, created by scripts/setup.sh.
-.PHONY: setup lab test bench doctor down lint clean-notebooks
+.PHONY: setup lab test bench doctor down lint lint-only clean-notebooks
 
 setup:
 	@scripts/setup.sh
@@ -9,8 +9,9 @@ setup:
 lab: setup
 	@.venv/bin/labkit lab
 
-## The whole test suite: unit + integration tests and every lesson notebook (nbval).
-test: setup
+## The whole test suite: lint first (ruff + mypy), then unit + integration tests and every
+## lesson notebook (nbval).
+test: setup lint-only
 	@.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 ## Figures of the real stack on a private lab (a few minutes); BENCH_ARGS=--json adds raw data.
@@ -23,8 +24,11 @@ doctor: setup
 down:
 	@.venv/bin/labkit down
 
-lint: setup
-	@.venv/bin/ruff check labkit tests
+lint: setup lint-only
+
+lint-only:
+	@.venv/bin/ruff check labkit tests scripts
+	@.venv/bin/mypy
 
 clean-notebooks:
 	@.venv/bin/python scripts/clean_notebooks.py

@@ -777,9 +777,9 @@ def _lesson_08_committed(lab, topic: str) -> list[dict]:  # noqa: ANN001
 
     from kafka import TopicPartition
 
-    from .kafka import _closing
+    from .kafka import closing
 
-    with _closing(lab.consumer(isolation_level="read_committed", enable_auto_commit=False)) as reader:
+    with closing(lab.consumer(isolation_level="read_committed", enable_auto_commit=False)) as reader:
         tp = TopicPartition(topic, 0)
         reader.assign([tp])
         reader.seek_to_beginning(tp)

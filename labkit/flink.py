@@ -446,12 +446,18 @@ class FlinkHelpers:
 
     # --- failure drills: checkpoints, and a TaskManager crash (lesson 08) ---------------
 
+    def flink_api(self, path: str, body: dict | None = None, timeout: float = 10.0) -> Any:
+        """Ask the JobManager's REST API (the data behind Flink's Web UI): GET ``path``, or
+        POST ``body``; the reply's JSON. E.g. ``lab.flink_api("overview")`` (TaskManagers,
+        slots, jobs) or ``lab.flink_api(f"jobs/{job.job_id}/checkpoints")``."""
+        return rest_api(self.flink_rest, path, body, timeout)
+
     def checkpoints(self, job: Job) -> dict:
         """Flink's checkpoint statistics of ``job`` - the Web UI's *Checkpoints* tab
         (`Job.checkpoints_ui`), from REST ``GET /jobs/<id>/checkpoints``: ``counts``
         (completed, failed, restored, in progress) and ``latest`` (``completed``: the last
         checkpoint taken; ``restored``: the one the job was last restored from, or None)."""
-        return _flink_rest(self.flink_rest, f"/jobs/{job.job_id}/checkpoints")
+        return rest_api(self.flink_rest, f"/jobs/{job.job_id}/checkpoints")
 
     def trigger_checkpoint(self, job: Job, timeout: float = FLINK_TIMEOUT_S) -> dict:
         """Take a checkpoint of ``job`` now and wait until it has completed; returns its
@@ -463,10 +469,10 @@ class FlinkHelpers:
         on it - only at a moment you choose.
         """
         rest = self.flink_rest
-        trigger = _flink_rest(rest, f"/jobs/{job.job_id}/checkpoints", body={})["request-id"]
+        trigger = rest_api(rest, f"/jobs/{job.job_id}/checkpoints", body={})["request-id"]
         deadline = time.monotonic() + timeout
         while True:
-            reply = _flink_rest(rest, f"/jobs/{job.job_id}/checkpoints/{trigger}")
+            reply = rest_api(rest, f"/jobs/{job.job_id}/checkpoints/{trigger}")
             if reply["status"]["id"] == "COMPLETED":
                 failure = reply.get("operation", {}).get("failure-cause")
                 if failure:
@@ -484,7 +490,7 @@ class FlinkHelpers:
             time.sleep(0.1)
         while True:  # the statistics follow the completion by a moment
             try:
-                return _flink_rest(rest, f"/jobs/{job.job_id}/checkpoints/details/{cid}")
+                return rest_api(rest, f"/jobs/{job.job_id}/checkpoints/details/{cid}")
             except OSError:
                 if time.monotonic() > deadline:
                     raise
@@ -503,7 +509,7 @@ class FlinkHelpers:
                 if latest and latest["restore_timestamp"] >= after * 1000:
                     restored = latest
             if restored is not None:
-                info = _flink_rest(self.flink_rest, f"/jobs/{job.job_id}")
+                info = rest_api(self.flink_rest, f"/jobs/{job.job_id}")
                 if info["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in info["vertices"]):
                     return restored
             status = job.status
@@ -537,8 +543,9 @@ class FlinkHelpers:
         return cluster.start_taskmanager()
 
 
-def _flink_rest(rest: str | None, path: str, body: dict | None = None, timeout: float = 10.0) -> Any:
-    """GET (or POST ``body`` as JSON to) ``path`` of the JobManager's REST API; the reply's JSON."""
+def rest_api(rest: str | None, path: str, body: dict | None = None, timeout: float = 10.0) -> Any:
+    """GET (or POST ``body`` as JSON to) ``path`` of the JobManager at ``rest`` (host:port);
+    the reply's JSON. The Web UI shows the same data."""
     import json
     import urllib.request
 
@@ -546,7 +553,7 @@ def _flink_rest(rest: str | None, path: str, body: dict | None = None, timeout: 
         raise LabError("No Flink JobManager is known for this lab: start it with `labkit up`.")
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        f"http://{rest}{path}",
+        f"http://{rest}/{path.lstrip('/')}",
         data=data,
         method="GET" if body is None else "POST",
         headers={"Content-Type": "application/json"},

@@ -28,86 +28,23 @@ from typing import Any
 
 import pandas as pd
 
+from .reference import (  # noqa: F401 - re-exported: lessons and checks import them from here
+    arrival_order,
+    epoch_ms,
+    event_frame,
+    running_totals,
+    same_windows,
+    tradeoff,
+    watermark_sim,
+    watermark_timeline,
+    windows_pandas,
+)
+
 MS = 1000
 
 # ---------------------------------------------------------------------------------
 # Reference computations (pandas, independent of Flink)
 # ---------------------------------------------------------------------------------
-
-
-def event_frame(events: Iterable[dict] | pd.DataFrame, ts: str = "ts") -> pd.DataFrame:
-    """Events as a DataFrame with ``ts`` (epoch ms) and ``time`` (naive UTC timestamp)."""
-    df = pd.DataFrame(list(events) if not isinstance(events, pd.DataFrame) else events).copy()
-    df["time"] = pd.to_datetime(df[ts], unit="ms")
-    return df
-
-
-def windows_pandas(
-    events: Iterable[dict] | pd.DataFrame,
-    kind: str = "tumble",
-    size: float = 10,
-    slide: float | None = None,
-    gap: float | None = None,
-    *,
-    key: str | None = None,
-    ts: str = "ts",
-) -> pd.DataFrame:
-    """Count events per window, the way Flink's window TVFs define the windows.
-
-    ``kind`` is tumble, hop, cumulate or session; sizes are seconds. ``slide`` is the
-    hop's slide or the cumulate's step; ``gap`` the session gap. Session windows are per
-    ``key`` (as ``SESSION(... PARTITION BY key ...)``); the others per key if given.
-    Returns window_start, window_end (naive UTC timestamps), [key], n - sorted.
-    """
-    df = event_frame(events, ts)
-    keys = [key] if key else []
-    rows: list[dict] = []
-    size_ms = int(size * MS)
-    if kind == "session":
-        if not gap:
-            raise ValueError("a session window needs a gap")
-        gap_ms = int(gap * MS)
-        groups = df.groupby(key) if key else [(None, df)]
-        for k, g in groups:
-            times = sorted(g[ts])
-            start = last = times[0]
-            n = 1
-            for t in times[1:]:
-                if t >= last + gap_ms:  # the event's own window [t, t+gap) does not overlap
-                    rows.append({"start": start, "end": last + gap_ms, "key": k, "n": n})
-                    start, n = t, 0
-                last = max(last, t)
-                n += 1
-            rows.append({"start": start, "end": last + gap_ms, "key": k, "n": n})
-    else:
-        for t, k in zip(df[ts], df[key] if key else [None] * len(df), strict=True):
-            for start, end in _windows_of(int(t), kind, size_ms, int((slide or size) * MS)):
-                rows.append({"start": start, "end": end, "key": k})
-    out = pd.DataFrame(rows)
-    if kind != "session":
-        out = (
-            out.groupby(["start", "end", "key"] if key else ["start", "end"]).size().rename("n").reset_index()
-        )
-    out["window_start"] = pd.to_datetime(out["start"], unit="ms")
-    out["window_end"] = pd.to_datetime(out["end"], unit="ms")
-    if key:
-        out = out.rename(columns={"key": key})
-    cols = ["window_start", "window_end", *keys, "n"]
-    return out[cols].sort_values(cols[:-1]).reset_index(drop=True).astype({"n": "int64"})
-
-
-def _windows_of(t: int, kind: str, size: int, slide: int) -> list[tuple[int, int]]:
-    if kind == "tumble":
-        start = t - t % size
-        return [(start, start + size)]
-    if kind == "hop":  # windows of `size` starting every `slide` that contain t
-        last = t - t % slide
-        return [(s, s + size) for s in range(last, t - size, -slide)]
-    if kind == "cumulate":  # windows [start, start+k*step) of the max-size period holding t
-        start = t - t % size
-        first_end = t - t % slide + slide
-        return [(start, end) for end in range(first_end, start + size + 1, slide)]
-    raise ValueError(f"kind must be tumble, hop, cumulate or session, not {kind!r}")
 
 
 def window_sql(
@@ -138,97 +75,6 @@ def window_sql(
     }[kind]
     group = "window_start, window_end" + (f", {key or 'user_id'}" if kind == "session" or key else "")
     return f"SELECT {group}, COUNT(*) AS n\nFROM {tvf}\nGROUP BY {group}"
-
-
-def same_windows(flink: pd.DataFrame, reference: pd.DataFrame) -> bool:
-    """True when two window tables hold the same rows (order and dtypes aside)."""
-    cols = list(reference.columns)
-    if not set(cols) <= set(flink.columns) or len(flink) != len(reference):
-        return False
-
-    def norm(df: pd.DataFrame) -> pd.DataFrame:
-        df = df[cols].copy()
-        for c in ("window_start", "window_end"):
-            times = pd.to_datetime(df[c])  # Flink gives datetimes; a Kafka topic gives text
-            if times.dt.tz is not None:
-                times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-            df[c] = times.astype("datetime64[ms]")
-        df["n"] = df["n"].astype("int64")
-        return df.sort_values(cols[:-1]).reset_index(drop=True)
-
-    return norm(flink).equals(norm(reference))
-
-
-def arrival_order(events: Iterable[dict], disorder: float, *, seed: int = 0) -> list[dict]:
-    """The events as they would *arrive*: each one delayed by a random 0..``disorder``
-    seconds after it happened, then sorted by arrival. Adds ``arrival`` (epoch ms)."""
-    rng = random.Random(seed)
-    out = [{**e, "arrival": e["ts"] + int(rng.uniform(0, disorder * MS))} for e in events]
-    return sorted(out, key=lambda e: (e["arrival"], e["ts"]))
-
-
-def watermark_sim(arrived: Sequence[dict], bound: float, size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Replay what Flink does with ``WATERMARK FOR t AS t - INTERVAL 'bound' SECOND`` and
-    tumbling windows of ``size`` seconds, one event at a time in arrival order.
-
-    The watermark after an event is (largest event time seen) - bound; a window closes
-    (its result is emitted) once the watermark reaches its end - 1 ms; an event whose
-    window has already closed is *late* and the window aggregate drops it.
-
-    Returns (events, windows): events with ``watermark`` (before the event arrived),
-    ``window_end`` and ``late``; windows with ``n`` (events counted), ``closed_at`` (the
-    arrival time that closed it; None if only the end of input closes it) and ``delay_s``.
-    """
-    size_ms, bound_ms = int(size * MS), int(bound * MS)
-    wm: int | None = None
-    highest: int | None = None
-    rows, closed = [], {}
-    for i, e in enumerate(arrived):
-        end = e["ts"] - e["ts"] % size_ms + size_ms
-        late = wm is not None and end - 1 <= wm
-        rows.append({**e, "arrival_index": i, "watermark": wm, "window_end": end, "late": late})
-        highest = e["ts"] if highest is None else max(highest, e["ts"])
-        wm = highest - bound_ms
-        for r in rows:  # windows this watermark closes now
-            if r["window_end"] - 1 <= wm and r["window_end"] not in closed:
-                closed[r["window_end"]] = e.get("arrival", e["ts"])
-    ev = pd.DataFrame(rows)
-    kept = ev[~ev["late"]]
-    win = kept.groupby("window_end").size().rename("n").reset_index()
-    win["window_start"] = win["window_end"] - size_ms
-    win["closed_at"] = win["window_end"].map(closed)
-    win["delay_s"] = (win["closed_at"] - win["window_end"]) / MS
-    win = win[["window_start", "window_end", "n", "closed_at", "delay_s"]]
-    return ev, win
-
-
-def tradeoff(arrived: Sequence[dict], bounds: Iterable[float], size: float) -> pd.DataFrame:
-    """A simulation, per watermark bound (`watermark_sim`, no Flink): how many events would
-    be dropped as late, and how long after a window's end its result would appear (mean
-    and max, seconds on the events' ``arrival`` clock - simulated arrivals, not a
-    measurement of a running job)."""
-    rows = []
-    for b in bounds:
-        ev, win = watermark_sim(arrived, b, size)
-        rows.append(
-            {
-                "bound_s": b,
-                "late_events": int(ev["late"].sum()),
-                "mean_delay_s": round(float(win["delay_s"].mean()), 3),
-                "max_delay_s": round(float(win["delay_s"].max()), 3),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def running_totals(
-    events: Iterable[dict], key: str = "account_id", value: str = "amount"
-) -> dict[str, float]:
-    """The final total of ``value`` per ``key`` (rounded to cents)."""
-    totals: dict[str, float] = {}
-    for e in events:
-        totals[e[key]] = totals.get(e[key], 0.0) + e[value]
-    return {k: round(v, 2) for k, v in sorted(totals.items())}
 
 
 # ---------------------------------------------------------------------------------
@@ -422,36 +268,6 @@ def plot_disorder(ev: pd.DataFrame, *, size: float, title: str = "", out: Any | 
     return fig
 
 
-def _ms(values: Any) -> pd.Series:
-    """Epoch milliseconds of timestamps (text or datetime, naive = UTC); None stays NaN."""
-    times = pd.to_datetime(pd.Series(values), utc=True, format="mixed")
-    ms = times.astype("int64", copy=False) // 1_000_000
-    return ms.where(times.notna()).astype("float")
-
-
-def watermark_timeline(seen: pd.DataFrame, windows: pd.DataFrame, *, bound: float) -> pd.DataFrame:
-    """When each window fired, from what a real job wrote: ``seen`` has every event in the
-    order Flink read it (``ts`` and ``watermark_at``, Flink's ``CURRENT_WATERMARK`` as it
-    processed that event, i.e. the watermark left by the events before it), ``windows``
-    the window results (window_start, window_end, n).
-
-    Returns one row per window: start/end (epoch ms), n, and ``fired_after``: the position
-    of the event after which the watermark first reached end - 1 ms (the window's last
-    millisecond). Flink shows the watermark *after* event i as the ``watermark_at`` of
-    event i + 1; after the last event, nothing shows it, so the rule (newest event time -
-    ``bound``) fills in. NaN: the watermark has not reached the window's end yet.
-    """
-    ts = seen["ts"].astype("int64").tolist()
-    after = _ms(seen["watermark_at"]).tolist()[1:] + [max(ts) - int(bound * MS)]
-    rows = []
-    for w in windows.itertuples():
-        start, end = int(_ms([w.window_start])[0]), int(_ms([w.window_end])[0])
-        fired = next((i for i, wm in enumerate(after) if wm == wm and wm >= end - 1), None)
-        rows.append({"start": start, "end": end, "n": int(w.n), "fired_after": fired})
-    out = pd.DataFrame(rows, columns=["start", "end", "n", "fired_after"])
-    return out.sort_values("end").reset_index(drop=True)
-
-
 def plot_watermark_timeline(
     seen: pd.DataFrame,
     windows: pd.DataFrame,
@@ -484,7 +300,7 @@ def plot_watermark_timeline(
     ax.scatter(x[~is_late], y[~is_late], s=8, color="tab:blue", label="event")
     ax.scatter(x[is_late], y[is_late], s=26, marker="x", color="tab:red",
                label="late event (its window had fired)")
-    wm_after = list(((_ms(seen["watermark_at"]) - t0) / MS)[1:]) + [(ts.max() - bound * MS - t0) / MS]
+    wm_after = list(((epoch_ms(seen["watermark_at"]) - t0) / MS)[1:]) + [(ts.max() - bound * MS - t0) / MS]
     ax.step(x, wm_after, where="post", color="black", linewidth=1.1,
             label="watermark after each event (Flink's)")
     done = {int(w.end): w for w in fired.itertuples() if pd.notna(w.fired_after)}
@@ -767,7 +583,7 @@ def watch_windows(
     """
     from kafka import TopicPartition
 
-    from .kafka import _row, records_frame
+    from .kafka import record_row, records_frame
     from .widgets import in_notebook
 
     out = None
@@ -793,7 +609,7 @@ def watch_windows(
     def poll() -> None:
         for records in consumer.poll(0).values():
             for r in records:
-                row = _row(r)
+                row = record_row(r)
                 results.append(row)
                 end = int(pd.Timestamp(row["window_end"]).tz_localize("UTC").timestamp() * MS)
                 seen.setdefault(end, time.monotonic())

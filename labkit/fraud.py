@@ -1061,7 +1061,7 @@ class AlertWatcher:
         self.alerts: list[tuple[dict, int]] = []
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(
-            **lab._client_config({"enable_auto_commit": False, "fetch_max_wait_ms": 50})
+            **lab.client_config({"enable_auto_commit": False, "fetch_max_wait_ms": 50})
         )
         parts = lab.partitions(topic)
         tps = [TopicPartition(topic, p) for p in parts]

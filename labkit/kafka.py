@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from kafka.serializer import Serializer, SerializeWrapper
 
 from .cluster import require_broker
 from .errors import LabError, UnknownTopic
+from .waiting import wait_for
 
 #: Applied to every client labkit creates (overridable per call).
 CLIENT_DEFAULTS: dict[str, Any] = {
@@ -87,13 +89,15 @@ class KafkaHelpers:
 
     # --- clients ----------------------------------------------------------------
 
-    def _client_config(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    def client_config(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The settings every labkit client gets (address, fail-fast timeouts) plus ``overrides``:
+        for building a kafka-python client yourself with the lab's defaults."""
         require_broker(self.bootstrap_servers)
-        return {"bootstrap_servers": self.bootstrap_servers, **CLIENT_DEFAULTS, **overrides}
+        return {"bootstrap_servers": self.bootstrap_servers, **CLIENT_DEFAULTS, **(overrides or {})}
 
     def admin(self, **overrides: Any) -> KafkaAdminClient:
         """A ``KafkaAdminClient`` for this lab's broker."""
-        return KafkaAdminClient(**self._client_config(overrides))
+        return KafkaAdminClient(**self.client_config(overrides))
 
     def producer(self, **overrides: Any) -> KafkaProducer:
         """A ``KafkaProducer`` that sends dicts as JSON and string keys as UTF-8."""
@@ -110,7 +114,7 @@ class KafkaHelpers:
         for name in ("key_serializer", "value_serializer"):
             if callable(config[name]) and not isinstance(config[name], Serializer):
                 config[name] = SerializeWrapper(config[name])
-        return KafkaProducer(**self._client_config(config))
+        return KafkaProducer(**self.client_config(config))
 
     def consumer(self, *topics: str, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
         """A ``KafkaConsumer`` decoding JSON values (malformed ones arrive as text).
@@ -127,7 +131,7 @@ class KafkaHelpers:
             **CONSUMER_DEFAULTS,
             **overrides,
         }
-        return KafkaConsumer(*topics, **self._client_config(config))
+        return KafkaConsumer(*topics, **self.client_config(config))
 
     def restart_broker(self, node_id: int | None = None) -> float:
         """Restart the lab's Kafka broker: a clean stop, then a start on the same port with
@@ -146,7 +150,7 @@ class KafkaHelpers:
 
     def topics(self) -> list[str]:
         """The topics on the broker, sorted."""
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             return sorted(t for t in admin.list_topics() if not t.startswith("__"))
 
     def require_topic(self, topic: str) -> None:
@@ -183,11 +187,12 @@ class KafkaHelpers:
         if not isinstance(partitions, int) or not 1 <= partitions <= 64:
             raise ValueError(f"partitions must be a whole number from 1 to 64, not {partitions!r}")
         new = NewTopic(name, partitions, replication_factor or -1, topic_configs=dict(config or {}))
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             deleted = replace and name in admin.list_topics()
             if deleted:
                 admin.delete_topics([name])
-                _wait(lambda: name not in admin.list_topics(), f"topic {name!r} to be deleted")
+                gone = lambda: name not in admin.list_topics()  # noqa: E731
+                wait_for(gone, f"topic {name!r} to be deleted", timeout=10, every=0.05)
             # Kafka deletes a topic in the background: for a moment after it has gone from
             # the topic list, creating it again still answers "already exists".
             deadline = time.monotonic() + (15 if deleted else 0)
@@ -203,19 +208,19 @@ class KafkaHelpers:
                         f"Topic {name!r} already exists. Use replace=True to start it afresh "
                         f"(this deletes its events), or pick another name."
                     ) from None
-            _wait(lambda: name in admin.list_topics(), f"topic {name!r} to appear")
+            wait_for(lambda: name in admin.list_topics(), f"topic {name!r} to appear", timeout=10, every=0.05)
         return name
 
     def delete_topic(self, *names: str) -> None:
         """Delete topics; names that do not exist are ignored."""
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             doomed = [n for n in names if n in admin.list_topics()]
             if doomed:
                 admin.delete_topics(doomed)
 
     def delete_groups(self, *group_ids: str) -> None:
         """Forget consumer groups (and their committed offsets); unknown ones are ignored."""
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             known = {g["group_id"] for g in admin.list_groups()}
             doomed = [g for g in group_ids if g in known]
             if doomed:
@@ -223,21 +228,79 @@ class KafkaHelpers:
 
     def partitions(self, topic: str) -> list[int]:
         self.require_topic(topic)
-        with _closing(KafkaConsumer(**self._client_config({}))) as consumer:
+        with closing(KafkaConsumer(**self.client_config({}))) as consumer:
             return sorted(consumer.partitions_for_topic(topic) or [])
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """The log end offset of each partition: the offset the *next* event will get."""
         tps = [TopicPartition(topic, p) for p in self.partitions(topic)]
-        with _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c:
+        with closing(KafkaConsumer(**self.client_config({"enable_auto_commit": False}))) as c:
             ends = c.end_offsets(tps)
         return {p: ends[TopicPartition(topic, p)] for p in sorted(tp.partition for tp in tps)}
+
+    def reader(
+        self,
+        topic: str,
+        *,
+        start: str | int | datetime | pd.Timestamp = "beginning",
+        raw: bool = False,
+        **overrides: Any,
+    ) -> KafkaConsumer:
+        """A consumer in no group, assigned every partition of ``topic`` and positioned at ``start``.
+
+        ``start``: ``"beginning"`` (the oldest event kept), ``"end"`` (only what arrives
+        from now on), an offset (the same in every partition, capped at each partition's
+        end) or a time (each partition's first event at or after it, the end where none is).
+        Without a group nothing is committed: reading this way changes nobody's position.
+        ``raw=True`` leaves keys and values as bytes (for `record_row`). Use it in a
+        ``with`` block so it is closed.
+        """
+        if isinstance(start, bool) or not isinstance(start, (str, int, datetime, pd.Timestamp)):
+            raise TypeError(f"start must be 'beginning', 'end', an offset or a time, not {start!r}")
+        if isinstance(start, str) and start not in ("beginning", "end"):
+            raise ValueError(f"start must be 'beginning', 'end', an offset or a time, not {start!r}")
+        if isinstance(start, int) and start < 0:
+            raise ValueError(f"an offset is 0 or more, not {start}")
+        ends = self.end_offsets(topic)  # also: a clear error for an unknown topic
+        tps = [TopicPartition(topic, p) for p in ends]
+        config: dict[str, Any] = {"enable_auto_commit": False, **overrides}
+        if raw:
+            config["value_deserializer"] = config["key_deserializer"] = None
+            consumer = KafkaConsumer(**self.client_config(config))
+        else:
+            consumer = self.consumer(**config)
+        consumer.assign(tps)
+        if start == "beginning":
+            consumer.seek_to_beginning(*tps)
+        elif start == "end":
+            for tp in tps:
+                consumer.seek(tp, ends[tp.partition])
+        elif isinstance(start, int):
+            for tp in tps:
+                consumer.seek(tp, min(start, ends[tp.partition]))
+        else:
+            found = consumer.offsets_for_times({tp: _timestamp_ms(start) for tp in tps})
+            for tp in tps:
+                hit = found.get(tp)
+                consumer.seek(tp, hit.offset if hit is not None else ends[tp.partition])
+        return consumer
+
+    def scratch_topic(self, prefix: str, partitions: int = 1, **settings: Any) -> str:
+        """Create a new, empty topic named ``<prefix>-<random>`` and return its name.
+
+        For a topic that must not meet an earlier run's events or another notebook's (a
+        check's private input, a benchmark's output). ``settings`` go to `create_topic`
+        (``replication_factor``, ``config``); delete it with `delete_topic` when done.
+        """
+        if not prefix or not all(c.isalnum() or c in "._-" for c in prefix):
+            raise ValueError(f"a topic prefix uses letters, digits, '.', '_' and '-' only, not {prefix!r}")
+        return self.create_topic(f"{prefix.rstrip('-')}-{uuid.uuid4().hex[:10]}", partitions, **settings)
 
     def describe_topic(self, topic: str) -> pd.DataFrame:
         """One row per partition: where its log starts and ends and how many events it holds."""
         ends = self.end_offsets(topic)
         tps = [TopicPartition(topic, p) for p in ends]
-        with _closing(KafkaConsumer(**self._client_config({}))) as c:
+        with closing(KafkaConsumer(**self.client_config({}))) as c:
             starts = c.beginning_offsets(tps)
         rows = [
             {"partition": p, "start_offset": starts[TopicPartition(topic, p)], "end_offset": end}
@@ -312,16 +375,14 @@ class KafkaHelpers:
         ends = self.end_offsets(topic)
         rows: list[dict] = []
         tps = [TopicPartition(topic, p) for p in ends]
-        with _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c:
-            c.assign(tps)
-            c.seek_to_beginning(*tps)
+        with closing(self.reader(topic, start="beginning", raw=True)) as c:
             pending = {tp for tp in tps if ends[tp.partition] > 0}
             deadline = time.monotonic() + timeout
             while pending and (limit is None or len(rows) < limit):
                 if time.monotonic() > deadline:
                     raise LabError(f"Reading {topic!r} took longer than {timeout} s.")
                 for tp, records in c.poll(200).items():
-                    rows.extend(_row(r) for r in records if r.offset < ends[tp.partition])
+                    rows.extend(record_row(r) for r in records if r.offset < ends[tp.partition])
                 # every pending partition, not only those that returned records: one emptied by
                 # retention or delete_records, or ending in a transaction marker, has none to return
                 pending = {tp for tp in pending if c.position(tp) < ends[tp.partition]}
@@ -344,20 +405,15 @@ class KafkaHelpers:
         """
         from .widgets import live_table
 
-        ends = self.end_offsets(topic)
-        tps = [TopicPartition(topic, p) for p in ends]
         rows: list[dict] = []
         with (
             live_table(f"tail {topic}", last) as show,
-            _closing(KafkaConsumer(**self._client_config({"enable_auto_commit": False}))) as c,
+            closing(self.reader(topic, start="beginning" if from_beginning else "end", raw=True)) as c,
         ):
-            c.assign(tps)
-            for tp in tps:
-                c.seek(tp, 0 if from_beginning else ends[tp.partition])
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 batch = c.poll(200)
-                new = [_row(r) for records in batch.values() for r in records]
+                new = [record_row(r) for records in batch.values() for r in records]
                 if new:
                     rows.extend(new)
                     show(records_frame(rows))
@@ -366,7 +422,8 @@ class KafkaHelpers:
         return records_frame(rows)
 
 
-def _row(record: Any) -> dict:
+def record_row(record: Any) -> dict:
+    """One consumed record as a row of `read`'s DataFrame (metadata columns, then the JSON fields)."""
     value, error = decode(record.value)
     row: dict[str, Any] = {
         "partition": record.partition,
@@ -405,15 +462,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
 
 
-def _wait(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise LabError(f"Timed out after {timeout} s waiting for {what}.")
-        time.sleep(0.05)
-
-
-class _closing:
+class closing:
     """``with`` for kafka-python clients (they have close() but no context manager)."""
 
     def __init__(self, client: Any) -> None:
@@ -429,4 +478,4 @@ class _closing:
             pass
 
 
-__all__ = ["KafkaHelpers", "UnknownTopicOrPartitionError", "decode", "records_frame"]
+__all__ = ["KafkaHelpers", "UnknownTopicOrPartitionError", "closing", "decode", "record_row", "records_frame"]

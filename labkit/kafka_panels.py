@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import events
+from .reference import apply_transaction  # noqa: F401 - re-exported for lesson 04
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -813,11 +814,6 @@ class GroupPanel(_Panel):
 
 
 # --- lesson 04: replay -----------------------------------------------------------------
-
-
-def apply_transaction(balances: dict[str, int], tx: dict) -> None:
-    """The derived result a service keeps: each account's balance in cents."""
-    balances[tx["account_id"]] = balances.get(tx["account_id"], 0) + tx["amount_cents"]
 
 
 class ReplayPanel(_Panel):

@@ -49,9 +49,9 @@ class Lab(KafkaHelpers, FlinkHelpers):
     @property
     def brokers(self) -> int:
         """How many Kafka brokers are up (3 for the replication lessons: `labkit up --brokers 3`)."""
-        from .kafka import _closing
+        from .kafka import closing
 
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             return len(admin.describe_cluster().get("brokers") or [])
 
     def status(self) -> dict:

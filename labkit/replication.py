@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import cluster, paths
 from .errors import LabError
-from .kafka import KafkaHelpers, _closing
+from .kafka import KafkaHelpers, closing
 from .runtime import artifacts, kafka_proc
 from .runtime.net import PortLost
 
@@ -279,7 +279,7 @@ class Trio(KafkaHelpers):
     def create_topic_on(self, name: str, broker: int, *, config: dict[str, str] | None = None) -> str:
         """A one-partition topic whose only replica is on ``broker`` (replication factor 1)."""
         self.broker(broker)
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             if name in admin.list_topics():
                 admin.delete_topics([name])
                 _until(lambda: name not in admin.list_topics(), f"topic {name!r} to be deleted", 15)
@@ -307,7 +307,7 @@ class Trio(KafkaHelpers):
     def leaders(self, *topics: str) -> pd.DataFrame:
         """One row per partition: its leader (None: no leader, the partition is offline), its
         replicas and its in-sync replicas (ISR), as the live brokers' metadata says now."""
-        with _closing(self.admin()) as admin:
+        with closing(self.admin()) as admin:
             described = admin.describe_topics(list(topics))
         rows = []
         for t in described:

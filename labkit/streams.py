@@ -431,11 +431,11 @@ def internal_topics(lab, application_id: str) -> pd.DataFrame:
     (records re-keyed on their way to another task): partitions, events and cleanup policy."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
-    from .kafka import _closing
+    from .kafka import closing
 
     prefix = f"{application_id}-"
     names = [t for t in lab.topics() if t.startswith(prefix) and t.endswith(("-changelog", "-repartition"))]
-    with _closing(lab.admin()) as admin:
+    with closing(lab.admin()) as admin:
         wanted = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
         configs = admin.describe_configs(wanted) if names else {}
     flat = {}
@@ -459,9 +459,9 @@ def internal_topics(lab, application_id: str) -> pd.DataFrame:
 def assignment(lab, application_id: str) -> pd.DataFrame:
     """The application's consumer group as Kafka's group coordinator reports it: one row
     per member (an instance's stream thread) with the partitions assigned to it."""
-    from .kafka import _closing
+    from .kafka import closing
 
-    with _closing(lab.admin()) as admin:
+    with closing(lab.admin()) as admin:
         group = admin.describe_groups([application_id]).get(application_id) or {}
     rows = []
     for member in group.get("members") or []:
@@ -482,10 +482,11 @@ def reset(lab, application_id: str) -> None:
     prefix = f"{application_id}-"
     doomed = [t for t in lab.topics() if t.startswith(prefix) and t.endswith(("-changelog", "-repartition"))]
     if doomed:
-        from .kafka import _wait
+        from .waiting import wait_for
 
         lab.delete_topic(*doomed)
-        _wait(lambda: not set(doomed) & set(lab.topics()), f"{application_id}'s internal topics to go", 30)
+        gone = lambda: not set(doomed) & set(lab.topics())  # noqa: E731
+        wait_for(gone, f"{application_id}'s internal topics to go", 30, every=0.05)
     shutil.rmtree(app_home(application_id), ignore_errors=True)
 
 

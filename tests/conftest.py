@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 
@@ -51,9 +50,8 @@ def topic(lab: labkit.Lab):
     made: list[str] = []
 
     def make(prefix: str = "t", partitions: int = 1, **options) -> str:
-        name = f"test-{prefix}-{uuid.uuid4().hex[:8]}"
-        made.append(lab.create_topic(name, partitions=partitions, **options))
-        return name
+        made.append(lab.scratch_topic(f"test-{prefix}", partitions, **options))
+        return made[-1]
 
     yield make
     lab.delete_topic(*made)

@@ -23,7 +23,7 @@ from kafka import TopicPartition
 from privatelab import PrivateLab, describe, wait_for
 
 from labkit.flink import Job
-from labkit.kafka import _closing
+from labkit.kafka import closing
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def priv(tmp_path_factory):
 
 def partition_info(lab, topic: str) -> dict | None:
     """Partition 0's leader and in-sync replicas; None while the broker asked has no metadata yet."""
-    with _closing(lab.admin()) as admin:
+    with closing(lab.admin()) as admin:
         partitions = admin.describe_topics([topic])[0]["partitions"]
     return partitions[0] if partitions else None
 
@@ -118,7 +118,7 @@ def rest(priv: PrivateLab, path: str) -> dict:
 
 def committed_counts(lab, topic: str) -> dict[str, list[int]]:
     """Every count the sink committed, per key, in order (what a read_committed reader sees)."""
-    with _closing(lab.consumer(isolation_level="read_committed", enable_auto_commit=False)) as c:
+    with closing(lab.consumer(isolation_level="read_committed", enable_auto_commit=False)) as c:
         tp = TopicPartition(topic, 0)
         c.assign([tp])
         c.seek_to_beginning(tp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pandas as pd
 import pytest
 from kafka import TopicPartition
 
@@ -144,3 +145,52 @@ def test_tail_shows_events_as_they_arrive_and_not_the_old_ones(lab, topic):
     assert len(seen) >= 5 and "old" not in seen.columns
     ids = sorted(seen["i"])
     assert ids == list(range(ids[0], ids[0] + len(ids)))  # every event since it started, none missed
+
+
+def test_reader_starts_where_asked_and_commits_nothing(lab, topic):
+    name = topic("reader", partitions=2)
+    lab.produce(name, [{"n": i, "k": f"k{i % 4}"} for i in range(40)], key="k",
+                timestamp=lambda e: 1_700_000_000_000 + e["n"] * 1000)
+    ends = lab.end_offsets(name)
+
+    def first_offsets(start) -> dict[int, int]:
+        with lab.reader(name, start=start) as c:
+            return {tp.partition: c.position(tp) for tp in c.assignment()}
+
+    assert first_offsets("beginning") == {p: 0 for p in ends}
+    assert first_offsets("end") == ends
+    assert first_offsets(3) == {p: min(3, end) for p, end in ends.items()}
+    assert first_offsets(10_000) == ends
+    # a time: each partition's first event at or after it (offsets_for_times)
+    df = lab.read(name)
+    since = pd.Timestamp(1_700_000_000_000 + 20 * 1000, unit="ms", tz="UTC")
+    expected = {p: int(g[g["timestamp"] >= since]["offset"].min()) for p, g in df.groupby("partition")}
+    assert first_offsets(since) == expected
+    assert first_offsets(pd.Timestamp("2100-01-01", tz="UTC")) == ends
+    with lab.reader(name) as c:
+        values = [r.value["n"] for batch in [c.poll(2000)] for rs in batch.values() for r in rs]
+        assert values and c.config["group_id"] is None
+
+
+@pytest.mark.parametrize("start", ["middle", -1, True, 1.5])
+def test_reader_refuses_a_start_it_does_not_understand(lab, topic, start):
+    name = topic("reader-bad")
+    with pytest.raises((ValueError, TypeError), match="start must be|offset is 0"):
+        lab.reader(name, start=start)
+
+
+def test_reader_of_an_unknown_topic_is_a_clear_error(lab):
+    with pytest.raises(UnknownTopic):
+        lab.reader("no-such-topic-for-the-reader")
+
+
+def test_scratch_topic_is_new_empty_and_unique(lab):
+    a, b = lab.scratch_topic("test-scratch", partitions=3), lab.scratch_topic("test-scratch-")
+    try:
+        assert a != b and a.startswith("test-scratch-") and b.startswith("test-scratch-")
+        assert "--" not in b
+        assert lab.partitions(a) == [0, 1, 2] and lab.end_offsets(b) == {0: 0}
+        with pytest.raises(ValueError, match="prefix"):
+            lab.scratch_topic("bad prefix!")
+    finally:
+        lab.delete_topic(a, b)

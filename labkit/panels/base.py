@@ -1,0 +1,112 @@
+"""What every panel shares: one base class, one way to draw, one way to stop.
+
+* `Panel`: displays as its ``widget`` (an ipywidgets container) and has ``stop()``; a panel
+  with a background thread calls ``self.running()`` so `stop_all` can stop it when a lesson
+  is re-run in the same kernel.
+* `new_figure`: a matplotlib figure not attached to pyplot (no inline double display,
+  safe to build in a thread).
+* `render(fig, target)`: the one way a picture reaches a widget. It replaces the
+  ``Output``'s outputs with the figure as PNG; it never uses ``with out:``, which captures
+  by the *current* message and so misroutes output from a thread or a button callback.
+  ``target=None`` (outside a notebook, in tests) only closes the figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import weakref
+from typing import Any
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+OK = "<span style='color:#1a7f37'>&#x25CF;</span>"  # a green dot: renders without emoji fonts
+FAIL = "<span style='color:#cf222e'>&#x25CF;</span>"
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (widgets can render), False in a terminal or a test."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def new_figure(width: float = 7.5, height: float = 2.8, rows: int = 0, **subplots: Any) -> Figure:
+    """A figure not attached to pyplot: nothing displays it twice, and a thread may draw it.
+
+    ``rows`` > 0 also adds that many axes stacked vertically (``fig.axes``)."""
+    fig = Figure(figsize=(width, height), dpi=90)
+    FigureCanvasAgg(fig)
+    if rows:
+        fig.subplots(rows, 1, squeeze=False, **subplots)
+    return fig
+
+
+def render(fig: Figure, target: Any | None, summary: str = "") -> None:
+    """Show ``fig`` in ``target`` (an ``ipywidgets.Output``), replacing what it showed.
+
+    Safe from any thread. ``summary`` is the text a text-only front end (or a test reading
+    ``target.outputs``) sees instead of the image.
+    """
+    try:
+        if target is not None:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", bbox_inches="tight")
+            png = base64.b64encode(buf.getvalue()).decode()
+            data = {"image/png": png, "text/plain": summary or "<figure>"}
+            target.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+    finally:
+        _forget(fig)
+
+
+def render_frame(df: pd.DataFrame, target: Any | None) -> None:
+    """Show a table in ``target`` (an ``ipywidgets.Output``), replacing what it showed."""
+    if target is not None:
+        data = {"text/html": df.to_html(index=False), "text/plain": df.to_string(index=False)}
+        target.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+
+def _forget(fig: Figure) -> None:
+    """A figure made through pyplot stays in pyplot's list (and memory) until closed."""
+    import matplotlib.pyplot as plt
+
+    if getattr(fig, "number", None) is not None:  # only pyplot's figures have a number
+        plt.close(fig)
+
+
+class Panel:
+    """A lesson's widget group: displays as ``widget``; ``stop()`` ends its background work."""
+
+    widget: Any
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)  # noqa: SLF001 - ipywidgets' display hook
+
+    def running(self) -> None:
+        """Record that this panel now has background work (a thread, a Flink job)."""
+        _RUNNING.add(self)
+
+    def stop(self) -> None:
+        """Stop background work; panels with threads or jobs override this."""
+        _RUNNING.discard(self)
+
+
+#: Panels whose background work may still be running in this kernel (see `stop_all`).
+_RUNNING: weakref.WeakSet[Panel] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every panel still running in this kernel.
+
+    A lesson's set-up cell calls this first: re-running a notebook in the same kernel
+    would otherwise leave the previous run's producers and consumers going, writing into
+    the freshly recreated topics and joining the same consumer groups.
+    """
+    for panel in list(_RUNNING):
+        panel.stop()
+    _RUNNING.clear()
