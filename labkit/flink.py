@@ -452,6 +452,49 @@ class FlinkHelpers:
         slots, jobs) or ``lab.flink_api(f"jobs/{job.job_id}/checkpoints")``."""
         return rest_api(self.flink_rest, path, body, timeout)
 
+    def tasks(self, job: Job) -> pd.DataFrame:
+        """A job's tasks as the Web UI's job graph shows them: operator (chain) name,
+        parallelism and status (CREATED, DEPLOYING, INITIALIZING, RUNNING, FINISHED, ...)."""
+        vertices = self.flink_api(f"jobs/{job.job_id}")["vertices"]
+        return pd.DataFrame(
+            [{"operator": v["name"], "parallelism": v["parallelism"], "status": v["status"]} for v in vertices],
+            columns=["operator", "parallelism", "status"],
+        )
+
+    def wait_until_running(self, job: Job, timeout: float = 60.0) -> pd.DataFrame:
+        """Block until every task of ``job`` runs on a TaskManager, and return `tasks`.
+
+        A job is RUNNING as soon as the JobManager has scheduled it; its tasks then still
+        deploy and initialise (start Python workers, restore state) for a few seconds before
+        they read anything. Raises if the job ends or ``timeout`` passes first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.tasks(job)
+            if len(now) and (now["status"] == "RUNNING").all():
+                return now
+            if job.status in ("FAILED", "CANCELED", "FINISHED"):
+                raise RuntimeError(f"job {job.name or job.job_id} ended ({job.status}) before all its tasks ran")
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the tasks of job {job.name or job.job_id} were not all RUNNING within {timeout:.0f} s:\n"
+                    f"{now.to_string(index=False)}\nSee {job.web_ui or self.web_ui}"
+                )
+            time.sleep(0.2)
+
+    def failures(self, job: Job) -> list[str]:
+        """The failures Flink recorded for ``job``, oldest first, one line each (the Web UI's
+        *Exceptions* tab): the last line of each exception's Python or Java message."""
+        reply = self.flink_api(f"jobs/{job.job_id}/exceptions")
+        history = reply.get("exceptionHistory", {}).get("entries", [])
+        lines = []
+        for entry in sorted(history, key=lambda e: e.get("timestamp", 0)):
+            text = entry.get("stacktrace") or entry.get("exceptionName") or ""
+            python = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("\t", " "))]
+            errors = [ln for ln in python if "Error:" in ln or "Exception:" in ln]
+            lines.append((errors or python or [entry.get("exceptionName", "?")])[-1])
+        return lines
+
     def checkpoints(self, job: Job) -> dict:
         """Flink's checkpoint statistics of ``job`` - the Web UI's *Checkpoints* tab
         (`Job.checkpoints_ui`), from REST ``GET /jobs/<id>/checkpoints``: ``counts``
