@@ -14,11 +14,10 @@ The defaults exist for reasons a learner would otherwise trip over:
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -29,6 +28,7 @@ from kafka.serializer import Serializer, SerializeWrapper
 
 from .cluster import require_broker
 from .errors import LabError, UnknownTopic
+from .records import FieldOrFn, decode, encode, record_row, records_frame, timestamp_ms, to_json
 from .waiting import wait_for
 
 #: Applied to every client labkit creates (overridable per call).
@@ -41,46 +41,6 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "heartbeat_interval_ms": 1000,
     "auto_offset_reset": "earliest",
 }
-
-FieldOrFn = str | Callable[[dict], Any] | None
-
-
-def to_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
-
-
-def decode(raw: bytes | None) -> tuple[Any, str | None]:
-    """Decode a JSON value; a malformed one is kept as text with an error, never dropped."""
-    if raw is None:
-        return None, None
-    try:
-        return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError) as exc:
-        return raw.decode("utf-8", "replace"), f"not valid JSON: {exc}"
-
-
-def _pick(spec: FieldOrFn, event: dict) -> Any:
-    if spec is None:
-        return None
-    if callable(spec):
-        return spec(event)
-    return event.get(spec)
-
-
-def _timestamp_ms(value: Any) -> int | None:
-    """Accept epoch milliseconds, a datetime, a pandas Timestamp or an ISO string."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    if isinstance(value, str):
-        value = pd.Timestamp(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(value.timestamp() * 1000)
-    raise ValueError(f"cannot use {value!r} as a timestamp")
-
 
 class KafkaHelpers:
     """Mixed into the lab handle; needs ``self.bootstrap_servers``."""
@@ -279,7 +239,7 @@ class KafkaHelpers:
             for tp in tps:
                 consumer.seek(tp, min(start, ends[tp.partition]))
         else:
-            found = consumer.offsets_for_times({tp: _timestamp_ms(start) for tp in tps})
+            found = consumer.offsets_for_times({tp: timestamp_ms(start) for tp in tps})
             for tp in tps:
                 hit = found.get(tp)
                 consumer.seek(tp, hit.offset if hit is not None else ends[tp.partition])
@@ -330,7 +290,7 @@ class KafkaHelpers:
         raises an error that names it and nothing is half-sent. Returns the count sent.
         """
         self.require_topic(topic)
-        records: Iterable = (self._record(i, e, key, timestamp, headers) for i, e in enumerate(events))
+        records: Iterable = (encode(i, e, key, timestamp, headers) for i, e in enumerate(events))
         if isinstance(events, (Sequence, pd.DataFrame)):
             records = list(records)  # validate every event before sending the first
         own = producer is None
@@ -345,24 +305,6 @@ class KafkaHelpers:
         finally:
             if own:
                 producer.close(timeout=5)
-
-    @staticmethod
-    def _record(
-        index: int, event: Any, key: FieldOrFn, timestamp: FieldOrFn, headers: Any
-    ) -> tuple[bytes | None, bytes, int | None, list[tuple[str, bytes]] | None]:
-        if not isinstance(event, Mapping):
-            raise ValueError(f"event #{index} is a {type(event).__name__}, not a dict: {event!r:.200}")
-        try:
-            value = json.dumps(dict(event), separators=(",", ":"), allow_nan=False, default=_json_default)
-            k = _pick(key, event)
-            ts = _timestamp_ms(_pick(timestamp, event))
-            hdrs = headers(event) if callable(headers) else headers
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"event #{index} cannot be sent: {exc}. The event: {event!r:.300}") from None
-        if key is not None and k is None:
-            raise ValueError(f"event #{index} has no key field {key!r}: {event!r:.300}")
-        header_list = [(str(h), str(v).encode()) for h, v in hdrs.items()] if hdrs else None
-        return (None if k is None else str(k).encode()), value.encode(), ts, header_list
 
     def read(self, topic: str, *, limit: int | None = None, timeout: float = 30.0) -> pd.DataFrame:
         """Everything currently in ``topic`` as a DataFrame, one row per event.
@@ -422,48 +364,9 @@ class KafkaHelpers:
         return records_frame(rows)
 
 
-def record_row(record: Any) -> dict:
-    """One consumed record as a row of `read`'s DataFrame (metadata columns, then the JSON fields)."""
-    value, error = decode(record.value)
-    row: dict[str, Any] = {
-        "partition": record.partition,
-        "offset": record.offset,
-        "timestamp": pd.Timestamp(record.timestamp, unit="ms", tz="UTC"),
-        "key": None if record.key is None else record.key.decode("utf-8", "replace"),
-    }
-    if record.headers:
-        row["headers"] = {h: v.decode("utf-8", "replace") for h, v in record.headers}
-    if error:
-        row.update(_raw=value, _error=error)
-    elif isinstance(value, dict):
-        row.update({k: v for k, v in value.items() if k not in row} | _clashes(value, row))
-    else:
-        row["value"] = value
-    return row
-
-
-def _clashes(value: dict, row: dict) -> dict:
-    """Value fields named like record metadata (e.g. a ``timestamp`` field) get a
-    ``value.`` prefix instead of silently overwriting the record's own column."""
-    return {f"value.{k}": v for k, v in value.items() if k in row}
-
-
-def records_frame(rows: list[dict]) -> pd.DataFrame:
-    base = ["partition", "offset", "timestamp", "key"]
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return pd.DataFrame(columns=base)
-    return df
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, pd.Timestamp)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
-
-
 class closing:
-    """``with`` for kafka-python clients (they have close() but no context manager)."""
+    """``with`` for kafka-python clients that never lets an error from ``close()`` hide the
+    real one (kafka-python's own ``with`` re-raises it, e.g. while the broker is down)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -478,4 +381,4 @@ class closing:
             pass
 
 
-__all__ = ["KafkaHelpers", "UnknownTopicOrPartitionError", "closing", "decode", "record_row", "records_frame"]
+__all__ = ["KafkaHelpers", "UnknownTopicOrPartitionError", "closing"]
