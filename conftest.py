@@ -35,11 +35,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not _SUITE_HOME:
         return
-    from labkit import cluster
+    from labkit.runtime import lifecycle
 
     os.environ["LABKIT_HOME"] = _SUITE_HOME[0]
     try:
-        cluster.down(quiet=True)
+        lifecycle.down(quiet=True)
     finally:
         shutil.rmtree(_SUITE_HOME[0], ignore_errors=True)
 

@@ -9,14 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import cluster, paths
+from . import doctor, paths
 from .errors import LabError
-from .runtime import artifacts
+from .runtime import artifacts, lifecycle
+from .runtime.jvm import FIX, JavaNotFound, find_java
+from .runtime.processes import track
+from .runtime.status import describe, status
+
+__all__ = ["describe", "main"]  # describe: `labkit status` as lines (the health panel shows them too)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from .java import FIX, JavaNotFound, find_java
-
     artifacts.ensure()
     try:
         java = find_java()
@@ -42,12 +45,12 @@ def _backend_options(args: argparse.Namespace) -> str | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    cluster.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
+    lifecycle.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
     return cmd_status(args)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    cluster.down(all_labs=args.all)
+    lifecycle.down(all_labs=args.all)
     return 0
 
 
@@ -57,12 +60,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("labkit: nothing deleted.")
             return 1
-    cluster.reset()
+    lifecycle.reset()
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    st = cluster.status()
+    st = status()
     if getattr(args, "json", False):
         print(json.dumps(st, indent=2, default=str))
         return 0
@@ -75,54 +78,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def brokers_up(st: dict) -> tuple[int, int]:
-    """(brokers up, brokers expected) from `cluster.status()`. A broker whose process has
-    died counts as down at once, although Kafka lists it until its session times out."""
-    listed = len((st.get("kafka") or {}).get("brokers") or [])
-    expected = st.get("brokers_expected") or listed
-    dead = [n for n, p in st["processes"].items() if n.startswith("kafka-") and not p["alive"]]
-    return min(listed, expected - len(dead)), expected
-
-
-def describe(st: dict) -> list[str]:
-    """`labkit status` as lines (the notebook health panel shows the same)."""
-    lines = [f"backend:   {st['backend']}"]
-    kafka = st.get("kafka")
-    if not st["running"] or kafka is None:
-        lines.append(f"kafka:     {st['bootstrap_servers']} NOT answering - `labkit up` restarts it")
-    elif "error" in kafka:
-        lines.append(f"kafka:     {st['bootstrap_servers']} answers TCP but not Kafka: {kafka['error']}")
-    else:
-        up, expected = brokers_up(st)
-        lines.append(
-            f"kafka:     Apache Kafka {kafka['version']} at {st['bootstrap_servers']}; "
-            f"{up} of {expected} broker(s) up, controller {kafka['controller']}"
-            + (" - a broker is DOWN: `labkit up` restarts it" if up < expected else "")
-        )
-    flink = st.get("flink")
-    if flink is None:
-        lines.append("flink:     no JobManager known")
-    elif "error" in flink:
-        lines.append(f"flink:     {flink['web_ui']} {flink['error']} - `labkit up` restarts it")
-    else:
-        lines.append(
-            f"flink:     Flink {flink['version']}, Web UI {flink['web_ui']}; {flink['taskmanagers']} "
-            f"TaskManager(s), {flink['slots_available']}/{flink['slots_total']} slots free, "
-            f"{flink['jobs_running']} job(s) running"
-            + (" - no TaskManager: `labkit up` restarts it" if not flink["taskmanagers"] else "")
-        )
-    for svc in st.get("services", []):
-        health = f", {svc['Health']}" if svc.get("Health") else ""
-        lines.append(f"service:   {svc.get('Service')} ({svc.get('State')}{health})")
-    for name, p in st["processes"].items():
-        state = f"pid {p['pid']}, {p['rss_mb']} MB" if p["alive"] else "NOT running"
-        lines.append(f"process:   {name} ({state})")
-    return lines
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from . import doctor
-
     findings = doctor.run(quick=args.quick)
     failed = [f for f in findings if f.ok is False]
     print(f"\n{len(findings) - len(failed)} checks fine, {len(failed)} failed.")
@@ -132,7 +88,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     """Start the cluster, then JupyterLab on notebooks/ in the foreground."""
     artifacts.ensure()
-    cluster.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
+    lifecycle.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
     root = paths.project_root()
     notebooks = Path(args.notebooks) if args.notebooks else (root / "notebooks") if root else Path.cwd()
     cmd = [
@@ -150,7 +106,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         cmd.append("--allow-root")
     cmd += [a for a in args.extra if a != "--"]
     proc = subprocess.Popen(cmd)
-    cluster.track("jupyter", proc, port=args.port)
+    track("jupyter", proc, port=args.port)
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -1,4 +1,9 @@
-"""`labkit doctor`: check every part the lab needs, and say how to fix what is broken."""
+"""`labkit doctor`: check every part the lab needs, and say how to fix what is broken.
+
+Each check returns a `Finding` (ok, failed, or a warning, with the fix); `run` prints them
+in order: Python, Java, javac, the verified jars, the default ports, Kafka, Flink, and a
+round trip Kafka -> Flink SQL -> Kafka.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cluster
-from .cli import brokers_up
 from .errors import LabError
-from .runtime import artifacts, flink_proc
+from .lab import Lab
+from .runtime import artifacts, flink_proc, kafka_proc
+from .runtime.jvm import FIX, JavaNotFound, find_java
+from .runtime.net import port_free
+from .runtime.state import State
+from .runtime.status import brokers_up, status
+from .runtime.streams_proc import StreamsUnavailable, find_javac
 
 
 @dataclass
@@ -40,8 +49,6 @@ def check_python() -> Finding:
 
 
 def check_java() -> Finding:
-    from .java import FIX, JavaNotFound, find_java
-
     try:
         java = find_java()
     except JavaNotFound as exc:
@@ -53,8 +60,6 @@ def check_java() -> Finding:
 
 def check_javac() -> Finding:
     """Lesson 10 compiles its Kafka Streams app: that needs a JDK (javac), not only a runtime."""
-    from .streams import StreamsUnavailable, find_javac
-
     try:
         javac = find_javac()
     except LabError as exc:  # StreamsUnavailable, or no Java at all (reported above)
@@ -81,12 +86,12 @@ def check_jars() -> Finding:
 
 def check_ports() -> Finding:
     """Kafka's and Flink's default ports: free, or used by this lab."""
-    st = cluster.status()
+    st = status()
     ours = {p.get("port") for p in st["processes"].values() if p.get("alive")}
     busy = [
         f"{port} ({what})"
-        for port, what in ((cluster.DEFAULT_PORT, "Kafka"), (flink_proc.DEFAULT_REST_PORT, "Flink Web UI"))
-        if port not in ours and not cluster.port_free(port)
+        for port, what in ((kafka_proc.DEFAULT_PORT, "Kafka"), (flink_proc.DEFAULT_REST_PORT, "Flink Web UI"))
+        if port not in ours and not port_free(port)
     ]
     if not busy:
         return Finding("ports", True, "9092 and 8081 are free or used by this lab")
@@ -98,15 +103,16 @@ def check_ports() -> Finding:
     )
 
 
-def _running_lab():
+def _running_lab() -> Lab:
     """A handle on the cluster the state file describes (without starting anything)."""
-    from .lab import Lab
-
-    return Lab(cluster.State.load().endpoints)  # type: ignore[union-attr]
+    state = State.load()
+    if state is None:
+        raise LabError("No lab is running: start it with `labkit up`.")
+    return Lab(state.endpoints)
 
 
 def check_cluster() -> Finding:
-    st = cluster.status()
+    st = status()
     if st["backend"] is None:
         return Finding("kafka", None, "not running", "start it: `labkit up`")
     if not st["running"]:
@@ -139,7 +145,7 @@ def check_cluster() -> Finding:
 
 
 def check_flink() -> Finding:
-    st = cluster.status()
+    st = status()
     flink = st.get("flink")
     if st["backend"] is None or flink is None:
         return Finding("flink", None, "not running", "start it: `labkit up`")
@@ -162,7 +168,7 @@ def check_flink() -> Finding:
 
 def check_roundtrip() -> Finding:
     """An event goes Kafka -> a Flink SQL job -> Kafka and comes back."""
-    st = cluster.status()
+    st = status()
     if not st["running"] or not st.get("flink") or "error" in (st.get("flink") or {}):
         return Finding("flink round trip", None, "skipped: Kafka or Flink is not running", "`labkit up`")
     lab = _running_lab()

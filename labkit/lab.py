@@ -1,10 +1,23 @@
-"""The lab handle: the one object a notebook holds to reach Kafka and Flink."""
+"""The lab handle: the one object a notebook holds to reach Kafka and Flink.
+
+`connect` makes sure the cluster runs (:mod:`labkit.runtime.lifecycle`) and returns a
+`Lab`: the cluster's addresses (:class:`~labkit.runtime.state.Endpoints`) plus the Kafka
+helpers (:mod:`labkit.kafka`) and the Flink helpers (:mod:`labkit.flink`) mixed in.
+"""
 
 from __future__ import annotations
 
-from . import cluster, flink
+from typing import TYPE_CHECKING, Any
+
+from . import flink
 from .flink import FlinkHelpers
-from .kafka import KafkaHelpers
+from .kafka import KafkaHelpers, closing
+from .runtime import lifecycle
+from .runtime.state import Endpoints
+from .runtime.status import status
+
+if TYPE_CHECKING:
+    from .panels.status import StatusPanel
 
 
 class Lab(KafkaHelpers, FlinkHelpers):
@@ -14,7 +27,7 @@ class Lab(KafkaHelpers, FlinkHelpers):
     it is cheap and safe to keep for a whole notebook.
     """
 
-    def __init__(self, endpoints: cluster.Endpoints) -> None:
+    def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
 
     @property
@@ -49,19 +62,17 @@ class Lab(KafkaHelpers, FlinkHelpers):
     @property
     def brokers(self) -> int:
         """How many Kafka brokers are up (3 for the replication lessons: `labkit up --brokers 3`)."""
-        from .kafka import closing
-
         with closing(self.admin()) as admin:
             return len(admin.describe_cluster().get("brokers") or [])
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """What runs where, as plain data (what `labkit status --json` prints)."""
-        return cluster.status()
+        return status()
 
-    def health(self):
+    def health(self) -> StatusPanel:
         """A panel showing Kafka's and Flink's versions, brokers, TaskManagers, slots, jobs,
         memory per process and a link to Flink's Web UI, with a Refresh button."""
-        from .health import StatusPanel
+        from .panels.status import StatusPanel  # ipywidgets: loaded when a notebook asks for a panel
 
         return StatusPanel()
 
@@ -76,7 +87,7 @@ def connect(quiet: bool = False) -> Lab:
     the same cluster through ``.labkit/state.json``. Jobs this kernel started before
     (an earlier run of the same notebook) are cancelled, so a re-run starts clean.
     """
-    state = cluster.up(quiet=quiet)
+    state = lifecycle.up(quiet=quiet)
     stopped = flink.stop_jobs()
     lab = Lab(state.endpoints)
     if not quiet:

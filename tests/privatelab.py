@@ -24,7 +24,10 @@ from typing import Any
 import psutil
 
 import labkit
-from labkit import cluster, paths
+from labkit import paths, waiting
+from labkit.errors import LabError
+from labkit.runtime.net import free_port
+from labkit.runtime.state import Endpoints
 
 LABKIT = [sys.executable, "-m", "labkit.cli"]
 #: Variables of the suite's own lab or of its PyFlink client that a private lab must not inherit.
@@ -32,15 +35,12 @@ DROPPED = ("LABKIT_BACKEND", "LABKIT_KAFKA_PORT", "LABKIT_FLINK_PORT", "LABKIT_B
 
 
 def wait_for(cond: Callable[[], Any], what: str, timeout: float = 60.0, every: float = 0.2) -> Any:
-    """Poll ``cond`` until it returns something truthy (returned); fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
+    """Poll ``cond`` until it returns something truthy (returned); fail the test after
+    ``timeout`` s. The lab's own polling loop (`labkit.waiting.wait_for`), as a test failure."""
+    try:
+        return waiting.wait_for(lambda: cond() or None, what, timeout, every)
+    except LabError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def gone(pid: int) -> bool:
@@ -50,6 +50,12 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def kill(pid: int) -> None:
+    """SIGKILL a process, as a crash would end it, and wait until it is `gone`."""
+    psutil.Process(pid).kill()
+    wait_for(lambda: gone(pid), f"{pid} to die")
 
 
 class PrivateLab:
@@ -98,7 +104,7 @@ class PrivateLab:
     def start_jupyterlab(self, log: Path) -> tuple[subprocess.Popen, int, str]:
         """`labkit lab --no-browser` on a free port with a known token, in its own process group
         (like a terminal's foreground job, so a test can send it Ctrl-C); returns (proc, port, token)."""
-        port, token = cluster.free_port(), uuid.uuid4().hex
+        port, token = free_port(), uuid.uuid4().hex
         with log.open("w") as out:  # the child keeps its own copy of the file descriptor
             args = ["lab", "--no-browser", "--port", str(port), "--", f"--IdentityProvider.token={token}"]
             proc = subprocess.Popen(
@@ -116,8 +122,8 @@ class PrivateLab:
     def state(self) -> dict:
         return json.loads((self.home / "state.json").read_text())
 
-    def endpoints(self) -> cluster.Endpoints:
-        return cluster.Endpoints(**self.state()["endpoints"])
+    def endpoints(self) -> Endpoints:
+        return Endpoints(**self.state()["endpoints"])
 
     def lab(self) -> labkit.Lab:
         """A handle on this lab for the test process (its own client JVM submits the jobs)."""

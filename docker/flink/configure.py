@@ -89,7 +89,7 @@ def apply(flink_home: Path) -> dict[str, str]:
     Flink's ``config-parser-utils.sh`` writes the settings, except values with spaces (the
     JVM options; the restart delay ``1 s``): it splits its arguments on spaces, so those are
     set in the YAML directly (the official image's entrypoint reads and rewrites the file at
-    every start, keeping them; tests/test_compose.py checks that). The file is read back at
+    every start, keeping them; tests/runtime/test_flink_image.py checks that). The file is read back at
     the end, because config-parser-utils.sh can exit 0 after writing an error into it.
     """
     wanted = settings()

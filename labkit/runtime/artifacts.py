@@ -20,8 +20,10 @@ import hashlib
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import paths
 from ..errors import LabError
@@ -110,7 +112,9 @@ def verify(bundles: tuple[str, ...] | None = None) -> list[str]:
     return problems
 
 
-def _maven(repo: Path):
+def maven(repo: Path) -> Any:
+    """The Maven resolver (a jgo ``MavenContext``) jars are fetched with, its repository
+    cache in ``repo``. Tests stand a "repository" of their own in here."""
     try:
         from jgo.maven import MavenContext
     except ImportError:  # pragma: no cover - jgo is a dependency of labkit
@@ -137,14 +141,14 @@ def ensure(quiet: bool = False, bundles: tuple[str, ...] | None = None) -> None:
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     say(f"labkit: fetching {len(todo)} jars from Maven Central (once; then cached in {paths.cache()})")
     with tempfile.TemporaryDirectory(prefix="labkit-maven-") as repo:
-        _fetch(todo, _maven(Path(repo)), say)
+        _fetch(todo, maven(Path(repo)), say)
     problems = verify(bundles)
     if problems:
         raise ArtifactsMissing("Jars failed verification: " + "; ".join(problems))
     say(f"labkit: {len(wanted)} jars verified (SHA-256).")
 
 
-def _fetch(todo: list[Jar], ctx, say) -> None:
+def _fetch(todo: list[Jar], ctx: Any, say: Callable[..., None]) -> None:
     for i, jar in enumerate(todo, 1):
         say(f"  [{i}/{len(todo)}] {jar.coordinate}")
         try:
@@ -170,7 +174,7 @@ def _fetch(todo: list[Jar], ctx, say) -> None:
 
 def lock() -> None:
     """Resolve every bundle's dependency tree and write the lock file (developers only)."""
-    ctx = _maven(paths.cache() / "maven-lock")
+    ctx = maven(paths.cache() / "maven-lock")
     lines = [
         "# Every jar the lab runs: bundle, Maven coordinate, SHA-256.",
         "# Written by `python -m labkit.runtime.artifacts lock` (jgo resolves the trees);",

@@ -23,7 +23,8 @@ from pathlib import Path
 from .. import paths
 from ..errors import LabError
 from . import artifacts
-from .net import BIND_FAILURES, PortLost, listening, pick_port
+from .net import listening, pick_port
+from .processes import fail_if_exited
 
 DEFAULT_REST_PORT = 8081
 SLOTS = 4
@@ -50,6 +51,13 @@ class FlinkPorts:
     @property
     def rest_address(self) -> str:
         return f"127.0.0.1:{self.rest}"
+
+
+def version() -> str:
+    """The Flink version of PyFlink's distribution, which the lab's cluster runs."""
+    import pyflink.version
+
+    return pyflink.version.__version__
 
 
 def flink_home() -> Path:
@@ -225,12 +233,7 @@ def wait_ready(
     deadline = time.monotonic() + timeout
     while True:
         for role, proc in procs.items():
-            if proc.poll() is not None:
-                log = paths.log_tail(paths.logs() / f"flink-{role}.log")
-                error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
-                raise error(
-                    f"The Flink {role} exited during start (code {proc.returncode}). Its log ends:\n{log}"
-                )
+            fail_if_exited(proc, f"The Flink {role}", paths.logs() / f"flink-{role}.log")
         # a JobManager we started must hold the REST port (another lab's may answer there)
         jm = procs.get("jobmanager")
         mine = jm is None or listening(jm.pid, int(rest.rpartition(":")[2]))

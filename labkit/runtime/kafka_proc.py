@@ -20,11 +20,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import paths
 from ..errors import LabError
 from . import artifacts
-from .net import BIND_FAILURES, PortLost, answers, listening, pick_port
+from .net import answers, listening, pick_port
+from .processes import fail_if_exited
 
 SETTINGS = Path(__file__).with_name("kafka.properties")
 LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
@@ -44,6 +46,15 @@ class Broker:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def fields(self) -> dict[str, int]:
+        """What the state file keeps of this broker beside its process (see `of`)."""
+        return {"node_id": self.node_id, "port": self.port, "controller_port": self.controller_port}
+
+    @classmethod
+    def of(cls, info: dict[str, Any]) -> Broker:
+        """The broker a process record (with `fields`) describes."""
+        return cls(info["node_id"], info["port"], info["controller_port"])
 
 
 def data_dir(brokers: int) -> Path:
@@ -67,10 +78,12 @@ def plan(
     return out
 
 
-def _properties(
+def server_properties(
     broker: Broker, cluster: list[Broker], folder: Path | None = None, controllers: list[int] | None = None
 ) -> str:
-    """``controllers``: the node ids that are also KRaft controllers (default: every one)."""
+    """A broker's ``server.properties``: ``kafka.properties`` plus its node id, listeners,
+    quorum and log folder. ``controllers``: the node ids that are also KRaft controllers
+    (default: every one)."""
     folder = folder or data_dir(len(cluster))
     voting = [b for b in cluster if controllers is None or b.node_id in controllers]
     voters = ",".join(f"{b.node_id}@127.0.0.1:{b.controller_port}" for b in voting)
@@ -148,7 +161,7 @@ def start(
 
     def format_log(broker: Broker) -> None:
         config = folder / f"broker-{broker.node_id}.properties"
-        config.write_text(_properties(broker, cluster, folder, controllers))
+        config.write_text(server_properties(broker, cluster, folder, controllers))
         log_dir = folder / f"broker-{broker.node_id}"
         if not (log_dir / "meta.properties").is_file():
             done = subprocess.run(
@@ -206,13 +219,7 @@ def wait_ready(
     bootstrap = ",".join(b.address for b in cluster)
     while True:
         for node_id, proc in started.items():
-            if proc.poll() is not None:
-                log = paths.log_tail(paths.logs() / f"{log_prefix}-{node_id}.log")
-                error = PortLost if any(s in log for s in BIND_FAILURES) else LabError
-                raise error(
-                    f"Kafka broker {node_id} exited during start (code {proc.returncode}). "
-                    f"Its log ends:\n{log}"
-                )
+            fail_if_exited(proc, f"Kafka broker {node_id}", paths.logs() / f"{log_prefix}-{node_id}.log")
         ports = {b.node_id: b.port for b in cluster}
         # our own processes must hold their ports (another lab may answer at that address)
         mine = all(listening(p.pid, ports[node_id]) for node_id, p in started.items())

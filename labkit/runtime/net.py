@@ -1,4 +1,9 @@
-"""Ports and addresses: every lab process listens on 127.0.0.1 only."""
+"""Ports and addresses: choosing free ports, and asking whether something answers.
+
+Every lab process listens on 127.0.0.1 only. `pick_port` chooses the ports a new process
+gets; `PortLost` is what a start raises when another program took one in between (the
+caller chooses again); `answers`/`listening`/`require_broker` ask who is there.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import socket
 
 import psutil
 
-from ..errors import LabError
+from ..errors import BrokerUnavailable, LabError
 
 
 class PortLost(LabError):
@@ -74,3 +79,14 @@ def listening(pid: int, port: int) -> bool:
     except psutil.Error:
         return False
     return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns)
+
+
+def require_broker(bootstrap_servers: str, timeout: float = 2.0) -> None:
+    """Fail within seconds (not kafka-python's 30 s) when no broker answers."""
+    servers = [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+    if not any(answers(s, timeout) for s in servers):
+        raise BrokerUnavailable(
+            f"No Kafka broker answers at {bootstrap_servers}. Start the lab with "
+            "`labkit up` (or run `labkit.connect()` in a notebook); `labkit status` and "
+            "`labkit doctor` show what is running."
+        )

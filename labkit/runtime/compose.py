@@ -11,7 +11,7 @@ This module runs ``docker compose`` for the lab: ``up`` starts the cluster servi
 the ``lab`` service: the notebooks run on this machine) and waits until every one is
 healthy; ``down`` stops them and keeps Kafka's data volume. The notebook reaches Kafka at
 127.0.0.1:9092, Flink's TaskManagers reach it as ``kafka:19092`` inside the compose
-network: :class:`~labkit.cluster.Endpoints` carries both, and the Flink helpers put the
+network: :class:`~labkit.runtime.state.Endpoints` carries both, and the Flink helpers put the
 cluster's view into every Kafka table's DDL.
 
 Options (environment variables, also set by ``labkit up`` flags):
@@ -40,8 +40,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import paths
-from .errors import LabError
+from .. import paths
+from ..errors import LabError
+from .state import Endpoints
 
 PROJECT = "kafka-flink-lab"
 HOST = "127.0.0.1"
@@ -131,10 +132,8 @@ def project() -> str:
     return os.environ.get("LABKIT_COMPOSE_PROJECT", PROJECT)
 
 
-def endpoints(with_replication: bool | None = None):
+def endpoints(with_replication: bool | None = None) -> Endpoints:
     """Where the compose cluster is, from this machine's and from Flink's side."""
-    from .cluster import Endpoints
-
     rep = replication() if with_replication is None else with_replication
     names = ["kafka", *(REPLICATION_SERVICES if rep else ())]
     host_ports = {**{n: port for n, (port, _) in BROKERS.items()}, "kafka": kafka_port()}
@@ -219,7 +218,7 @@ def _run(
     return done
 
 
-def up(quiet: bool = False):
+def up(quiet: bool = False) -> Endpoints:
     """Start the cluster services and wait until all are healthy; returns the Endpoints.
 
     Idempotent: on a running cluster ``docker compose up`` changes nothing and returns
@@ -247,7 +246,7 @@ def up(quiet: bool = False):
         env=_compose_env(rep),
         cwd=compose_file().parent,
     )
-    _save({"project": project(), "file": str(compose_file()), "replication": rep, "taskmanagers": n_tm})
+    save_record({"project": project(), "file": str(compose_file()), "replication": rep, "taskmanagers": n_tm})
     return endpoints(rep)
 
 
@@ -256,9 +255,9 @@ def down(quiet: bool = False, volumes: bool = False) -> bool:
     ``volumes``). True if there was a compose cluster to stop.
 
     Raises LabError when Docker cannot do it (gone, engine stopped); the record stays, so a
-    later ``labkit down`` tries again. :func:`labkit.cluster.down` catches that error and
+    later ``labkit down`` tries again. :func:`labkit.runtime.lifecycle.down` catches that error and
     still stops the lab's local processes."""
-    saved = _load()
+    saved = load_record()
     if saved is None:
         return False
     exe = docker()
@@ -284,7 +283,7 @@ def services() -> list[dict]:
     if exe is None:
         return []
     try:
-        saved = _load() or {"file": str(compose_file()), "project": project()}
+        saved = load_record() or {"file": str(compose_file()), "project": project()}
         done = subprocess.run(
             [exe, "compose", "-f", saved["file"], "-p", saved["project"], "ps", "--all", "--format", "json"],
             capture_output=True,
@@ -318,11 +317,14 @@ def _state_file() -> Path:
     return paths.home() / "compose.json"
 
 
-def _save(info: dict) -> None:
+def save_record(info: dict) -> None:
+    """Note a compose cluster ``up`` started (project, file, replication, taskmanagers),
+    so ``down`` - from any kernel or the CLI - knows there is one to stop."""
     _state_file().write_text(json.dumps(info, indent=2))
 
 
-def _load() -> dict | None:
+def load_record() -> dict | None:
+    """The compose cluster ``up`` started and ``down`` has not stopped yet, or None."""
     try:
         return json.loads(_state_file().read_text())
     except (FileNotFoundError, json.JSONDecodeError):

@@ -15,9 +15,9 @@ import uuid
 
 import psutil
 import pytest
-from privatelab import Kernel, PrivateLab, describe, is_loopback, listeners, wait_for
+from privatelab import Kernel, PrivateLab, describe, is_loopback, kill, listeners, wait_for
 
-from labkit import cluster
+from labkit.runtime.processes import tracked
 
 CLUSTER = ("kafka-1", "flink-jobmanager", "flink-taskmanager")
 
@@ -37,11 +37,6 @@ def priv(tmp_path_factory, registry):
         yield lab
     finally:
         lab.stop()
-
-
-def kill(pid: int) -> None:
-    psutil.Process(pid).kill()
-    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", f"{pid} to die")
 
 
 def test_events_survive_down_and_up(priv):
@@ -192,7 +187,8 @@ def test_down_all_stops_a_lab_whose_owner_was_killed_but_not_one_whose_owner_liv
                 sys.executable,
                 "-c",
                 "import os, signal; os.environ['LABKIT_OWNER_PID'] = str(os.getpid())\n"
-                "from labkit import cluster; cluster.up(quiet=True); os.kill(os.getpid(), signal.SIGKILL)",
+                "from labkit.runtime import lifecycle; lifecycle.up(quiet=True)\n"
+                "os.kill(os.getpid(), signal.SIGKILL)",
             ],
             env=orphan.env,
             capture_output=True,
@@ -202,7 +198,7 @@ def test_down_all_stops_a_lab_whose_owner_was_killed_but_not_one_whose_owner_liv
         assert owner.returncode == -signal.SIGKILL, owner.stderr
         left = orphan.state()
         assert not psutil.pid_exists(left["owner_pid"])
-        assert all(cluster.tracked(info) for info in left["processes"].values())
+        assert all(tracked(info) for info in left["processes"].values())
 
         sweeper = PrivateLab(tmp_path / "sweeper", TMPDIR=str(registry))
         out = sweeper.run("down", "--all", timeout=180)

@@ -1,5 +1,6 @@
-"""The remote backend, for real: the suite's own lab (Kafka + Flink JobManager) is used as
-"a cluster someone else runs", from a private LABKIT_HOME.
+"""Choosing the backend (labkit/runtime/backends.py), and the remote backend for real: the
+suite's own lab (Kafka + Flink JobManager) is used as "a cluster someone else runs", from a
+private LABKIT_HOME.
 
 Flink's view of Kafka is spelt differently (localhost instead of 127.0.0.1), so the tests
 see which address reaches the Flink DDL. Nothing here starts or stops a cluster: the remote
@@ -19,7 +20,12 @@ import uuid
 import pytest
 
 import labkit
-from labkit import cluster, paths
+from labkit import paths
+from labkit.errors import LabError
+from labkit.runtime import compose, flink_proc
+from labkit.runtime.backends import requested_backend
+from labkit.runtime.net import answers, free_port
+from labkit.runtime.state import State
 
 LABKIT = [sys.executable, "-m", "labkit.cli"]
 
@@ -130,17 +136,44 @@ def test_remote_status_and_down_leave_the_remote_cluster_alone(remote_env):
     # `labkit down` on a remote backend stops nothing: the cluster is not ours
     down = run("down")
     assert down.returncode == 0 and "nothing" in down.stdout, down.stdout + down.stderr
-    assert cluster.answers(suite_lab.bootstrap_servers.split(",")[0])
-    assert cluster.flink_proc.overview(suite_lab.flink_rest) is not None
+    assert answers(suite_lab.bootstrap_servers.split(",")[0])
+    assert flink_proc.overview(suite_lab.flink_rest) is not None
     assert json.loads(run("status", "--json").stdout)["backend"] is None
 
 
 def test_remote_backend_without_a_broker_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     monkeypatch.setenv("LABKIT_BACKEND", "remote")
-    address = f"127.0.0.1:{cluster.free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("LABKIT_BOOTSTRAP_SERVERS", address)
-    monkeypatch.setenv("LABKIT_FLINK_REST", f"127.0.0.1:{cluster.free_port()}")
+    monkeypatch.setenv("LABKIT_FLINK_REST", f"127.0.0.1:{free_port()}")
     with pytest.raises(labkit.BrokerUnavailable, match=f"No Kafka broker answers at {address}"):
         labkit.connect(quiet=True)
     assert not paths.state_file().exists()  # nothing recorded for a cluster that is not there
+
+
+def test_requested_backend_by_argument_env_and_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    monkeypatch.delenv("LABKIT_BACKEND", raising=False)
+    assert requested_backend() is None
+    assert requested_backend("local") is None
+    assert requested_backend("compose").backend == "compose"
+    monkeypatch.setenv("LABKIT_BACKEND", "compose")
+    assert requested_backend().backend == "compose"
+    assert requested_backend("local") is None  # the flag wins over the env
+    monkeypatch.setenv("LABKIT_BACKEND", "remote")
+    monkeypatch.delenv("LABKIT_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("LABKIT_FLINK_REST", "127.0.0.1:8081")
+    with pytest.raises(LabError, match="LABKIT_BOOTSTRAP_SERVERS"):
+        requested_backend()
+    monkeypatch.setenv("LABKIT_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    monkeypatch.delenv("LABKIT_FLINK_REST")
+    with pytest.raises(LabError, match="LABKIT_FLINK_REST"):  # every job goes to a JobManager
+        requested_backend()
+    monkeypatch.setenv("LABKIT_BACKEND", "kubernetes")
+    with pytest.raises(LabError, match="'local', 'compose' or 'remote'"):
+        requested_backend()
+    # no flag, no env: a kernel keeps using the cluster the state file records
+    monkeypatch.delenv("LABKIT_BACKEND")
+    State(compose.endpoints(with_replication=False)).save()
+    assert requested_backend() == compose.endpoints(with_replication=False)

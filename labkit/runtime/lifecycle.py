@@ -1,0 +1,255 @@
+"""Starting and stopping the lab's cluster: ``up``, ``down`` and ``reset``.
+
+``up`` makes sure the cluster the lab should use is running, and is idempotent: on the
+local backend it starts Kafka (1 or 3 brokers, :mod:`labkit.runtime.kafka_proc`) and a
+Flink session cluster (:mod:`labkit.runtime.flink_proc`) as processes on this machine,
+reuses what still runs and restarts what died, on the ports it had; on compose it runs
+``docker compose up`` (:mod:`labkit.runtime.compose`); on a remote cluster it only checks
+that Kafka answers (:mod:`labkit.runtime.backends` says which). ``down`` stops every
+process the lab started (and a compose cluster), ``reset`` also deletes Kafka's data and
+Flink's checkpoints. Everything is recorded in the state file (:mod:`labkit.runtime.state`)
+under its lock, so kernels and the CLI share one cluster.
+
+Kafka's data stays on disk under ``.labkit/``: topics survive ``down``/``up``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from .. import paths
+from ..errors import LabError
+from . import artifacts, compose, flink_proc, kafka_proc
+from .backends import requested_backend, wanted_brokers
+from .jvm import find_java
+from .net import PortLost, answers, require_broker
+from .processes import record, stop, stop_all, tracked
+from .state import Endpoints, State, lock, owner_pid, register_home, registered_homes
+
+Say = Callable[..., None]
+
+
+def printer(quiet: bool) -> Say:
+    """``print`` (flushed) for progress messages, or nothing when ``quiet``."""
+    return (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+
+
+def local_brokers(processes: dict[str, dict[str, Any]]) -> list[kafka_proc.Broker]:
+    """The Kafka brokers among a local lab's recorded processes, by node id."""
+    return [kafka_proc.Broker.of(i) for name, i in sorted(processes.items()) if name.startswith("kafka-")]
+
+
+def broker_record(broker: kafka_proc.Broker, proc: subprocess.Popen) -> dict[str, Any]:
+    """The state file's record of a broker process the lab started."""
+    return record(proc, **broker.fields(), log=str(paths.logs() / f"kafka-{broker.node_id}.log"))
+
+
+def up(quiet: bool = False, backend: str | None = None, brokers: int | None = None) -> State:
+    """Make sure the lab's cluster is running; start or repair what is missing. Idempotent.
+
+    ``backend`` ('local', 'compose', 'remote') overrides ``LABKIT_BACKEND``; ``brokers``
+    (1 or 3) overrides ``LABKIT_BROKERS`` and what is running.
+    """
+    with lock():
+        remote = requested_backend(backend)
+        if remote is not None:
+            return _up_elsewhere(remote, backend, quiet)
+        state = State.load()
+        if state and state.endpoints.backend != "local":
+            state = State(state.endpoints, state.processes)  # back from compose/remote
+        n = wanted_brokers(brokers, state)
+        return _up_local(state, n, printer(quiet))
+
+
+def _up_elsewhere(remote: Endpoints, backend: str | None, quiet: bool) -> State:
+    previous = State.load()
+    explicit = bool(backend or os.environ.get("LABKIT_BACKEND"))
+    servers = remote.bootstrap_servers.split(",")
+    if remote.backend == "compose" and (explicit or not all(answers(s) for s in servers)):
+        if previous and any(tracked(i) for n, i in previous.processes.items() if n.startswith("kafka")):
+            raise LabError("The local cluster is running; stop it first with `labkit down`.")
+        remote = compose.up(quiet=quiet)
+    require_broker(remote.bootstrap_servers, timeout=3.0)
+    state = State(remote, previous.processes if previous else {}, owner_pid=owner_pid())
+    state.save()
+    return state
+
+
+def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
+    processes = dict(state.processes) if state else {}
+    kafka_names = [k for k in processes if k.startswith("kafka-")]
+    if state and state.endpoints.backend == "local" and state.brokers != n and kafka_names:
+        say(f"labkit: switching from {state.brokers} to {n} Kafka broker(s): stopping the current ones.")
+        stop_all([processes.pop(k) for k in kafka_names])
+    java = find_java()  # Java 17 or newer, or a JavaNotFound that says how to get one
+    artifacts.ensure(quiet=False)
+    t0 = time.monotonic()
+
+    # Kafka: reuse live brokers, restart dead ones on the ports they had
+    cluster = local_brokers(processes)
+    if len(cluster) != n:
+        stop_all([processes.pop(k) for k in list(processes) if k.startswith("kafka-")])
+        taken = {int(i["port"]) for i in processes.values() if i.get("port")}
+        # after losing a port race, away from the default ports other labs crowd around
+        first = kafka_proc.DEFAULT_PORT if not attempt else None
+        cluster = kafka_proc.plan(n, _env_port("LABKIT_KAFKA_PORT"), taken, first)
+    dead_brokers = [b for b in cluster if not tracked(processes.get(f"kafka-{b.node_id}", {}))]
+
+    # Flink: a dead JobManager restarts both; a dead TaskManager restarts alone
+    jm, tm = processes.get("flink-jobmanager", {}), processes.get("flink-taskmanager", {})
+    ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"]) if tracked(jm) else None
+    roles: tuple[str, ...] = ()
+    if ports is None:
+        stop(tm)
+        taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
+        preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
+        ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken, preferred)
+        roles = ("jobmanager", "taskmanager")
+    elif not tracked(tm):
+        roles = ("taskmanager",)
+
+    if not dead_brokers and not roles:
+        return _save_local(processes, cluster, ports, n)
+    had = [name for name, info in processes.items() if name.startswith(("kafka-", "flink-"))]
+    if had:
+        what = [f"Kafka broker {b.node_id}" for b in dead_brokers] + [f"the Flink {r}" for r in roles]
+        say(f"labkit: {', '.join(what)} had stopped; starting again.")
+    say(
+        f"labkit: starting {'Kafka' if dead_brokers else ''}"
+        f"{' and ' if dead_brokers and roles else ''}{'Flink' if roles else ''} (a few seconds)..."
+    )
+    started_kafka = kafka_proc.start(java.executable, dead_brokers, cluster) if dead_brokers else []
+    for broker, proc in zip(dead_brokers, started_kafka, strict=True):
+        processes[f"kafka-{broker.node_id}"] = broker_record(broker, proc)
+    known = flink_proc.taskmanager_ids(ports.rest_address) if roles == ("taskmanager",) else set()
+    started_flink = flink_proc.start(java.home, ports, roles) if roles else {}
+    for role, proc in started_flink.items():
+        log = str(paths.logs() / f"flink-{role}.log")
+        processes[f"flink-{role}"] = (
+            record(proc, port=ports.rest, rpc_port=ports.rpc, log=log)
+            if role == "jobmanager"
+            else record(proc, log=log)
+        )
+    state = _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if waiting fails
+    try:
+        if started_kafka:
+            kafka_proc.wait_ready(
+                cluster, {b.node_id: p for b, p in zip(dead_brokers, started_kafka, strict=True)}
+            )
+        if started_flink:
+            flink_proc.wait_ready(ports.rest_address, started_flink, known=known)
+    except PortLost:
+        # Another program (often a second lab starting at the same moment) bound a port
+        # between our choosing it and the process binding it: choose again. A broker being
+        # repaired keeps its ports (the other brokers know them), so only a fresh start moves.
+        fresh_kafka = len(dead_brokers) == len(cluster)
+        broker_lost = any(p.poll() is not None for p in started_kafka)
+        if attempt >= 2 or (broker_lost and not fresh_kafka):
+            raise
+        lost = [f"kafka-{b.node_id}" for b in dead_brokers] if fresh_kafka else []
+        if started_flink:  # not known to be ready: start it again with the rest
+            lost += ["flink-jobmanager", "flink-taskmanager"]
+        say("labkit: another program took a port the lab had chosen; choosing other ports.")
+        stop_all([processes.pop(k) for k in lost if k in processes])
+        return _up_local(_save_local(processes, cluster, ports, n), n, say, attempt + 1)
+    rest = ports.rest_address
+    say(
+        f"labkit: Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
+        f"({n} broker{'s' if n > 1 else ''}), Flink {flink_proc.version()} with Web UI http://{rest} "
+        f"- ready in {time.monotonic() - t0:.1f} s."
+    )
+    return state
+
+
+def _env_port(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _save_local(
+    processes: dict[str, dict[str, Any]],
+    cluster: list[kafka_proc.Broker],
+    ports: flink_proc.FlinkPorts,
+    n: int,
+) -> State:
+    bootstrap = ",".join(b.address for b in cluster)
+    state = State(
+        Endpoints("local", bootstrap, bootstrap, ports.rest_address), processes, n, owner_pid=owner_pid()
+    )
+    state.save()
+    register_home()
+    return state
+
+
+def down(quiet: bool = False, all_labs: bool = False) -> list[str]:
+    """Stop every process the lab started and forget the state. Safe to repeat.
+
+    ``all_labs``: also stop labs in other ``LABKIT_HOME`` folders whose owner (a test
+    run) is gone - what a killed run leaves behind.
+    """
+    stopped = _down_here(quiet)
+    if all_labs:
+        for entry, home in registered_homes():
+            if home == paths.home().resolve() or not (home / "state.json").is_file():
+                if not (home / "state.json").is_file():
+                    entry.unlink(missing_ok=True)
+                continue
+            try:
+                raw = json.loads((home / "state.json").read_text())
+            except (OSError, ValueError):
+                continue
+            owner = raw.get("owner_pid")
+            if owner and psutil.pid_exists(owner):
+                continue  # a test run that is still going
+            if not owner:
+                continue  # a learner's lab in another folder: theirs to stop
+            stop_all(list(raw.get("processes", {}).values()))
+            (home / "state.json").unlink(missing_ok=True)
+            entry.unlink(missing_ok=True)
+            stopped.append(f"left-over lab in {home}")
+    if not quiet:
+        print("labkit: stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
+    return stopped
+
+
+def _down_here(quiet: bool) -> list[str]:
+    stopped = []
+    with lock():
+        state = State.load()
+        try:
+            if compose.down(quiet=quiet):  # only if `up` started a compose cluster
+                stopped.append("compose cluster")
+        except LabError as exc:  # Docker gone: still stop the local processes below
+            if not quiet:
+                print(f"labkit: could not stop the compose cluster: {exc}")
+        if state:
+            # JupyterLab and its kernels first (they may be using the cluster), then Flink,
+            # then Kafka, each group at once
+            order = [
+                [n for n in state.processes if not n.startswith(("flink-", "kafka-"))],
+                [n for n in state.processes if n.startswith("flink-")],
+                [n for n in state.processes if n.startswith("kafka-")],
+            ]
+            for names in order:
+                alive = [n for n in names if tracked(state.processes[n])]
+                stop_all([state.processes[n] for n in alive])
+                stopped += alive
+        paths.state_file().unlink(missing_ok=True)
+    return stopped
+
+
+def reset(quiet: bool = False) -> None:
+    """Stop the lab and delete Kafka's data and Flink's checkpoints (every topic is gone)."""
+    down(quiet=quiet)
+    for sub in [*paths.home().glob("kafka-*"), flink_proc.flink_home()]:
+        shutil.rmtree(sub, ignore_errors=True)
+    if not quiet:
+        print("labkit: deleted every topic and checkpoint; `labkit up` starts an empty cluster.")

@@ -1,0 +1,130 @@
+"""What is running: as plain data (`status`, behind `labkit status --json`, `labkit
+doctor`, `lab.status()`) and as the lines `labkit status` and the health panel show
+(`describe`).
+
+It only asks - the state file, the processes, Kafka's metadata, Flink's REST API, and
+``docker compose ps`` on the compose backend - and never fails: a part that does not
+answer is reported as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from . import artifacts, compose, flink_proc
+from .net import answers
+from .processes import rss_mb, tracked
+from .state import State
+
+
+def status() -> dict[str, Any]:
+    """What is running, as plain data (for `labkit status` and the notebook panel)."""
+    state = State.load()
+    if state is None:
+        return {"running": False, "backend": None, "processes": {}}
+    procs = {}
+    for name, info in state.processes.items():
+        proc = tracked(info)
+        procs[name] = {
+            **{k: v for k, v in info.items() if k != "create_time"},
+            "alive": proc is not None,
+            "rss_mb": rss_mb(info),
+        }
+    out: dict[str, Any] = {
+        "running": any(answers(s) for s in state.endpoints.bootstrap_servers.split(",")),
+        **asdict(state.endpoints),
+        "brokers_expected": state.brokers,
+        "processes": procs,
+        "kafka": kafka_status(state.endpoints.bootstrap_servers),
+        "flink": flink_status(state.endpoints.flink_rest),
+    }
+    if state.endpoints.backend == "compose":
+        out["services"] = compose.services()
+    return out
+
+
+def kafka_status(bootstrap: str) -> dict[str, Any] | None:
+    """Brokers and the active controller, as Kafka reports them; None if it does not answer."""
+    if not any(answers(s, 0.5) for s in bootstrap.split(",")):
+        return None
+    from kafka import KafkaAdminClient  # kafka-python: loaded only when a broker answers
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+        )
+        try:
+            info = admin.describe_cluster()
+        finally:
+            admin.close()
+    except Exception as exc:  # noqa: BLE001 - status never fails
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {
+        "version": artifacts.KAFKA_VERSION,
+        "cluster_id": info.get("cluster_id"),
+        "controller": info.get("controller_id"),
+        "brokers": sorted(f"{b['broker_id']}@{b['host']}:{b['port']}" for b in info.get("brokers") or []),
+    }
+
+
+def flink_status(rest: str | None) -> dict[str, Any] | None:
+    """The JobManager's overview (version, TaskManagers, slots, running jobs) and its Web UI."""
+    if not rest:
+        return None
+    info = flink_proc.overview(rest)
+    if info is None:
+        return {"web_ui": f"http://{rest}", "error": "the JobManager does not answer"}
+    return {
+        "web_ui": f"http://{rest}",
+        "version": info.get("flink-version"),
+        "taskmanagers": info.get("taskmanagers"),
+        "slots_total": info.get("slots-total"),
+        "slots_available": info.get("slots-available"),
+        "jobs_running": info.get("jobs-running"),
+    }
+
+
+def brokers_up(st: dict[str, Any]) -> tuple[int, int]:
+    """(brokers up, brokers expected) from `status()`. A broker whose process has
+    died counts as down at once, although Kafka lists it until its session times out."""
+    listed = len((st.get("kafka") or {}).get("brokers") or [])
+    expected = st.get("brokers_expected") or listed
+    dead = [n for n, p in st["processes"].items() if n.startswith("kafka-") and not p["alive"]]
+    return min(listed, expected - len(dead)), expected
+
+
+def describe(st: dict[str, Any]) -> list[str]:
+    """`labkit status` as lines (the notebook health panel shows the same)."""
+    lines = [f"backend:   {st['backend']}"]
+    kafka = st.get("kafka")
+    if not st["running"] or kafka is None:
+        lines.append(f"kafka:     {st['bootstrap_servers']} NOT answering - `labkit up` restarts it")
+    elif "error" in kafka:
+        lines.append(f"kafka:     {st['bootstrap_servers']} answers TCP but not Kafka: {kafka['error']}")
+    else:
+        up, expected = brokers_up(st)
+        lines.append(
+            f"kafka:     Apache Kafka {kafka['version']} at {st['bootstrap_servers']}; "
+            f"{up} of {expected} broker(s) up, controller {kafka['controller']}"
+            + (" - a broker is DOWN: `labkit up` restarts it" if up < expected else "")
+        )
+    flink = st.get("flink")
+    if flink is None:
+        lines.append("flink:     no JobManager known")
+    elif "error" in flink:
+        lines.append(f"flink:     {flink['web_ui']} {flink['error']} - `labkit up` restarts it")
+    else:
+        lines.append(
+            f"flink:     Flink {flink['version']}, Web UI {flink['web_ui']}; {flink['taskmanagers']} "
+            f"TaskManager(s), {flink['slots_available']}/{flink['slots_total']} slots free, "
+            f"{flink['jobs_running']} job(s) running"
+            + (" - no TaskManager: `labkit up` restarts it" if not flink["taskmanagers"] else "")
+        )
+    for svc in st.get("services", []):
+        health = f", {svc['Health']}" if svc.get("Health") else ""
+        lines.append(f"service:   {svc.get('Service')} ({svc.get('State')}{health})")
+    for name, p in st["processes"].items():
+        state = f"pid {p['pid']}, {p['rss_mb']} MB" if p["alive"] else "NOT running"
+        lines.append(f"process:   {name} ({state})")
+    return lines
