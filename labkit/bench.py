@@ -1,6 +1,6 @@
 """Benchmark: how fast the real stack starts and answers, and what it costs in memory.
 
-    python -m labkit.bench            (or: make bench; --json adds the raw measurements)
+    python -m labkit.bench            (or: make bench; --json adds the raw measurements; --help)
 
 Runs on a PRIVATE lab (a temporary LABKIT_HOME, the shared jar cache) so nobody's lab is
 touched, and stops it at the end, also after an error. Side by side in one run: cold start
@@ -16,6 +16,7 @@ non-zero only when a measurement crashed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import operator
 import os
@@ -27,11 +28,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from . import paths
+from .kafka import closing
+from .waiting import wait_for
+
+if TYPE_CHECKING:
+    from .lab import Lab
 
 N_WARM, N_LATENCY, N_EVENTS, MAX_JOBS = 5, 12, 50_000, 100
 COUNT_SQL = "SELECT COUNT(*) AS n FROM clicks"
@@ -78,7 +84,8 @@ def cold_worker() -> None:
     lab.kafka_table(t_env, "carts", "user_id STRING, page STRING", topic=dst)
     job = lab.start(t_env.execute_sql("INSERT INTO carts SELECT * FROM clicks WHERE page = '/cart'"))
     steps["job submitted"] = time.time()
-    _wait_for(_consumer_at(lab, dst, end=False), lambda value: True, timeout=180)
+    with closing(lab.reader(dst, start="beginning")) as consumer:
+        wait_for_record(consumer, lambda value: True, timeout=180)
     steps["first result read"] = time.time()
     print("BENCH " + json.dumps(steps), flush=True)
     job.stop()
@@ -120,41 +127,32 @@ def _run_worker(*args: str, timeout: float = 600) -> dict:
 # --- in this process, the "notebook kernel" ---------------------------------------------------
 
 
-def _consumer_at(lab: Any, topic: str, *, end: bool) -> Any:
-    """A consumer on every partition of ``topic``, at its beginning or its end (no group)."""
-    from kafka import TopicPartition
+def wait_for_record(consumer: Any, match: Callable[[Any], bool], timeout: float) -> None:
+    """Until ``consumer`` reads a record whose value ``match``es (each poll waits 20 ms)."""
 
-    consumer = lab.consumer(enable_auto_commit=False)
-    tps = [TopicPartition(topic, p) for p in lab.partitions(topic)]
-    consumer.assign(tps)
-    (consumer.seek_to_end if end else consumer.seek_to_beginning)(*tps)
-    return consumer
+    def seen() -> bool:
+        return any(match(r.value) for rs in consumer.poll(timeout_ms=20).values() for r in rs)
+
+    wait_for(seen, "a matching record", timeout, every=0)
 
 
-def _wait_for(consumer: Any, match: Callable[[Any], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(match(r.value) for rs in consumer.poll(timeout_ms=20).values() for r in rs):
-            return
-    raise TimeoutError(f"no matching record within {timeout} s")
+def event_id_is(event_id: str) -> Callable[[Any], bool]:
+    return lambda value: value.get("event_id") == event_id
 
 
-def _wait_rows(lab: Any, topic: str, n: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while sum(lab.end_offsets(topic).values()) < n:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{topic} did not reach {n} events in {timeout} s")
-        time.sleep(0.1)
+def _wait_rows(lab: Lab, topic: str, n: int, timeout: float = 120) -> None:
+    wait_for(lambda: sum(lab.end_offsets(topic).values()) >= n, f"{n} events in {topic}", timeout, every=0.1)
 
 
 def stack_rss() -> dict[str, float]:
     """RSS (MB = 10^6 bytes) of every process of the stack, grouped: the lab's tracked processes with
     their children (a TaskManager's Python workers apart), this process and its client JVM.
     RSS counts shared pages once per process, so the sum is an upper bound."""
-    from . import cluster
+    from .runtime.processes import tracked
+    from .runtime.state import State
 
-    state = cluster.State.load()
-    roots = [(n, cluster.tracked(i)) for n, i in (state.processes if state else {}).items()]
+    state = State.load()
+    roots = [(n, tracked(i)) for n, i in (state.processes if state else {}).items()]
     me = psutil.Process()
     groups: dict[str, float] = {}
     for name, root in [*roots, ("this Python process", me)]:
@@ -174,7 +172,7 @@ def stack_rss() -> dict[str, float]:
     return groups
 
 
-def lesson_workload(lab: Any) -> tuple[dict[str, float], list[float]]:
+def lesson_workload(lab: Lab) -> tuple[dict[str, float], list[float]]:
     """A streaming SQL job and a Python UDF job at once, events produced and read back,
     latencies through the SQL job, while a thread keeps the largest `stack_rss` sample."""
     from pyflink.table import DataTypes
@@ -206,15 +204,15 @@ def lesson_workload(lab: Any) -> tuple[dict[str, float], list[float]]:
         lab.start(t_env.execute_sql("INSERT INTO shouted SELECT event_id, user_id, shout(page) FROM clicks"))
         _wait_rows(lab, carts, sum(e["page"] == "/cart" for e in first))
         _wait_rows(lab, shouted, len(first))  # the Python UDF runs
-        consumer, producer, latencies = _consumer_at(lab, carts, end=True), lab.producer(), []
-        for i in range(N_LATENCY + 2):  # the first two warm the path up
-            t0 = time.perf_counter()
-            producer.send(src, key="lat", value={"event_id": f"lat-{i}", "user_id": "lat", "page": "/cart"})
-            producer.flush()
-            _wait_for(consumer, lambda v, i=i: v.get("event_id") == f"lat-{i}", 30)
-            latencies.append(time.perf_counter() - t0)
-        producer.close()
-        consumer.close()
+        latencies: list[float] = []
+        with closing(lab.reader(carts, start="end")) as consumer, closing(lab.producer()) as producer:
+            for i in range(N_LATENCY + 2):  # the first two warm the path up
+                t0 = time.perf_counter()
+                event = {"event_id": f"lat-{i}", "user_id": "lat", "page": "/cart"}
+                producer.send(src, key="lat", value=event)
+                producer.flush()
+                wait_for_record(consumer, event_id_is(f"lat-{i}"), 30)
+                latencies.append(time.perf_counter() - t0)
         lab.produce(src, list(events.clicks(5000, seed=3)), key="user_id")
         _wait_rows(lab, shouted, len(first) + N_LATENCY + 2 + 5000)
         lab.read(carts)
@@ -225,7 +223,7 @@ def lesson_workload(lab: Any) -> tuple[dict[str, float], list[float]]:
     return peak, latencies[2:]
 
 
-def produce_throughput(lab: Any) -> tuple[float, float]:
+def produce_throughput(lab: Lab) -> tuple[float, float]:
     """Events/s of `lab.produce` and of a bare KafkaProducer (its defaults, json.dumps per
     event): same events and topic, alternating, best of three each (the machine is shared)."""
     from kafka import KafkaProducer
@@ -374,17 +372,26 @@ def report(raw: dict[str, Any]) -> None:
         print(f"FAILED {name}: {error}")
 
 
-def main() -> int:
-    if sys.argv[1:2] == ["--cold"]:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m labkit.bench",
+        description="Measure the real stack on a private lab (a few minutes); figures against their goals.",
+    )
+    parser.add_argument("--json", action="store_true", help="also print the raw measurements as JSON")
+    # the fresh processes `run` starts for its cold-start and mini-cluster figures
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mini", nargs=2, metavar=("TOPIC", "EVENTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.cold:
         cold_worker()
         return 0
-    if sys.argv[1:2] == ["--mini"]:
-        mini_worker(sys.argv[2], int(sys.argv[3]))
+    if args.mini:
+        mini_worker(args.mini[0], int(args.mini[1]))
         return 0
     print("labkit benchmark on a private lab (a few minutes)...", flush=True)
     raw = run()
     report(raw)
-    if "--json" in sys.argv:
+    if args.json:
         print(json.dumps(raw, default=str))
     # a failing job in the job loop is a figure; any other failure is a crash
     return 1 if any(not name.startswith("job ") for name in raw["errors"]) else 0

@@ -11,11 +11,8 @@
 from __future__ import annotations
 
 import collections
-import json
 import threading
 import time
-import urllib.request
-import uuid
 
 import psutil
 import pytest
@@ -57,9 +54,7 @@ def test_every_acknowledged_event_survives_the_partition_leader_being_killed(pri
     priv.up("--brokers", "3")
     lab = priv.lab()
     assert lab.brokers == 3
-    topic = lab.create_topic(
-        f"replicated-{uuid.uuid4().hex[:6]}", replication_factor=3, config={"min.insync.replicas": "2"}
-    )
+    topic = lab.scratch_topic("replicated", replication_factor=3, config={"min.insync.replicas": "2"})
     leader = wait_for(lambda: in_sync(lab, topic, 3), "all three replicas in sync")["leader_id"]
     leader_pid = priv.pid(f"kafka-{leader}")
 
@@ -111,17 +106,10 @@ def test_every_acknowledged_event_survives_the_partition_leader_being_killed(pri
     wait_for(lambda: in_sync(lab, topic, 3), "the broker to catch up (ISR of 3)", 120)
 
 
-def rest(priv: PrivateLab, path: str) -> dict:
-    with urllib.request.urlopen(f"http://{priv.endpoints().flink_rest}{path}", timeout=10) as r:
-        return json.load(r)
-
-
 def committed_counts(lab, topic: str) -> dict[str, list[int]]:
     """Every count the sink committed, per key, in order (what a read_committed reader sees)."""
-    with closing(lab.consumer(isolation_level="read_committed", enable_auto_commit=False)) as c:
+    with closing(lab.reader(topic, start="beginning", isolation_level="read_committed")) as c:
         tp = TopicPartition(topic, 0)
-        c.assign([tp])
-        c.seek_to_beginning(tp)
         end = c.end_offsets([tp])[tp]  # the last stable offset
         seen: dict[str, list[int]] = collections.defaultdict(list)
         deadline = time.monotonic() + 60
@@ -137,8 +125,7 @@ def committed_counts(lab, topic: str) -> dict[str, list[int]]:
 def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv):
     priv.up("--brokers", "3")
     lab = priv.lab()
-    tag = uuid.uuid4().hex[:6]
-    src, dst = lab.create_topic(f"clicks-{tag}"), lab.create_topic(f"counts-{tag}")
+    src, dst = lab.scratch_topic("clicks"), lab.scratch_topic("counts")
     t_env = lab.table_env()
     t_env.get_config().set("execution.checkpointing.interval", "500 ms")
     # its own restart budget: the cluster's (10 attempts, 1 s apart) runs out in ~11 s while no
@@ -153,10 +140,10 @@ def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv
         'key.format' = 'json',
         'value.format' = 'json',
         'sink.delivery-guarantee' = 'exactly-once',
-        'sink.transactional-id-prefix' = 'counts-{tag}'
+        'sink.transactional-id-prefix' = '{dst}'
     )"""
     )
-    job = Job.of(t_env.execute_sql("INSERT INTO counts SELECT k, COUNT(*) AS c FROM clicks GROUP BY k"), tag)
+    job = Job.of(t_env.execute_sql("INSERT INTO counts SELECT k, COUNT(*) AS c FROM clicks GROUP BY k"), dst)
     events = [{"k": f"user-{i % 7}", "n": i} for i in range(1500)]
     truth = collections.Counter(e["k"] for e in events)
     try:
@@ -168,7 +155,7 @@ def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv
             "the first 500 counts to be committed",
             timeout=180,
         )
-        completed = rest(priv, checkpoints)["counts"]["completed"]
+        completed = lab.flink_api(checkpoints)["counts"]["completed"]
         assert completed >= 1
 
         rest_of_it = threading.Thread(
@@ -196,7 +183,7 @@ def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv
             assert counts == list(range(1, truth[key] + 1)), f"{key}: {counts}"
 
         # proved, not assumed: the job was restarted, from a checkpoint
-        restored = rest(priv, checkpoints)["latest"]["restored"]
+        restored = lab.flink_api(checkpoints)["latest"]["restored"]
         assert restored and restored["id"] >= 1 and not restored["is_savepoint"]
         assert job.status == "RUNNING"
     finally:

@@ -1,4 +1,4 @@
-"""Flink helpers against the real engine and the real broker."""
+"""Flink helpers (labkit.flink: `FlinkHelpers`, `Job`) against the real engine and the real broker."""
 
 from __future__ import annotations
 
@@ -59,7 +59,6 @@ def test_streaming_sql_job_reads_one_topic_and_writes_another(lab, topic):
 
 def test_a_query_that_never_ends_is_cancelled_at_its_deadline(lab, topic):
     from labkit.errors import LabError
-    from labkit.flink_panels import rest
 
     name = topic("forever")
     lab.produce(name, [{"a": 1}])
@@ -74,7 +73,7 @@ def test_a_query_that_never_ends_is_cancelled_at_its_deadline(lab, topic):
         )
 
     def still_running():
-        jobs = rest(lab, "jobs/overview")["jobs"]
+        jobs = lab.flink_api("jobs/overview", timeout=5)["jobs"]
         return [j for j in jobs if j["name"].startswith("labkit-query-") and j["state"] == "RUNNING"]
 
     deadline = time.monotonic() + 30

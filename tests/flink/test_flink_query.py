@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from labkit import events
-from labkit import flink_panels as fp
+from labkit import reference as ref
+from labkit.panels.lesson06 import window_sql
 
 SCHEMA = (
     "event_id STRING, user_id STRING, ts BIGINT, ev_time AS TO_TIMESTAMP_LTZ(ts, 3), "
@@ -28,26 +29,26 @@ def test_query_windows_in_batch_and_sessions_in_streaming_mode_match_pandas(lab,
     name = topic("win")
     sent = list(events.clicks(150, seed=4, rate=4, users=5))
     lab.produce(name, sent, key="user_id", timestamp="ts")
-    hop = lab.query(fp.window_sql("hop", 10, 5), {"clicks": SCHEMA}, topics={"clicks": name})
-    assert fp.same_windows(hop, fp.windows_pandas(sent, "hop", 10, 5))
+    hop = lab.query(window_sql("hop", 10, 5), {"clicks": SCHEMA}, topics={"clicks": name})
+    assert ref.same_windows(hop, ref.windows_pandas(sent, "hop", 10, 5))
     sessions = lab.query(
-        fp.window_sql("session", 0, gap=4), {"clicks": SCHEMA}, topics={"clicks": name}, streaming=True
+        window_sql("session", 0, gap=4), {"clicks": SCHEMA}, topics={"clicks": name}, streaming=True
     )
-    assert fp.same_windows(sessions, fp.windows_pandas(sent, "session", gap=4, key="user_id"))
+    assert ref.same_windows(sessions, ref.windows_pandas(sent, "session", gap=4, key="user_id"))
 
 
 def test_query_streaming_with_on_event_watermarks_drops_exactly_the_simulated_late_events(lab, topic):
     name = topic("late")
-    arrived = fp.arrival_order(events.clicks(200, seed=9, rate=10), disorder=2, seed=3)
+    arrived = ref.arrival_order(events.clicks(200, seed=9, rate=10), disorder=2, seed=3)
     lab.produce(name, arrived, key="user_id", timestamp="ts")
     df = lab.query(
-        fp.window_sql("tumble", 5),
+        window_sql("tumble", 5),
         {"clicks": SCHEMA},
         topics={"clicks": name},
         streaming=True,
         options={"scan.watermark.emit.strategy": "on-event"},
     )
-    sim_events, sim_windows = fp.watermark_sim(arrived, bound=1, size=5)
+    sim_events, sim_windows = ref.watermark_sim(arrived, bound=1, size=5)
     assert df.sort_values("window_start")["n"].tolist() == sim_windows["n"].tolist()
     assert len(arrived) - df["n"].sum() == sim_events["late"].sum() > 0
 

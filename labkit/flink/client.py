@@ -1,0 +1,148 @@
+"""The PyFlink client in this kernel: its JVM, its configuration, and waiting on it.
+
+This kernel only plans jobs (PyFlink's client JVM) and submits them to the lab's
+JobManager. What the configuration sets, and why:
+
+* ``execution.target: remote`` + the JobManager's address - submit to the cluster;
+* Flink's official Kafka connector on the client's classpath (the planner needs it to
+  read a Kafka table's DDL; the cluster has the same jar in its ``lib/``), see
+  :mod:`labkit.runtime.artifacts`;
+* ``python.executable`` - Python operators run in a separate worker process, which
+  otherwise may not find ``pyflink`` outside an activated virtualenv;
+* ``python.fn-execution.bundle.time`` 20 ms - the 1 s default makes every hop through a
+  Python function take ~2 s, far too slow for a live plot;
+* parallelism 1 - results in a predictable order and a small JVM on a laptop;
+* a Flink log folder per process, quiet logs - by default every process overwrites the
+  same log files inside site-packages.
+
+This is the one module that touches PyFlink's private names (``_gateway``,
+``_j_completable_future``, ``_py_class``, ``_j_configuration``): PyFlink has no public way
+to do these things, and each reach-in says why. Also the JobManager's REST API
+(`rest_api`), the data behind Flink's Web UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from typing import Any
+
+from .. import paths
+from ..errors import LabError
+from ..runtime import artifacts
+from ..runtime.jvm import ensure_java_env
+
+BUNDLE_TIME_MS = 20
+#: How long labkit waits on Flink before it says so (a job's status, a cancel, a result).
+FLINK_TIMEOUT_S = 60.0
+JVM_ARGS = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k"
+NO_JOBMANAGER = "No Flink JobManager is known for this lab: start it with `labkit up`."
+
+_jvm_ready = False
+
+
+def prepare_jvm() -> None:
+    """Settle Java and log locations before PyFlink starts its JVM (once per process)."""
+    global _jvm_ready
+    if _jvm_ready:
+        return
+    ensure_java_env()
+    from pyflink import java_gateway
+
+    if java_gateway._gateway is None:  # noqa: SLF001 - PyFlink's only "is the JVM up?" without starting it
+        # Only inherited from a parent process whose in-process ("loopback") Python worker
+        # copied the JVM's environment into os.environ (PyFlink does that); left set, PyFlink
+        # refuses to start this process's own JVM ("...during Python UDF execution").
+        os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)
+    # Python functions run in Python workers the TaskManager starts ("process" mode). Left
+    # to itself PyFlink's TableEnvironment judges the job local (the gateway's default
+    # target) and runs them inside this kernel ("loopback"), whatever the cluster.
+    os.environ["_python_worker_execution_mode"] = "process"
+    os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs() / f"flink-{os.getpid()}"))
+    os.environ.setdefault("ROOT_LOG_LEVEL", "WARN")
+    # The client JVM only plans and submits jobs: laptop-sized (by default it may take a
+    # quarter of the machine's memory and parallel GC threads per core), C1-only JIT for a
+    # faster first job. Set JVM_ARGS yourself to override.
+    os.environ.setdefault("JVM_ARGS", JVM_ARGS)
+    _jvm_ready = True
+
+
+def connector_classpath() -> list[str]:
+    """URLs of the Kafka connector jar(s) the client needs to plan Kafka tables."""
+    return [p.as_uri() for p in artifacts.classpath("flink-kafka")]
+
+
+def flink_config(
+    flink_rest: str | None, parallelism: int = 1, flink_python: str | None = None
+) -> dict[str, str]:
+    """The configuration every lab environment starts from (shown by `lab.flink_config`).
+
+    Jobs go to the JobManager at ``flink_rest``; their Python functions run on the
+    TaskManagers with ``flink_python`` (None: this kernel's Python, right for the local
+    cluster, whose TaskManager runs on this machine).
+    """
+    if not flink_rest:
+        raise LabError(NO_JOBMANAGER)
+    host, _, port = flink_rest.rpartition(":")
+    return {
+        "execution.target": "remote",
+        "rest.address": host,
+        "rest.port": port,
+        "pipeline.classpaths": ";".join(connector_classpath()),
+        "parallelism.default": str(parallelism),
+        "python.executable": flink_python or sys.executable,
+        "python.client.executable": sys.executable,
+        "python.fn-execution.bundle.time": str(BUNDLE_TIME_MS),
+        # window bounds and TIMESTAMP_LTZ shown in UTC on every laptop, like the generators
+        "table.local-time-zone": "UTC",
+    }
+
+
+def java_configuration(config: Any) -> Any:
+    """The Java ``Configuration`` behind a PyFlink ``Configuration``, for a Java constructor."""
+    return config._j_configuration  # noqa: SLF001 - PyFlink has no public accessor for it
+
+
+def bounded(future: Any, timeout: float, what: str) -> Any:
+    """A PyFlink ``CompletableFuture``'s result with a deadline (PyFlink's own ``result()``
+    waits forever) and an error that says what was waited on."""
+    from py4j.protocol import Py4JJavaError
+    from pyflink.java_gateway import get_gateway
+
+    unit = get_gateway().jvm.java.util.concurrent.TimeUnit.MILLISECONDS
+    # PyFlink's CompletableFuture offers only an unbounded result(): wait on the Java
+    # future it wraps, then convert the value as result() would (its _py_class).
+    java_future = future._j_completable_future  # noqa: SLF001 - see above
+    convert = future._py_class  # noqa: SLF001 - see above
+    try:
+        value = java_future.get(int(timeout * 1000), unit)
+    except Py4JJavaError as exc:
+        if exc.java_exception.getClass().getSimpleName() == "TimeoutException":
+            raise LabError(
+                f"Flink did not answer within {timeout:.0f} s while {what}. Is the cluster up? "
+                "`labkit status` shows it; the Web UI shows the job."
+            ) from None
+        raise
+    return convert(value) if convert is not None else value
+
+
+def rest_api(
+    rest: str | None, path: str, body: dict | None = None, timeout: float = 10.0, *, method: str | None = None
+) -> Any:
+    """GET (or POST ``body`` as JSON to) ``path`` of the JobManager at ``rest`` (host:port);
+    the reply's JSON (None for an empty reply). ``method`` overrides the verb (e.g. PATCH to
+    cancel a job). The Web UI shows the same data."""
+    if not rest:
+        raise LabError(NO_JOBMANAGER)
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://{rest}/{path.lstrip('/')}",
+        data=data,
+        method=method or ("GET" if body is None else "POST"),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        text = reply.read()
+    return json.loads(text) if text.strip() else None

