@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from privatelab import PrivateLab, wait_for
 
-from labkit import cluster
+from labkit.runtime.net import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -78,7 +78,7 @@ def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
     root = tmp / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     lab = PrivateLab(tmp / "home")
-    port = cluster.free_port()
+    port = free_port()
     log = tmp / "jupyter.log"
     args = ["lab", "--no-browser", "--port", str(port), "--notebooks", str(root), "--"]
     args += ["--IdentityProvider.token=", "--expose-app-in-browser"]

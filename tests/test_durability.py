@@ -1,17 +1,20 @@
 """Lesson 04's durability machinery on the suite's real Kafka: a broker restart keeps every
 event (and leaves the lab as usable as before), retention deletes whole old segments,
-compaction keeps the latest value per key; plus the pictures and the clear errors."""
+compaction keeps the latest value per key, the lesson's waits; plus the clear errors.
+(The retention and compaction pictures: tests/panels/test_panels_lesson04.py.)"""
 
 from __future__ import annotations
 
 import time
 
-import pandas as pd
 import pytest
 
-from labkit import cluster, durability
-from labkit.cluster import Endpoints, State
+from labkit import durability
 from labkit.errors import LabError
+from labkit.runtime import drills
+from labkit.runtime.processes import tracked
+from labkit.runtime.state import Endpoints, State
+from labkit.waiting import wait_for
 
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
@@ -32,7 +35,7 @@ def test_restart_broker_keeps_every_event_same_port_flink_untouched(lab, topic):
     state = State.load()
     assert state.endpoints.bootstrap_servers == lab.bootstrap_servers  # same port
     assert state.processes["kafka-1"]["pid"] != broker_pid  # a new process...
-    assert cluster.tracked(state.processes["kafka-1"]) is not None  # ...tracked, so `down` stops it
+    assert tracked(state.processes["kafka-1"]) is not None  # ...tracked, so `down` stops it
     assert {k: v["pid"] for k, v in state.processes.items() if k.startswith("flink-")} == flink
     assert seconds > 0
     lab.produce(name, [{"n": 120}], key="n")  # serves writes again
@@ -42,16 +45,16 @@ def test_restart_broker_keeps_every_event_same_port_flink_untouched(lab, topic):
 def test_restart_broker_is_a_clear_error_off_the_local_backend(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     with pytest.raises(LabError, match="No lab is running"):
-        cluster.restart_broker(quiet=True)
+        drills.restart_broker(quiet=True)
     for backend in ("compose", "remote"):
         State(Endpoints(backend, "127.0.0.1:1", "kafka:9092", "127.0.0.1:2")).save()
         with pytest.raises(LabError, match=f"{backend!r} backend"):
-            cluster.restart_broker(quiet=True)
+            drills.restart_broker(quiet=True)
 
 
 def test_restart_broker_names_the_brokers_there_are(lab):
     with pytest.raises(LabError, match=r"no Kafka broker 7; the lab's are \[1\]"):
-        cluster.restart_broker(node_id=7, quiet=True)
+        drills.restart_broker(node_id=7, quiet=True)
 
 
 def test_retention_deletes_whole_segments_whose_newest_event_is_too_old(lab, topic):
@@ -64,7 +67,7 @@ def test_retention_deletes_whole_segments_whose_newest_event_is_too_old(lab, top
             producer.send(name, value={"days_ago": days_ago}, timestamp_ms=ts)
         producer.flush()
     producer.close()
-    durability.wait_for(lambda: durability.log_start(lab, name) == 10, "retention", timeout=90)
+    wait_for(lambda: durability.log_start(lab, name) == 10, "retention", timeout=90)
     kept = lab.read(name)
     assert kept["offset"].tolist() == list(range(10, 15)) and set(kept["days_ago"]) == {1}
     assert durability.segments(lab, name) == [10]  # the live segment files: only the newest day's
@@ -80,7 +83,7 @@ def test_compaction_keeps_the_latest_value_of_each_key(lab, topic):
     lab.produce(name, updates, key="k", timestamp="ts")
     assert len(lab.read(name)) == 30  # one open segment: nothing compacted yet
     lab.produce(name, [{"k": "k0", "v": 99, "ts": t0 + 2 * HOUR}], key="k", timestamp="ts")  # a new segment
-    durability.wait_for(lambda: len(lab.read(name)) == 4, "the cleaner", timeout=90)
+    wait_for(lambda: len(lab.read(name)) == 4, "the cleaner", timeout=90)
     left = lab.read(name)
     assert list(zip(left["offset"], left["key"], left["v"], strict=True)) == [
         (27, "k0", 27),
@@ -90,18 +93,9 @@ def test_compaction_keeps_the_latest_value_of_each_key(lab, topic):
     ]
 
 
-def test_pictures_draw_and_summarise():
-    ts = pd.Timestamp("2026-01-01", tz="UTC")
-    sent = pd.DataFrame({"offset": range(10), "timestamp": [ts + pd.Timedelta(days=i) for i in range(10)]})
-    now = int((ts + pd.Timedelta(days=10)).timestamp() * 1000)
-    pic = durability.retention_picture(sent, 4, 6 * DAY, now, bounds=[0, 4, 8])
-    assert pic._repr_png_().startswith(b"\x89PNG") and repr(pic) == "deleted offsets 0-3, kept 4-9"
-    before = pd.DataFrame({"offset": range(6), "key": list("abcabc"), "v": range(6)})
-    pic = durability.compaction_picture(before, before.iloc[3:], "v")
-    assert pic._repr_png_().startswith(b"\x89PNG") and repr(pic) == "6 events before compaction, 3 after"
-
-
 def test_wait_for_names_what_it_waited_for():
     with pytest.raises(LabError, match="the impossible"):
-        durability.wait_for(lambda: False, "the impossible", timeout=0.3, every=0.05)
-    assert durability.wait_for(lambda: True, "nothing") < 0.1
+        wait_for(lambda: False, "the impossible", timeout=0.3, every=0.05)
+    began = time.monotonic()
+    assert wait_for(lambda: True, "nothing")
+    assert time.monotonic() - began < 0.1

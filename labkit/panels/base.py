@@ -1,21 +1,28 @@
 """What every panel shares: one base class, one way to draw, one way to stop.
 
 * `Panel`: displays as its ``widget`` (an ipywidgets container) and has ``stop()``; a panel
-  with a background thread calls ``self.running()`` so `stop_all` can stop it when a lesson
-  is re-run in the same kernel.
+  with a background thread calls ``self.started()`` so `stop_all` can stop it when a lesson
+  is re-run in the same kernel. (Not ``running``: lesson 01's stream panel answers
+  "is it running?" with a ``running`` property.)
 * `new_figure`: a matplotlib figure not attached to pyplot (no inline double display,
   safe to build in a thread).
 * `render(fig, target)`: the one way a picture reaches a widget. It replaces the
   ``Output``'s outputs with the figure as PNG; it never uses ``with out:``, which captures
   by the *current* message and so misroutes output from a thread or a button callback.
-  ``target=None`` (outside a notebook, in tests) only closes the figure.
+  ``target=None`` (outside a notebook, in tests) only closes the figure. `render_frame`
+  does the same for a table.
+* `Picture`: what a drawing function returns, so a cell ending in it shows the PNG (and a
+  one-line summary where there are no images), whatever matplotlib backend is active.
+* `live_table`: a table that redraws in place (`lab.tail`), printing rows outside a notebook.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -47,6 +54,13 @@ def new_figure(width: float = 7.5, height: float = 2.8, rows: int = 0, **subplot
     return fig
 
 
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as PNG, trimmed to what is drawn."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
 def render(fig: Figure, target: Any | None, summary: str = "") -> None:
     """Show ``fig`` in ``target`` (an ``ipywidgets.Output``), replacing what it showed.
 
@@ -55,9 +69,7 @@ def render(fig: Figure, target: Any | None, summary: str = "") -> None:
     """
     try:
         if target is not None:
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", bbox_inches="tight")
-            png = base64.b64encode(buf.getvalue()).decode()
+            png = base64.b64encode(png_bytes(fig)).decode()
             data = {"image/png": png, "text/plain": summary or "<figure>"}
             target.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
     finally:
@@ -71,11 +83,76 @@ def render_frame(df: pd.DataFrame, target: Any | None) -> None:
         target.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
 
+class Picture:
+    """A finished figure with a one-line text summary: a cell ending in it shows the PNG in a
+    notebook (any matplotlib backend, pyplot or not) and the summary elsewhere. ``figure`` is
+    the matplotlib figure itself; the PNG is made when first asked for."""
+
+    def __init__(self, fig: Figure, summary: str) -> None:
+        self.figure = fig
+        self.summary = summary
+        self._png: bytes | None = None
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            self._png = png_bytes(self.figure)
+        return self._png
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.png).decode()
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        return self.summary
+
+
+def show(fig: Figure, target: Any | None, summary: str) -> Picture:
+    """Render ``fig`` into ``target`` when there is one; return it as a `Picture` either way
+    (what a drawing function returns, so a cell ending in it shows the picture)."""
+    if target is not None:
+        render(fig, target, summary)
+    return Picture(fig, summary)
+
+
+@contextlib.contextmanager
+def live_table(title: str, last: int = 10) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """Yield a ``show(df)`` function that redraws the newest ``last`` rows in place (in a
+    notebook), or prints each new row once (anywhere else)."""
+    if not in_notebook():
+        seen = 0
+
+        def show_text(df: pd.DataFrame) -> None:
+            nonlocal seen
+            for _, row in df.iloc[seen:].iterrows():
+                print(f"{title}: {row.to_dict()}")
+            seen = len(df)
+
+        yield show_text
+        return
+
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    header = widgets.HTML(f"<b>{title}</b>: waiting for events...")
+    out = widgets.Output()
+    display(widgets.VBox([header, out]))
+
+    def show_rows(df: pd.DataFrame) -> None:
+        header.value = f"<b>{title}</b>: {len(df)} events"
+        render_frame(df.tail(last), out)
+
+    yield show_rows
+
+
 def _forget(fig: Figure) -> None:
     """A figure made through pyplot stays in pyplot's list (and memory) until closed."""
-    import matplotlib.pyplot as plt
-
     if getattr(fig, "number", None) is not None:  # only pyplot's figures have a number
+        import matplotlib.pyplot as plt  # only then: importing pyplot picks a GUI backend
+
         plt.close(fig)
 
 
@@ -87,7 +164,7 @@ class Panel:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)  # noqa: SLF001 - ipywidgets' display hook
 
-    def running(self) -> None:
+    def started(self) -> None:
         """Record that this panel now has background work (a thread, a Flink job)."""
         _RUNNING.add(self)
 

@@ -1,8 +1,8 @@
-"""Lesson 00's health panel, driven from code as a learner would click it."""
+"""Lesson 00's health panel (`labkit.panels.lesson00`), driven from code as a learner would click it."""
 
 from __future__ import annotations
 
-from labkit.widgets import HealthPanel
+from labkit.panels.lesson00 import HealthPanel
 
 
 def test_clicking_send_round_trips_an_event_through_flink(lab, topic):

@@ -1,4 +1,5 @@
-"""The health panel shows what `labkit status` shows, and its Refresh button updates it."""
+"""The status panel (`lab.health()`, `labkit.panels.status`) shows what `labkit status` shows,
+and its Refresh button updates it."""
 
 from __future__ import annotations
 

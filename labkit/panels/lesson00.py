@@ -1,98 +1,45 @@
-"""Live pictures: small building blocks that work in a notebook and degrade to text.
+"""Lesson 00's panel ("Welcome"): the lab's health, and one event's trip through Kafka and Flink.
 
-Everything here draws into an ``ipywidgets.Output`` when running under IPython, and
-prints plain text otherwise (CLI, tests), so the same helper serves both.
+`HealthPanel` shows the broker and its topics, and a button that sends one event
+app -> Kafka -> Flink -> Kafka -> notebook and shows how long the trip took. The Flink job
+that does the middle hop is started by the notebook (so the learner sees its SQL); the
+panel only sends to ``send_topic`` and waits on ``receive_topic``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import ipywidgets as widgets
+from matplotlib.ticker import MaxNLocator
 
-from .errors import UnknownTopic
+from ..errors import UnknownTopic
+from ..kafka import closing
+from .base import FAIL, OK, Panel, new_figure, render
+from .status import status_html
 
-
-def in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
-
-
-OK = "<span style='color:#1a7f37'>&#x25CF;</span>"  # a green dot: renders without emoji fonts
-FAIL = "<span style='color:#cf222e'>&#x25CF;</span>"
+if TYPE_CHECKING:
+    from ..lab import Lab
 
 
-def redraw(out, fig) -> None:
-    """Replace what ``out`` (an ``ipywidgets.Output``) shows with ``fig``, then close it.
-
-    Safe from a background thread (a button callback, a live loop): ``with out:`` is not,
-    because it captures by the *current* message, which a thread does not have.
-    """
-    import matplotlib.pyplot as plt
-
-    out.outputs = ()
-    out.append_display_data(fig)
-    plt.close(fig)
-
-
-@contextlib.contextmanager
-def live_table(title: str, last: int = 10) -> Iterator[Callable[[pd.DataFrame], None]]:
-    """Yield a ``show(df)`` function that redraws the newest ``last`` rows in place."""
-    if not in_notebook():
-        seen = 0
-
-        def show_text(df: pd.DataFrame) -> None:
-            nonlocal seen
-            for _, row in df.iloc[seen:].iterrows():
-                print(f"{title}: {row.to_dict()}")
-            seen = len(df)
-
-        yield show_text
-        return
-
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    header = widgets.HTML(f"<b>{title}</b>: waiting for events...")
-    out = widgets.Output()
-    display(widgets.VBox([header, out]))
-
-    def show(df: pd.DataFrame) -> None:
-        header.value = f"<b>{title}</b>: {len(df)} events"
-        with out:
-            out.clear_output(wait=True)
-            display(df.tail(last))
-
-    yield show
-
-
-# --- lesson 00: the lab's health panel ------------------------------------------------
-
-
-class HealthPanel:
+class HealthPanel(Panel):
     """Broker, topics, and a button that sends one event app -> Kafka -> Flink -> Kafka ->
     notebook and shows how long the trip took.
 
-    The Flink job that does the middle hop is started by the notebook (so the learner
-    sees its SQL); the panel only sends to ``send_topic`` and waits on ``receive_topic``.
     A click runs in a background thread, so the notebook stays responsive while the
     first event waits for Flink to start; `send_event` is the same trip, synchronously,
     for cells and tests.
     """
 
-    def __init__(self, lab, send_topic: str, receive_topic: str) -> None:
-        import ipywidgets as widgets
-
+    def __init__(self, lab: Lab, send_topic: str, receive_topic: str) -> None:
         self.lab = lab
         self.send_topic = send_topic
         self.receive_topic = receive_topic
         self.trips: list[dict] = []
-        self.thread = None
+        self.thread: threading.Thread | None = None
         self.status = widgets.HTML()
         self.topics = widgets.HTML()
         self.message = widgets.Text(value="hello, stream", description="message")
@@ -116,17 +63,10 @@ class HealthPanel:
         )
         self.refresh()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
     def refresh(self) -> dict:
         """Re-read the cluster's status and topics into the panel; returns the status."""
-        from .health import render
-
         st = self.lab.status()
-        self.status.value = f"{OK if st['running'] else FAIL} " + render(st)
+        self.status.value = f"{OK if st['running'] else FAIL} " + status_html(st)
         rows = ""
         for t in self.lab.topics():
             try:
@@ -139,19 +79,8 @@ class HealthPanel:
 
     def send_event(self, timeout: float = 60.0) -> dict:
         """Send one event and wait for Flink's answer; returns the trip's measurements."""
-        import time
-        import uuid
-
-        from kafka import TopicPartition
-
         trip_id = uuid.uuid4().hex[:8]
-        ends = self.lab.end_offsets(self.receive_topic)
-        consumer = self.lab.consumer(enable_auto_commit=False)
-        try:
-            tps = [TopicPartition(self.receive_topic, p) for p in ends]
-            consumer.assign(tps)
-            for tp in tps:
-                consumer.seek(tp, ends[tp.partition])
+        with closing(self.lab.reader(self.receive_topic, start="end")) as consumer:
             self.result.value = f"sent <code>{trip_id}</code>, waiting for Flink..."
             sent = time.time()
             self.lab.produce(
@@ -175,12 +104,8 @@ class HealthPanel:
             raise TimeoutError(
                 f"No answer from Flink on {self.receive_topic!r} within {timeout} s: is the job running?"
             )
-        finally:
-            consumer.close()
 
     def _send_in_background(self) -> None:
-        import threading
-
         def work() -> None:
             try:
                 self.send_event()
@@ -192,18 +117,17 @@ class HealthPanel:
         self.thread.start()
 
     def _show(self, trip: dict) -> None:
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-
         self.result.value = (
             f"{OK} Flink answered <code>{trip['answer']}</code> "
             f"after <b>{trip['latency_s'] * 1000:.0f} ms</b> end to end."
         )
-        fig, ax = plt.subplots(figsize=(6, 2.2))
+        fig = new_figure(6, 2.2)
+        ax = fig.add_subplot()
         ax.bar(range(1, len(self.trips) + 1), [t["latency_s"] * 1000 for t in self.trips], color="#4c72b0")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("event #")
         ax.set_ylabel("ms")
         ax.set_title("end-to-end latency (the first includes Flink's start-up)")
         fig.tight_layout()
-        redraw(self.plot, fig)
+        trips_ms = [round(t["latency_s"] * 1000) for t in self.trips]
+        render(fig, self.plot, f"latency of each trip (ms): {trips_ms}")

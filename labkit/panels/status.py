@@ -2,6 +2,8 @@
 
     lab.health()        # Kafka version, brokers and controller; Flink version, TaskManagers,
                         # slots and running jobs; memory per process; a Refresh button
+
+`status_html` is the same text as an HTML table; lesson 00's health panel shows it too.
 """
 
 from __future__ import annotations
@@ -10,21 +12,20 @@ import html
 
 import ipywidgets as widgets
 
-from . import cluster
+from ..runtime.status import describe, status
+from .base import Panel
 
 
 def lines(st: dict) -> list[str]:
     """The status lines (shared with `labkit status`)."""
-    from .cli import describe
-
     if st["backend"] is None:
         return ["lab: not running - `labkit up` (or labkit.connect()) starts it"]
     return describe(st)
 
 
-def render(st: dict | None = None) -> str:
-    """``cluster.status()`` (or ``st``) as an HTML table plus a link to Flink's Web UI."""
-    st = cluster.status() if st is None else st
+def status_html(st: dict | None = None) -> str:
+    """The lab's status (or ``st``) as an HTML table plus a link to Flink's Web UI."""
+    st = status() if st is None else st
     rows = "".join(
         f"<tr><td style='padding-right:1em'><b>{html.escape(k.strip())}</b></td>"
         f"<td>{html.escape(v.strip())}</td></tr>"
@@ -35,19 +36,14 @@ def render(st: dict | None = None) -> str:
     return f"<table>{rows}</table>{link}"
 
 
-class StatusPanel:
+class StatusPanel(Panel):
     """An HTML view of the lab's status and a Refresh button (`.widget` to display)."""
 
     def __init__(self) -> None:
-        self.view = widgets.HTML(render())
+        self.view = widgets.HTML(status_html())
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.widget = widgets.VBox([self.view, self.refresh_button])
 
     def refresh(self) -> None:
-        self.view.value = render()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        self.view.value = status_html()
