@@ -7,7 +7,7 @@ seconds - a near miss the check must reject, not round.
 """
 
 from labkit import events
-from labkit.flink_panels import arrival_order
+from labkit.reference import arrival_order
 
 ANSWER = 5
 

@@ -6,7 +6,7 @@ halfway and reads the results with read_committed: each running count exactly on
 """
 
 from labkit import events
-from labkit.flink_panels import running_totals
+from labkit.reference import running_totals
 
 INTERVAL = "2 s"
 SINK_OPTIONS = {

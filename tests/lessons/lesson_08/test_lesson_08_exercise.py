@@ -1,0 +1,44 @@
+"""Lesson 08's exercise: the reference configuration passes through a real TaskManager kill
+(and the cluster is as it was afterwards); shortcuts and wrong configurations get a hint,
+most of them before any job runs."""
+
+from __future__ import annotations
+
+from labkit import checks
+
+
+def test_lesson_08_reference_passes_through_a_taskmanager_kill(lab, topic, solution):
+    """The check runs the job with the reference configuration, kills the TaskManager halfway
+    and reads read_committed: the reference passes, and the cluster is as it was afterwards."""
+    pay, out = topic("l08-payments"), topic("l08-totals")  # the check recreates them empty
+    before = lab.flink_api("overview")
+    answer = (solution.INTERVAL, solution.SINK_OPTIONS)
+    result = checks.lesson_08_exactly_once(lab, *answer, payments=pay, totals=out)
+    assert result.ok, result
+    assert "Restored from checkpoint" in result.message
+    after = lab.flink_api("overview")
+    shape = lambda o: (o["taskmanagers"], o["slots-total"])  # noqa: E731
+    assert shape(after) == shape(before)
+
+
+def test_lesson_08_shortcuts_and_wrong_configurations_get_hints(lab, topic, solution):
+    """Answers that show their mistake are rejected before any job runs; Flink's own error
+    is the hint for an exactly-once sink without a transactional id prefix."""
+    placeholder = checks.lesson_08_exactly_once(lab, None, {})
+    assert not placeholder.ok and placeholder.message == "No answer yet."
+    truth = solution.shortcut_balances()  # the old exercise's `my_balances = truth`
+    interval = solution.INTERVAL
+    for answer in ((None, truth), (truth, {}), (interval, truth), (interval, list(truth.items()))):
+        shortcut = checks.lesson_08_exactly_once(lab, *answer)
+        assert not shortcut.ok and "balances" in shortcut.message and "running your job" in shortcut.hints[0]
+    alo = checks.lesson_08_exactly_once(lab, *solution.WRONG_AT_LEAST_ONCE)
+    assert not alo.ok and "'at-least-once'" in alo.message and "transactions" in alo.hints[0]
+    default = checks.lesson_08_exactly_once(lab, *solution.WRONG_DEFAULT_GUARANTEE)
+    assert not default.ok and "not set" in default.message and "default is 'at-least-once'" in default.message
+    no_checkpoints = checks.lesson_08_exactly_once(lab, *solution.WRONG_NO_CHECKPOINTS)
+    assert not no_checkpoints.ok and "no checkpoints" in no_checkpoints.message
+    slow = checks.lesson_08_exactly_once(lab, "5 min", solution.SINK_OPTIONS)
+    assert not slow.ok and "a few seconds" in slow.hints[0]
+    pay, out = topic("l08-payments"), topic("l08-totals")
+    no_prefix = checks.lesson_08_exactly_once(lab, *solution.WRONG_NO_PREFIX, payments=pay, totals=out)
+    assert not no_prefix.ok and "sink.transactional-id-prefix must be specified" in no_prefix.message
