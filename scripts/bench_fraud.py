@@ -22,8 +22,7 @@ import os
 
 import labkit
 from labkit import fraud
-
-ENGINES = ("datastream", "windowed", "sql")
+from labkit.fraud.bench import ENGINES
 
 
 def main() -> None:

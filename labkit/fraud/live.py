@@ -21,10 +21,11 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import LabError
+from ..errors import LabError
+from ..flink import bounded
 
 if TYPE_CHECKING:
-    from .flink import Job
+    from ..flink import Job
 
 
 class SocketFeed:
@@ -153,8 +154,7 @@ def socket_stream(env: Any, feed: SocketFeed) -> Any:
     """
     from pyflink.datastream import DataStream
 
-    j_env = env._j_stream_execution_environment  # PyFlink's handle on the Java environment
-    return DataStream(j_env.socketTextStream(feed.host, feed.port, "\n", 0))
+    return DataStream(_java(env).socketTextStream(feed.host, feed.port, "\n", 0))
 
 
 def stop_with_savepoint(job: Job, timeout: float = 120.0) -> str:
@@ -168,13 +168,11 @@ def stop_with_savepoint(job: Job, timeout: float = 120.0) -> str:
     from pyflink.common.completable_future import CompletableFuture
     from pyflink.java_gateway import get_gateway
 
-    from .flink import _bounded
-
     # PyFlink's JobClient.trigger_savepoint calls a Java signature Flink 2 no longer has
     # (it gained a format argument): call the Java client directly
     canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    j_future = job.client._j_job_client.triggerSavepoint(None, canonical)
-    path = _bounded(CompletableFuture(j_future), timeout, f"taking a savepoint of {job.name}")
+    j_future = _java(job.client).triggerSavepoint(None, canonical)
+    path = bounded(CompletableFuture(j_future), timeout, f"taking a savepoint of {job.name}")
     job.stop()
     return str(path)
 
@@ -187,3 +185,17 @@ def resume_from(env: Any, savepoint: str) -> Any:
     config.set_string("execution.savepoint.path", savepoint)
     env.configure(config)
     return env
+
+
+def _java(wrapper: Any) -> Any:
+    """The Java object behind a PyFlink ``StreamExecutionEnvironment`` or ``JobClient``.
+
+    The one place labkit reaches into PyFlink's private handles: PyFlink 2.3 wraps neither
+    ``socketTextStream`` nor a ``triggerSavepoint`` that Flink 2 accepts, and offers no
+    public accessor for the Java objects that have them.
+    """
+    from pyflink.datastream import StreamExecutionEnvironment
+
+    if isinstance(wrapper, StreamExecutionEnvironment):
+        return wrapper._j_stream_execution_environment  # noqa: SLF001 - PyFlink 2.3: no public accessor
+    return wrapper._j_job_client  # noqa: SLF001 - PyFlink 2.3: no public accessor (see above)
