@@ -26,9 +26,10 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.serializer import Serializer, SerializeWrapper
 
-from .cluster import require_broker
 from .errors import LabError, UnknownTopic
 from .records import FieldOrFn, decode, encode, record_row, records_frame, timestamp_ms, to_json
+from .runtime import drills
+from .runtime.net import require_broker
 from .waiting import wait_for
 
 #: Applied to every client labkit creates (overridable per call).
@@ -42,10 +43,14 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
 }
 
-class KafkaHelpers:
-    """Mixed into the lab handle; needs ``self.bootstrap_servers``."""
 
-    bootstrap_servers: str
+class KafkaHelpers:
+    """Mixed into the lab handle, which provides the address declared here."""
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka, as this notebook reaches it (the lab handle says)."""
+        raise NotImplementedError
 
     # --- clients ----------------------------------------------------------------
 
@@ -100,10 +105,8 @@ class KafkaHelpers:
         Lesson 04 uses it to show that what Kafka stored survives a restart. Only the local
         backend's brokers are the lab's to restart (a clear error elsewhere).
         """
-        from .cluster import restart_broker
-
         t0 = time.monotonic()
-        restart_broker(node_id)
+        drills.restart_broker(node_id)
         return time.monotonic() - t0
 
     # --- topics -----------------------------------------------------------------
@@ -345,7 +348,7 @@ class KafkaHelpers:
 
         ``until`` stops early once it returns True for the events seen so far.
         """
-        from .widgets import live_table
+        from .panels.base import live_table
 
         rows: list[dict] = []
         with (

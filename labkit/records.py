@@ -48,9 +48,10 @@ def timestamp_ms(value: Any) -> int | None:
     if isinstance(value, str):
         value = pd.Timestamp(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(value.timestamp() * 1000)
+        ts = pd.Timestamp(value)  # whole nanoseconds: exact, no float of seconds in between
+        if ts.tzinfo is None:
+            ts = ts.tz_localize(timezone.utc)
+        return int(ts.value // 1_000_000)
     raise ValueError(f"cannot use {value!r} as a timestamp")
 
 

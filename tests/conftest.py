@@ -55,3 +55,15 @@ def topic(lab: labkit.Lab):
 
     yield make
     lab.delete_topic(*made)
+
+
+class Untouchable:
+    """A stand-in for the lab: any use of it fails the test (input is checked first)."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the code touched the lab ({name}) before checking its input")
+
+
+@pytest.fixture
+def untouchable() -> Untouchable:
+    return Untouchable()

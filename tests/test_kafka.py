@@ -94,7 +94,8 @@ def test_partitions_out_of_range_is_rejected(lab):
 
 
 def test_broker_down_is_a_clear_error():
-    from labkit.cluster import Endpoints, free_port
+    from labkit.runtime.net import free_port
+    from labkit.runtime.state import Endpoints
 
     address = f"127.0.0.1:{free_port()}"
     dead = labkit.Lab(Endpoints("local", address, address))

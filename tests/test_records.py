@@ -34,6 +34,10 @@ def test_timestamps_in_every_accepted_form_agree():
              datetime(2026, 1, 1), pd.Timestamp("2026-01-01", tz="UTC")]
     assert {timestamp_ms(f) for f in forms} == {ms}
     assert timestamp_ms(None) is None
+    # exact to the millisecond (whole nanoseconds, no float of seconds in between)
+    exact = [pd.Timestamp(ms + k, unit="ms", tz="UTC") for k in range(1, 1000, 7)]
+    assert [timestamp_ms(t) for t in exact] == [ms + k for k in range(1, 1000, 7)]
+    assert timestamp_ms(datetime(2026, 1, 1, 0, 0, 0, 123000)) == ms + 123
     with pytest.raises(ValueError, match="timestamp"):
         timestamp_ms(object())
 
