@@ -100,9 +100,19 @@ def flink_config(
     }
 
 
-def java_configuration(config: Any) -> Any:
-    """The Java ``Configuration`` behind a PyFlink ``Configuration``, for a Java constructor."""
-    return config._j_configuration  # noqa: SLF001 - PyFlink has no public accessor for it
+def java_object(wrapper: Any) -> Any:
+    """The Java object behind a PyFlink ``Configuration``, ``StreamExecutionEnvironment`` or
+    ``JobClient``: for a Java constructor, or a Java method PyFlink 2.3 does not wrap
+    (``socketTextStream``; a ``triggerSavepoint`` Flink 2 accepts). PyFlink offers no
+    public accessor for them, so this is where labkit reaches into its private handles."""
+    from pyflink.common import Configuration
+    from pyflink.datastream import StreamExecutionEnvironment
+
+    if isinstance(wrapper, Configuration):
+        return wrapper._j_configuration  # noqa: SLF001 - see the docstring
+    if isinstance(wrapper, StreamExecutionEnvironment):
+        return wrapper._j_stream_execution_environment  # noqa: SLF001 - see the docstring
+    return wrapper._j_job_client  # noqa: SLF001 - see the docstring
 
 
 def bounded(future: Any, timeout: float, what: str) -> Any:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import LabError
 from ..runtime import drills
-from .client import FLINK_TIMEOUT_S, flink_config, java_configuration, prepare_jvm, rest_api
+from .client import FLINK_TIMEOUT_S, flink_config, java_object, prepare_jvm, rest_api
 from .jobs import ENDED, Job, collect, remember, started, stop_jobs
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class FlinkHelpers:
         # LocalStreamEnvironment, which forces execution.target=local (an in-process
         # mini-cluster). The plain constructor honours execution.target=remote.
         jenv = get_gateway().jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
-        env = StreamExecutionEnvironment(jenv(java_configuration(config)))
+        env = StreamExecutionEnvironment(jenv(java_object(config)))
         env.set_parallelism(parallelism)
         env.set_python_executable(config.get_string("python.executable", sys.executable))
         return env

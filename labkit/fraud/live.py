@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError
-from ..flink import bounded
+from ..flink.client import bounded, java_object
 
 if TYPE_CHECKING:
     from ..flink import Job
@@ -154,7 +154,7 @@ def socket_stream(env: Any, feed: SocketFeed) -> Any:
     """
     from pyflink.datastream import DataStream
 
-    return DataStream(_java(env).socketTextStream(feed.host, feed.port, "\n", 0))
+    return DataStream(java_object(env).socketTextStream(feed.host, feed.port, "\n", 0))
 
 
 def stop_with_savepoint(job: Job, timeout: float = 120.0) -> str:
@@ -171,7 +171,7 @@ def stop_with_savepoint(job: Job, timeout: float = 120.0) -> str:
     # PyFlink's JobClient.trigger_savepoint calls a Java signature Flink 2 no longer has
     # (it gained a format argument): call the Java client directly
     canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    j_future = _java(job.client).triggerSavepoint(None, canonical)
+    j_future = java_object(job.client).triggerSavepoint(None, canonical)
     path = bounded(CompletableFuture(j_future), timeout, f"taking a savepoint of {job.name}")
     job.stop()
     return str(path)
@@ -185,17 +185,3 @@ def resume_from(env: Any, savepoint: str) -> Any:
     config.set_string("execution.savepoint.path", savepoint)
     env.configure(config)
     return env
-
-
-def _java(wrapper: Any) -> Any:
-    """The Java object behind a PyFlink ``StreamExecutionEnvironment`` or ``JobClient``.
-
-    The one place labkit reaches into PyFlink's private handles: PyFlink 2.3 wraps neither
-    ``socketTextStream`` nor a ``triggerSavepoint`` that Flink 2 accepts, and offers no
-    public accessor for the Java objects that have them.
-    """
-    from pyflink.datastream import StreamExecutionEnvironment
-
-    if isinstance(wrapper, StreamExecutionEnvironment):
-        return wrapper._j_stream_execution_environment  # noqa: SLF001 - PyFlink 2.3: no public accessor
-    return wrapper._j_job_client  # noqa: SLF001 - PyFlink 2.3: no public accessor (see above)
