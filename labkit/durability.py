@@ -13,6 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kafka import TopicPartition
+
+from .kafka import closing
 from .runtime import kafka_proc
 from .runtime.state import State
 
@@ -21,9 +24,16 @@ if TYPE_CHECKING:
 
 
 def log_start(lab: Lab, topic: str, partition: int = 0) -> int:
-    """The partition's log start offset: the oldest offset still stored."""
-    df = lab.describe_topic(topic)
-    return int(df.loc[df["partition"] == partition, "start_offset"].iloc[0])
+    """The partition's log start offset: the oldest offset still stored.
+
+    One consumer's question (`labkit.waiting.wait_for` polls it every 0.3 s); an unknown
+    topic raises `UnknownTopic`, a partition the topic does not have a ValueError.
+    """
+    tp = TopicPartition(topic, partition)
+    with closing(lab.reader(topic)) as c:
+        if tp not in c.assignment():
+            raise ValueError(f"{topic!r} has no partition {partition}")
+        return int(c.beginning_offsets([tp])[tp])
 
 
 def segments(lab: Lab, topic: str, partition: int = 0) -> list[int] | None:

@@ -22,13 +22,11 @@ from typing import Any
 
 import pandas as pd
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.serializer import Serializer, SerializeWrapper
 
 from .errors import LabError, UnknownTopic
 from .records import FieldOrFn, decode, encode, record_row, records_frame, timestamp_ms, to_json
-from .runtime import drills
 from .runtime.net import require_broker
 from .waiting import wait_for
 
@@ -98,17 +96,6 @@ class KafkaHelpers:
         }
         return KafkaConsumer(*topics, **self.client_config(config))
 
-    def restart_broker(self, node_id: int | None = None) -> float:
-        """Restart the lab's Kafka broker: a clean stop, then a start on the same port with
-        the same data folder; returns the seconds it took, once the broker serves again.
-
-        Lesson 04 uses it to show that what Kafka stored survives a restart. Only the local
-        backend's brokers are the lab's to restart (a clear error elsewhere).
-        """
-        t0 = time.monotonic()
-        drills.restart_broker(node_id)
-        return time.monotonic() - t0
-
     # --- topics -----------------------------------------------------------------
 
     def topics(self) -> list[str]:
@@ -138,6 +125,7 @@ class KafkaHelpers:
         replace: bool = False,
         replication_factor: int | None = None,
         config: Mapping[str, str] | None = None,
+        assignments: Mapping[int, list[int]] | None = None,
     ) -> str:
         """Create a topic and return its name.
 
@@ -146,22 +134,29 @@ class KafkaHelpers:
         ``replication_factor`` defaults to the broker's ``default.replication.factor``
         (1 on one broker, 3 with ``labkit up --brokers 3``); ``config`` sets topic
         configs such as ``{"retention.ms": "5000"}`` or ``{"cleanup.policy": "compact"}``.
+        ``assignments`` places each partition's replicas yourself (``{0: [2]}``: partition 0,
+        one replica, on broker 2); the partitions and replication factor then follow from it.
         """
         if not isinstance(partitions, int) or not 1 <= partitions <= 64:
             raise ValueError(f"partitions must be a whole number from 1 to 64, not {partitions!r}")
-        new = NewTopic(name, partitions, replication_factor or -1, topic_configs=dict(config or {}))
+        options: dict[str, Any] = {"configs": dict(config or {})}
+        if assignments:
+            options["assignments"] = {int(p): list(replicas) for p, replicas in assignments.items()}
+        else:
+            options.update(num_partitions=partitions, replication_factor=replication_factor or -1)
+        new = {name: options}
         with closing(self.admin()) as admin:
             deleted = replace and name in admin.list_topics()
             if deleted:
                 admin.delete_topics([name])
                 gone = lambda: name not in admin.list_topics()  # noqa: E731
-                wait_for(gone, f"topic {name!r} to be deleted", timeout=10, every=0.05)
+                wait_for(gone, f"topic {name!r} to be deleted", timeout=15, every=0.05)
             # Kafka deletes a topic in the background: for a moment after it has gone from
             # the topic list, creating it again still answers "already exists".
             deadline = time.monotonic() + (15 if deleted else 0)
             while True:
                 try:
-                    admin.create_topics([new])
+                    admin.create_topics(new)
                     break
                 except TopicAlreadyExistsError:
                     if time.monotonic() < deadline:
@@ -171,7 +166,7 @@ class KafkaHelpers:
                         f"Topic {name!r} already exists. Use replace=True to start it afresh "
                         f"(this deletes its events), or pick another name."
                     ) from None
-            wait_for(lambda: name in admin.list_topics(), f"topic {name!r} to appear", timeout=10, every=0.05)
+            wait_for(lambda: name in admin.list_topics(), f"topic {name!r} to appear", timeout=15, every=0.05)
         return name
 
     def delete_topic(self, *names: str) -> None:
@@ -224,28 +219,30 @@ class KafkaHelpers:
             raise ValueError(f"start must be 'beginning', 'end', an offset or a time, not {start!r}")
         if isinstance(start, int) and start < 0:
             raise ValueError(f"an offset is 0 or more, not {start}")
-        ends = self.end_offsets(topic)  # also: a clear error for an unknown topic
-        tps = [TopicPartition(topic, p) for p in ends]
+        self.require_topic(topic)  # a clear error for an unknown topic, before any client
         config: dict[str, Any] = {"enable_auto_commit": False, **overrides}
         if raw:
             config["value_deserializer"] = config["key_deserializer"] = None
             consumer = KafkaConsumer(**self.client_config(config))
         else:
             consumer = self.consumer(**config)
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(tps)
         if start == "beginning":
             consumer.seek_to_beginning(*tps)
-        elif start == "end":
+            return consumer
+        ends = consumer.end_offsets(tps)
+        if start == "end":
             for tp in tps:
-                consumer.seek(tp, ends[tp.partition])
+                consumer.seek(tp, ends[tp])
         elif isinstance(start, int):
             for tp in tps:
-                consumer.seek(tp, min(start, ends[tp.partition]))
+                consumer.seek(tp, min(start, ends[tp]))
         else:
             found = consumer.offsets_for_times({tp: timestamp_ms(start) for tp in tps})
             for tp in tps:
                 hit = found.get(tp)
-                consumer.seek(tp, hit.offset if hit is not None else ends[tp.partition])
+                consumer.seek(tp, hit.offset if hit is not None else ends[tp])
         return consumer
 
     def scratch_topic(self, prefix: str, partitions: int = 1, **settings: Any) -> str:
@@ -317,11 +314,11 @@ class KafkaHelpers:
         fields of the value; ``headers`` when any event has some. A value that is not valid JSON keeps
         its text in ``_raw`` with the reason in ``_error``: nothing is dropped.
         """
-        ends = self.end_offsets(topic)
         rows: list[dict] = []
-        tps = [TopicPartition(topic, p) for p in ends]
         with closing(self.reader(topic, start="beginning", raw=True)) as c:
-            pending = {tp for tp in tps if ends[tp.partition] > 0}
+            # what "currently" means: each partition's end as this reader starts
+            ends = {tp.partition: end for tp, end in c.end_offsets(list(c.assignment())).items()}
+            pending = {tp for tp in c.assignment() if ends[tp.partition] > 0}
             deadline = time.monotonic() + timeout
             while pending and (limit is None or len(rows) < limit):
                 if time.monotonic() > deadline:

@@ -74,22 +74,7 @@ class Trio(Brokers, KafkaHelpers):
     def create_topic_on(self, name: str, broker: int, *, config: dict[str, str] | None = None) -> str:
         """A one-partition topic whose only replica is on ``broker`` (replication factor 1)."""
         self.broker(broker)
-        with closing(self.admin()) as admin:
-            if name in admin.list_topics():
-                admin.delete_topics([name])
-                wait_for(lambda: name not in admin.list_topics(), f"topic {name!r} to be deleted", 15, 0.05)
-
-            def created() -> bool:
-                try:
-                    admin.create_topics({name: {"assignments": {0: [broker]}, "configs": dict(config or {})}})
-                except Exception as exc:  # noqa: BLE001 - "already exists" while the old one is deleted
-                    if "TopicAlreadyExists" not in type(exc).__name__:
-                        raise
-                    return False
-                return True
-
-            wait_for(created, f"topic {name!r} to be created", 15, 0.2)
-            wait_for(lambda: name in admin.list_topics(), f"topic {name!r} to appear", 15, 0.05)
+        self.create_topic(name, replace=True, assignments={0: [broker]}, config=config)
         self.wait_for(name, lambda d: d.leader.notna().all(), f"topic {name!r} to have its leader", 15)
         return name
 
