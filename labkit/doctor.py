@@ -12,15 +12,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import LabError
 from .lab import Lab
 from .runtime import artifacts, flink_proc, kafka_proc
-from .runtime.jvm import FIX, JavaNotFound, find_java
+from .runtime.jvm import JavaNotFound, find_java
 from .runtime.net import port_free
 from .runtime.state import State
 from .runtime.status import brokers_up, status
-from .runtime.streams_proc import StreamsUnavailable, find_javac
+from .runtime.streams_proc import JDK_FIX, StreamsUnavailable, find_javac
 
 
 @dataclass
@@ -53,8 +54,6 @@ def check_java() -> Finding:
         java = find_java()
     except JavaNotFound as exc:
         return Finding("java", False, "no usable Java", str(exc))
-    if java.major < 17:
-        return Finding("java", False, f"{java.describe()}: Kafka 4 needs Java 17 or newer", FIX)
     return Finding("java", True, java.describe())
 
 
@@ -63,7 +62,7 @@ def check_javac() -> Finding:
     try:
         javac = find_javac()
     except LabError as exc:  # StreamsUnavailable, or no Java at all (reported above)
-        fix = str(exc).split(". ", 1)[-1] if isinstance(exc, StreamsUnavailable) else "see the java finding"
+        fix = JDK_FIX if isinstance(exc, StreamsUnavailable) else "see the java finding"
         return Finding("javac", None, "no javac 17+: lesson 10's Kafka Streams app cannot be compiled", fix)
     return Finding("javac", True, f"{javac} (lesson 10 compiles its Kafka Streams app with it)")
 
@@ -84,9 +83,8 @@ def check_jars() -> Finding:
     )
 
 
-def check_ports() -> Finding:
+def check_ports(st: dict[str, Any]) -> Finding:
     """Kafka's and Flink's default ports: free, or used by this lab."""
-    st = status()
     ours = {p.get("port") for p in st["processes"].values() if p.get("alive")}
     busy = [
         f"{port} ({what})"
@@ -111,8 +109,7 @@ def _running_lab() -> Lab:
     return Lab(state.endpoints)
 
 
-def check_cluster() -> Finding:
-    st = status()
+def check_cluster(st: dict[str, Any]) -> Finding:
     if st["backend"] is None:
         return Finding("kafka", None, "not running", "start it: `labkit up`")
     if not st["running"]:
@@ -144,8 +141,7 @@ def check_cluster() -> Finding:
     )
 
 
-def check_flink() -> Finding:
-    st = status()
+def check_flink(st: dict[str, Any]) -> Finding:
     flink = st.get("flink")
     if st["backend"] is None or flink is None:
         return Finding("flink", None, "not running", "start it: `labkit up`")
@@ -166,9 +162,8 @@ def check_flink() -> Finding:
     )
 
 
-def check_roundtrip() -> Finding:
+def check_roundtrip(st: dict[str, Any]) -> Finding:
     """An event goes Kafka -> a Flink SQL job -> Kafka and comes back."""
-    st = status()
     if not st["running"] or not st.get("flink") or "error" in (st.get("flink") or {}):
         return Finding("flink round trip", None, "skipped: Kafka or Flink is not running", "`labkit up`")
     lab = _running_lab()
@@ -202,11 +197,10 @@ def check_roundtrip() -> Finding:
     return Finding("flink round trip", True, f"Kafka -> Flink SQL -> Kafka in {took:.1f} s")
 
 
-CHECKS: list[Callable[[], Finding]] = [
-    check_python,
-    check_java,
-    check_javac,
-    check_jars,
+#: The checks of this machine, in order.
+CHECKS: list[Callable[[], Finding]] = [check_python, check_java, check_javac, check_jars]
+#: Then the checks of the running lab: each gets the one `status()` that `run` takes.
+LAB_CHECKS: list[Callable[[dict[str, Any]], Finding]] = [
     check_ports,
     check_cluster,
     check_flink,
@@ -216,10 +210,16 @@ CHECKS: list[Callable[[], Finding]] = [
 
 def run(quick: bool = False, out: Callable[[str], None] = print) -> list[Finding]:
     findings = []
-    for check in CHECKS:
-        if quick and check is check_roundtrip:
-            continue
-        finding = check()
+
+    def report(finding: Finding) -> None:
         out(finding.line())
         findings.append(finding)
+
+    for check in CHECKS:
+        report(check())
+    st = status()  # once: it asks Kafka, Flink's REST API and every recorded process
+    for lab_check in LAB_CHECKS:
+        if quick and lab_check is check_roundtrip:
+            continue
+        report(lab_check(st))
     return findings

@@ -9,7 +9,11 @@ run a second, private cluster); ``LABKIT_CACHE`` moves the downloads.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+#: A progress printer: `printer` returns one.
+Say = Callable[..., None]
 
 
 def project_root() -> Path | None:
@@ -54,3 +58,8 @@ def log_tail(path: Path, chars: int = 2000) -> str:
         return path.read_text(errors="replace")[-chars:]
     except FileNotFoundError:
         return "(no log)"
+
+
+def printer(quiet: bool) -> Say:
+    """``print`` (flushed) for progress messages, or nothing when ``quiet``."""
+    return (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))

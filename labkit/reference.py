@@ -3,9 +3,10 @@
 Written independently of Flink, so a lesson can assert that Flink's answer is right:
 `windows_pandas` (tumbling, hopping, cumulative and session windows), `arrival_order` +
 `watermark_sim` (bounded out-of-orderness watermarks and which events a window drops as
-late), `watermark_timeline` (when a real job's windows fired), `running_totals`, and
-`apply_transaction` (lesson 04's derived balances). No Kafka, no Flink, no widgets here:
-checks import these without pulling in a UI module.
+late), `watermark_after` + `watermark_timeline` (a real job's watermark after each
+event, and when its windows fired), `running_totals`, and `apply_transaction` (lesson 04's
+derived balances). No Kafka, no Flink, no widgets here: checks import these without
+pulling in a UI module.
 """
 
 from __future__ import annotations
@@ -192,6 +193,16 @@ def epoch_ms(values: Any) -> pd.Series:
     return ms.where(times.notna()).astype("float")
 
 
+def watermark_after(seen: pd.DataFrame, bound: float) -> list[float]:
+    """The watermark (epoch ms) after each event of ``seen`` (in the order Flink read it,
+    with ``ts`` and ``watermark_at``, Flink's ``CURRENT_WATERMARK`` as it processed the
+    event): Flink shows the watermark *after* event i as the ``watermark_at`` of event
+    i + 1; after the last event nothing shows it, so the rule (newest event time -
+    ``bound``) fills in. NaN where Flink had no watermark yet."""
+    ts = seen["ts"].astype("int64")
+    return epoch_ms(seen["watermark_at"]).tolist()[1:] + [int(ts.max()) - int(bound * MS)]
+
+
 def watermark_timeline(seen: pd.DataFrame, windows: pd.DataFrame, *, bound: float) -> pd.DataFrame:
     """When each window fired, from what a real job wrote: ``seen`` has every event in the
     order Flink read it (``ts`` and ``watermark_at``, Flink's ``CURRENT_WATERMARK`` as it
@@ -200,12 +211,10 @@ def watermark_timeline(seen: pd.DataFrame, windows: pd.DataFrame, *, bound: floa
 
     Returns one row per window: start/end (epoch ms), n, and ``fired_after``: the position
     of the event after which the watermark first reached end - 1 ms (the window's last
-    millisecond). Flink shows the watermark *after* event i as the ``watermark_at`` of
-    event i + 1; after the last event, nothing shows it, so the rule (newest event time -
-    ``bound``) fills in. NaN: the watermark has not reached the window's end yet.
+    millisecond), the watermark after each event being `watermark_after`'s. NaN: the
+    watermark has not reached the window's end yet.
     """
-    ts = seen["ts"].astype("int64").tolist()
-    after = epoch_ms(seen["watermark_at"]).tolist()[1:] + [max(ts) - int(bound * MS)]
+    after = watermark_after(seen, bound)
     rows = []
     for w in windows.itertuples():
         start, end = int(epoch_ms([w.window_start])[0]), int(epoch_ms([w.window_end])[0])

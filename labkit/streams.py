@@ -41,7 +41,6 @@ from .waiting import wait_for
 if TYPE_CHECKING:
     from IPython.display import Code
 
-    from .flink import Job
     from .lab import Lab
 
 #: What lesson 10 uses from the app's processes (see the module docstring).
@@ -50,7 +49,6 @@ __all__ = [
     "StreamsUnavailable",
     "assignment",
     "counts",
-    "flink_watermark",
     "internal_topics",
     "read",
     "reset",
@@ -82,23 +80,26 @@ def wait_balanced(
     first gives a task up, then the other one takes it), so one RUNNING is not enough.
     """
     application_id = apps[0].application_id
-    expected = sorted(f"0_{p}" for p in lab.partitions(topic))
+    partitions = lab.partitions(topic)
+    expected = sorted(f"0_{p}" for p in partitions)
+    expected_assignment = sorted(f"{topic}[{p}]" for p in partitions)
     deadline = time.monotonic() + timeout
     while True:
         for app in apps:
             if not app.alive:
                 raise LabError(f"{app.name} stopped. Its log ends:\n{paths.log_tail(app.log)}")
-        tasks = [t for app in apps for t in app.tasks]
-        everyone_works = all(app.tasks for app in apps) or len(apps) > len(expected)
+        per_app = [app.tasks for app in apps]  # each reads the app's log: once per poll
+        tasks = [t for mine in per_app for t in mine]
+        everyone_works = all(per_app) or len(apps) > len(expected)
         if all(app.state == "RUNNING" for app in apps) and sorted(tasks) == expected and everyone_works:
             now = assignment(lab, application_id)
             assigned = sorted(p for parts in now["partitions"] for p in parts)
-            if len(now) == len(apps) and assigned == sorted(f"{topic}[{p}]" for p in lab.partitions(topic)):
+            if len(now) == len(apps) and assigned == expected_assignment:
                 return now
         if time.monotonic() > deadline:
             raise LabError(
                 f"The {len(apps)} instance(s) of {application_id} did not split {topic}'s partitions "
-                f"within {timeout:.0f} s: states {[a.state for a in apps]}, tasks {[a.tasks for a in apps]}."
+                f"within {timeout:.0f} s: states {[a.state for a in apps]}, tasks {per_app}."
             )
         time.sleep(0.2)
 
@@ -106,12 +107,18 @@ def wait_balanced(
 # --- what an application leaves in Kafka ----------------------------------------------
 
 
+def _internal_topic_names(lab: Lab, application_id: str) -> list[str]:
+    """The application's internal topics in Kafka: ``<application.id>-...-changelog`` and
+    ``<application.id>-...-repartition``."""
+    prefix = f"{application_id}-"
+    return [t for t in lab.topics() if t.startswith(prefix) and t.endswith(("-changelog", "-repartition"))]
+
+
 def internal_topics(lab: Lab, application_id: str) -> pd.DataFrame:
     """The topics Kafka Streams created in Kafka for the application, named
     ``<application.id>-<store>-changelog`` (a state store's backup) or ``...-repartition``
     (records re-keyed on their way to another task): partitions, events and cleanup policy."""
-    prefix = f"{application_id}-"
-    names = [t for t in lab.topics() if t.startswith(prefix) and t.endswith(("-changelog", "-repartition"))]
+    names = _internal_topic_names(lab, application_id)
     with closing(lab.admin()) as admin:
         wanted = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
         configs = admin.describe_configs(wanted) if names else {}
@@ -154,8 +161,7 @@ def reset(lab: Lab, application_id: str) -> None:
     (committed offsets), its internal topics and its local state."""
     stop(application_id)
     lab.delete_groups(application_id)
-    prefix = f"{application_id}-"
-    doomed = [t for t in lab.topics() if t.startswith(prefix) and t.endswith(("-changelog", "-repartition"))]
+    doomed = _internal_topic_names(lab, application_id)
     if doomed:
         lab.delete_topic(*doomed)
         gone = lambda: not set(doomed) & set(lab.topics())  # noqa: E731
@@ -198,13 +204,3 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
 
     out = raw.assign(window_start=when(raw["window_start"]), window_end=when(raw["window_end"]))[columns]
     return out.astype({"clicks": "int64"}).sort_values(["user_id", "window_start"], ignore_index=True)
-
-
-def flink_watermark(lab: Lab, job: Job) -> int | None:
-    """The watermark (epoch ms) at the input of ``job``'s window operator, as Flink's Web UI
-    shows it under *Watermarks*; None while it has none yet."""
-    vertices = lab.flink_api(f"jobs/{job.job_id}")["vertices"]
-    window = next((v for v in vertices if "Window" in v["name"]), vertices[-1])
-    marks = [int(m["value"]) for m in lab.flink_api(f"jobs/{job.job_id}/vertices/{window['id']}/watermarks")]
-    low = min(marks) if marks else None
-    return None if low is None or low < 0 else low

@@ -184,7 +184,7 @@ class PrivateLab:
 
 def describe(st: dict) -> str:
     """`labkit status` as text, from `status --json` (the same function the CLI uses)."""
-    from labkit.cli import describe as lines
+    from labkit.runtime.status import describe as lines
 
     return "\n".join(lines(st))
 

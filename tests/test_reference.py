@@ -92,3 +92,10 @@ def test_watermark_timeline_finds_the_event_that_fires_each_window():
     later = seen_rows([1, 6, 2, 7, 9, 11], [None, 0, 5, 5, 6, 8])
     both = window_rows((0, 5, 1), (5, 10, 3))
     assert reference.watermark_timeline(later, both, bound=1)["fired_after"].tolist() == [1, 5]
+
+
+def test_watermark_after_is_the_next_events_watermark_then_the_rule():
+    seen = seen_rows([1, 6, 2, 7], [None, None, 5, 5])  # Flink had no watermark at first
+    after = reference.watermark_after(seen, 1)
+    assert pd.isna(after[0])  # after event 0, shown by event 1: none yet
+    assert after[1:] == [T0 + 5000, T0 + 5000, T0 + 6000]  # the last: newest (7 s) - 1 s

@@ -18,11 +18,9 @@ from labkit.runtime import streams_proc
 from labkit.runtime.state import State
 
 
-def test_kafka_streams_and_flink_agree_on_another_data_set(lab):
-    tag = uuid.uuid4().hex[:8]
-    app_id, clicks_topic, counts_topic = f"test-ks-{tag}", f"test-ks-clicks-{tag}", f"test-ks-counts-{tag}"
-    lab.create_topic(clicks_topic, partitions=2)
-    lab.create_topic(counts_topic, partitions=1)
+def test_kafka_streams_and_flink_agree_on_another_data_set(lab, topic):
+    app_id = f"test-ks-{uuid.uuid4().hex[:8]}"
+    clicks_topic, counts_topic = topic("ks-clicks", 2), topic("ks-counts", 1)
     window_s, grace_s = 7, 1
     app = streams_proc.start(
         lab, app_id, clicks=clicks_topic, counts=counts_topic, window_s=window_s, grace_s=grace_s
@@ -73,16 +71,13 @@ def test_kafka_streams_and_flink_agree_on_another_data_set(lab):
         pid = app.info["pid"]
         assert app.stop()
         streams.reset(lab, app_id)
-        lab.delete_topic(clicks_topic, counts_topic)
     assert gone(pid)
     assert app.name not in State.load().processes and not streams_proc.running(app_id)
 
 
-def test_a_second_instance_splits_the_partitions_and_gives_them_back(lab):
-    tag = uuid.uuid4().hex[:8]
-    app_id, src, dst = f"test-ks2-{tag}", f"test-ks2-in-{tag}", f"test-ks2-out-{tag}"
-    lab.create_topic(src, partitions=3)
-    lab.create_topic(dst)
+def test_a_second_instance_splits_the_partitions_and_gives_them_back(lab, topic):
+    app_id = f"test-ks2-{uuid.uuid4().hex[:8]}"
+    src, dst = topic("ks2-in", 3), topic("ks2-out", 1)
     one = streams_proc.start(lab, app_id, clicks=src, counts=dst)
     two = None
     try:
@@ -97,5 +92,4 @@ def test_a_second_instance_splits_the_partitions_and_gives_them_back(lab):
         assert one.rss_mb() > 0 and one.startup_s() > 0
     finally:
         streams.reset(lab, app_id)
-        lab.delete_topic(src, dst)
     assert not streams_proc.running(app_id)

@@ -39,9 +39,10 @@ def lesson_07_bound(lab: Lab, seconds: Any, *, topic: str = "l07-exercise", size
             f"{seconds} is not a whole number of seconds.",
             "The question asks for whole seconds: which whole number is the smallest that loses nothing?",
         )
-    if late(seconds) > 0:
+    lost = late(seconds)
+    if lost > 0:
         return failed(
-            f"With {int(seconds)} s, {late(seconds)} event(s) still arrive after their window closed.",
+            f"With {int(seconds)} s, {lost} event(s) still arrive after their window closed.",
             "Try larger bounds: look at the largest gap between an event's time and the watermark "
             "when it arrived.",
         )

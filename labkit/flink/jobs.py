@@ -111,6 +111,13 @@ def remember(job: Job) -> Job:
     return job
 
 
+def forget(job: Job) -> None:
+    """Drop ``job`` from this kernel's jobs (`started`), e.g. once it has been stopped;
+    harmless if it is not there."""
+    if job in _JOBS:
+        _JOBS.remove(job)
+
+
 def started() -> list[Job]:
     """The jobs this kernel started through ``lab.start`` (and has not stopped)."""
     return _JOBS

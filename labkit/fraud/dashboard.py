@@ -33,30 +33,13 @@ class Dashboard(Panel, LiveSession):
     """The panel: widgets for the rules and the traffic, live plots, latest alerts."""
 
     def __init__(
-        self,
-        lab: Lab,
-        *,
-        tx_topic: str = "l09-live-transactions",
-        alerts_topic: str = "l09-live-alerts",
-        seed: int = 0,
-        event_rate: float = 50.0,
-        fraud_rate: float = 0.03,
-        rules: Rules | None = None,
-        refresh: float = 1.5,
-        debounce: float = 1.0,
+        self, lab: Lab, *, event_rate: float = 50.0, rules: Rules | None = None, **session: Any
     ) -> None:
+        """``event_rate`` and ``rules`` are the sliders' first values; ``session`` goes to
+        `LiveSession` (topics, seed, fraud_rate, refresh, debounce: its defaults)."""
         import ipywidgets as w
 
-        LiveSession.__init__(
-            self,
-            lab,
-            tx_topic=tx_topic,
-            alerts_topic=alerts_topic,
-            seed=seed,
-            fraud_rate=fraud_rate,
-            refresh=refresh,
-            debounce=debounce,
-        )
+        LiveSession.__init__(self, lab, **session)
         rules = rules or Rules()
         style = {"description_width": "150px"}
         layout = w.Layout(width="420px")
@@ -74,7 +57,7 @@ class Dashboard(Panel, LiveSession):
         self.velocity_window = slider(w.IntSlider, window_s, 2, 120, "...in window (s)")
         self.outlier_k = slider(w.FloatSlider, rules.outlier_k, 1.0, 8.0, "outlier: k std", step=0.5)
         self.fraud_rate = slider(
-            w.FloatSlider, fraud_rate, 0.0, 0.2, "fraud rate", step=0.005, readout_format=".3f"
+            w.FloatSlider, self.generator.fraud_rate, 0.0, 0.2, "fraud rate", step=0.005, readout_format=".3f"
         )
         self.event_rate = slider(w.IntSlider, int(event_rate), 1, 500, "events / s (sent)")
         self.status = w.HTML("<i>not started</i>")
@@ -143,7 +126,7 @@ class Dashboard(Panel, LiveSession):
             f"&middot; {len(alerts)} alerts from this job{errors}"
         )
         summary = f"generation {self.generation}: {len(alerts)} alerts, {total} transactions sent"
-        render(self._figure(per_second, alerts, self.scores()), self.plot, summary)
+        render(self._figure(per_second, alerts, self.scores(alerts)), self.plot, summary)
         self.table.value = self._table_html(alerts.tail(8).iloc[::-1])
 
     def _figure(self, per_second: list[tuple[int, int]], alerts: pd.DataFrame, scores: pd.DataFrame) -> Any:
@@ -181,17 +164,18 @@ class Dashboard(Panel, LiveSession):
     def _table_html(self, latest: pd.DataFrame) -> str:
         if latest.empty:
             return "<i>no alerts yet</i>"
-        with self._lock:
-            sent = dict(self.sent)
+        records = latest.to_dict("records")
+        with self._lock:  # only the transactions the table names (4 per alert), not all of them
+            sent = {t: self.sent.get(t) for a in records for t in a["tx_ids"][:4]}
         rows = []
-        for a in latest.to_dict("records"):
-            txs = [sent.get(t) for t in a["tx_ids"]]
+        for a in records:
+            txs = [sent[t] for t in a["tx_ids"][:4]]
             caused = ", ".join(
                 f"{t['tx_id']} {t['amount']:.2f} at {pd.Timestamp(t['timestamp'], unit='ms'):%H:%M:%S}"
                 f"{' [' + t['label'] + ']' if t.get('label') else ''}"
-                for t in txs[:4]
+                for t in txs
                 if t
-            ) + (" ..." if len(txs) > 4 else "")
+            ) + (" ..." if len(a["tx_ids"]) > 4 else "")
             color = RULE_COLORS.get(a["rule"], "#000")
             rows.append(
                 f"<tr><td style='color:{color}'><b>{a['rule']}</b></td><td>{a['account_id']}</td>"

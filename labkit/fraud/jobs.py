@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..flink.jobs import forget
 from ..lab import connect
 from .alerts import alerts_frame, common_alerts_frame
 from .data import LARGE, SMALL, TX_SCHEMA, WITHIN, parse, prepared
@@ -207,8 +208,7 @@ class Pipeline:
     def stop(self) -> None:
         if self.job is not None:
             self.job.stop()
-            if self.job in self.lab.jobs:
-                self.lab.jobs.remove(self.job)
+            forget(self.job)
             self.job = None
 
 

@@ -172,9 +172,6 @@ class Rules:
         self.outlier_k = float(outlier_k)
         self.outlier_history = int(outlier_history)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
     def __repr__(self) -> str:
         return "Rules(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 

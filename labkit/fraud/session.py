@@ -308,14 +308,18 @@ class LiveSession:
         return common_alerts_frame(rows)
 
     def transactions(self) -> pd.DataFrame:
-        with self._lock:
-            return pd.DataFrame(list(self.sent.values()))
+        with self._lock:  # the producer takes it per transaction: only copy the rows here
+            rows = list(self.sent.values())
+        return pd.DataFrame(rows)
 
-    def scores(self) -> pd.DataFrame:
+    def scores(self, alerts: pd.DataFrame | None = None) -> pd.DataFrame:
         """Precision and recall of each rule so far, against the generator's labels.
         Only transactions the job has had time to see are counted (up to the newest
-        event time in its alerts)."""
-        txs, alerts = self.transactions(), self.alerts()
+        event time in its alerts). ``alerts``: the table `alerts` returned, if the caller
+        has it already (default: ask `alerts` now)."""
+        txs = self.transactions()
+        if alerts is None:
+            alerts = self.alerts()
         if txs.empty:
             return evaluate(alerts, pd.DataFrame(columns=["tx_id", "label", "episode"]))
         if len(alerts):

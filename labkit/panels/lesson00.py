@@ -14,9 +14,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
+from kafka import TopicPartition
 from matplotlib.ticker import MaxNLocator
 
-from ..errors import UnknownTopic
 from ..kafka import closing
 from .base import FAIL, OK, Panel, new_figure, render
 from .status import status_html
@@ -67,13 +67,16 @@ class HealthPanel(Panel):
         """Re-read the cluster's status and topics into the panel; returns the status."""
         st = self.lab.status()
         self.status.value = f"{OK if st['running'] else FAIL} " + status_html(st)
-        rows = ""
-        for t in self.lab.topics():
-            try:
-                count = sum(self.lab.end_offsets(t).values())
-            except UnknownTopic:  # deleted since it was listed (another notebook)
-                continue
-            rows += f"<tr><td><code>{t}</code></td><td>{count}</td></tr>"
+        topics = self.lab.topics()
+        with closing(self.lab.consumer(enable_auto_commit=False)) as consumer:  # one client for all
+            # no partitions: deleted since it was listed (another notebook)
+            parts = {t: ps for t in topics if (ps := sorted(consumer.partitions_for_topic(t)))}
+            tps = [TopicPartition(t, p) for t, ps in parts.items() for p in ps]
+            ends = consumer.end_offsets(tps) if tps else {}
+        counts = dict.fromkeys(parts, 0)
+        for tp, end in ends.items():
+            counts[tp.topic] += end
+        rows = "".join(f"<tr><td><code>{t}</code></td><td>{n}</td></tr>" for t, n in counts.items())
         self.topics.value = f"<table><tr><th>topic</th><th>events</th></tr>{rows}</table>"
         return st
 

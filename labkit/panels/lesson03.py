@@ -66,9 +66,8 @@ class GroupPanel(Panel):
     """A consumer group you can grow and shrink while a producer keeps writing.
 
     Shows which consumer owns which partition (it changes at every rebalance) and each
-    partition's lag over time. Lag = log end offset (``lab.end_offsets``) - the group's
-    committed offset, read by a separate consumer that only asks for offsets and never
-    joins the group.
+    partition's lag over time. Lag = log end offset - the group's committed offset, both
+    read by a separate consumer that only asks for offsets and never joins the group.
     """
 
     def __init__(self, lab: Lab, topic: str, group: str, *, rate: int = 100, work_ms: int = 0) -> None:
@@ -192,10 +191,12 @@ class GroupPanel(Panel):
 
     def _monitor(self) -> None:
         reader = self.lab.consumer(group_id=self.group, enable_auto_commit=False)  # never subscribes
+        tps = [TopicPartition(self.topic, p) for p in self.partitions]
         try:
             while not self._stop.wait(0.5):
                 try:
-                    ends = self.lab.end_offsets(self.topic)  # the true log end (high watermark)
+                    # the true log end (high watermark), asked of this same consumer
+                    ends = {tp.partition: end for tp, end in reader.end_offsets(tps).items()}
                     done = self.committed(reader)
                 except KafkaError:
                     continue

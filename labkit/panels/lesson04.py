@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import pandas as pd
-from kafka import TopicPartition
 
 from ..kafka import closing
 from ..reference import apply_transaction
@@ -69,10 +68,11 @@ class ReplayPanel(Panel):
 
     def replay(self) -> dict[str, int]:
         """Seek every partition as the controls say, read to the log end, rebuild balances."""
-        ends = self.lab.end_offsets(self.topic)
         self.balances, self.replayed = {}, 0
         with closing(self.lab.reader(self.topic, start=self.start)) as consumer:  # no group: we choose
-            tps = [TopicPartition(self.topic, p) for p in ends]
+            tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+            # where "the log end" is: each partition's end as this reader starts
+            ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
             self.started_at = {tp.partition: consumer.position(tp) for tp in tps}
             pending = {tp for tp in tps if self.started_at[tp.partition] < ends[tp.partition]}
             deadline = time.monotonic() + 20
@@ -82,8 +82,9 @@ class ReplayPanel(Panel):
                         if r.offset < ends[tp.partition]:
                             apply_transaction(self.balances, r.value)
                             self.replayed += 1
-                    if consumer.position(tp) >= ends[tp.partition]:
-                        pending.discard(tp)
+                # every pending partition, as `lab.read` does: one ending in a transaction
+                # marker or emptied by retention has no records left to return
+                pending = {tp for tp in pending if consumer.position(tp) < ends[tp.partition]}
                 self.draw()
         self.draw()
         return self.balances

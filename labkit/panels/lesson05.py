@@ -51,13 +51,10 @@ class JobPanel(Panel):
             time.sleep(0.1)
         self.refresh()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self) -> None:
         if self.job is None:
             return
-        self.job.stop()
-        deadline = time.monotonic() + timeout
-        while self.job.status not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        self.job.stop()  # cancels the job and waits until it has ended
         self.start_button.disabled, self.stop_button.disabled = False, True
         self.refresh()
 

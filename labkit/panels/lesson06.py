@@ -21,10 +21,8 @@ import pandas as pd
 from IPython.display import display
 
 from ..records import record_row, records_frame
-from ..reference import event_frame, same_windows, windows_pandas
+from ..reference import MS, event_frame, same_windows, windows_pandas
 from .base import Panel, Picture, in_notebook, new_figure, show
-
-MS = 1000
 
 
 def window_sql(

@@ -16,10 +16,8 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from ..reference import arrival_order, epoch_ms, watermark_sim, watermark_timeline
+from ..reference import MS, arrival_order, watermark_after, watermark_sim, watermark_timeline
 from .base import Panel, Picture, in_notebook, new_figure, show
-
-MS = 1000
 
 
 def plot_disorder(ev: pd.DataFrame, *, size: float, title: str = "", out: Any | None = None) -> Picture:
@@ -79,7 +77,7 @@ def plot_watermark_timeline(
     ax.scatter(
         x[is_late], y[is_late], s=26, marker="x", color="tab:red", label="late event (its window had fired)"
     )
-    wm_after = list(((epoch_ms(seen["watermark_at"]) - t0) / MS)[1:]) + [(ts.max() - bound * MS - t0) / MS]
+    wm_after = [(wm - t0) / MS for wm in watermark_after(seen, bound)]
     ax.step(
         x, wm_after, where="post", color="black", linewidth=1.1, label="watermark after each event (Flink's)"
     )

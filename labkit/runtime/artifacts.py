@@ -20,7 +20,6 @@ import hashlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +137,7 @@ def ensure(quiet: bool = False, bundles: tuple[str, ...] | None = None) -> None:
         return
     for jar in todo:  # a damaged jar never stays where the lab would load it
         jar.path.unlink(missing_ok=True)
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    say = paths.printer(quiet)
     say(f"labkit: fetching {len(todo)} jars from Maven Central (once; then cached in {paths.cache()})")
     with tempfile.TemporaryDirectory(prefix="labkit-maven-") as repo:
         _fetch(todo, maven(Path(repo)), say)
@@ -148,7 +147,7 @@ def ensure(quiet: bool = False, bundles: tuple[str, ...] | None = None) -> None:
     say(f"labkit: {len(wanted)} jars verified (SHA-256).")
 
 
-def _fetch(todo: list[Jar], ctx: Any, say: Callable[..., None]) -> None:
+def _fetch(todo: list[Jar], ctx: Any, say: paths.Say) -> None:
     for i, jar in enumerate(todo, 1):
         say(f"  [{i}/{len(todo)}] {jar.coordinate}")
         try:

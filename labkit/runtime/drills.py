@@ -22,9 +22,11 @@ from typing import Any
 import psutil
 
 from ..errors import LabError
+from ..paths import printer
+from ..waiting import wait_for
 from . import flink_proc, kafka_proc
 from .jvm import find_java
-from .lifecycle import broker_record, local_brokers, printer, up
+from .lifecycle import broker_record, local_brokers, up
 from .processes import stop_all, tracked, wait_gone
 from .state import State, lock
 
@@ -202,11 +204,12 @@ def start_taskmanager(quiet: bool = True) -> dict[str, Any]:
     if was is None:
         # The JobManager lists a killed TaskManager until a heartbeat to it fails (a few
         # seconds; at most heartbeat.timeout): wait, so the cluster looks as it did before.
-        deadline = time.monotonic() + 30
-        while known & flink_proc.taskmanager_ids(rest):
-            if time.monotonic() > deadline:
-                raise LabError(f"Flink still lists the stopped TaskManager(s) {sorted(known)} after 30 s.")
-            time.sleep(0.2)
+        wait_for(
+            lambda: not known & flink_proc.taskmanager_ids(rest),
+            f"Flink to stop listing the stopped TaskManager(s) {sorted(known)}",
+            timeout=30,
+            every=0.2,
+        )
     return {
         "pid": proc.pid if proc else None,
         "id": next(iter(new), None) if was is None else None,

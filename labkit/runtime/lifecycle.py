@@ -20,26 +20,19 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from .. import paths
 from ..errors import LabError
+from ..paths import Say, printer
 from . import artifacts, compose, flink_proc, kafka_proc
 from .backends import requested_backend, wanted_brokers
 from .jvm import find_java
 from .net import PortLost, answers, require_broker
 from .processes import record, stop, stop_all, tracked
 from .state import Endpoints, State, lock, owner_pid, register_home, registered_homes
-
-Say = Callable[..., None]
-
-
-def printer(quiet: bool) -> Say:
-    """``print`` (flushed) for progress messages, or nothing when ``quiet``."""
-    return (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
 
 
 def local_brokers(processes: dict[str, dict[str, Any]]) -> list[kafka_proc.Broker]:

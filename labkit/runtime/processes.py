@@ -124,14 +124,16 @@ def fail_if_exited(proc: subprocess.Popen, what: str, log: Path) -> None:
     raise error(f"{what} exited during start (code {proc.returncode}). Its log ends:\n{tail}")
 
 
-def track(name: str, proc: subprocess.Popen, **extra: Any) -> None:
-    """Record another process the lab started (e.g. JupyterLab) so `down` stops it."""
+def track(name: str, proc: subprocess.Popen, **extra: Any) -> dict[str, Any]:
+    """Record another process the lab started (e.g. JupyterLab) so `down` stops it;
+    returns the record (`record`) kept in the state file."""
     with lock():
         state = State.load()
         if state is None:
             raise LabError("Start the cluster first (`labkit up`).")
-        state.processes[name] = record(proc, **extra)
+        info = state.processes[name] = record(proc, **extra)
         state.save()
+    return info
 
 
 def untrack(*names: str, stop: bool = True, timeout: float = STOP_TIMEOUT_S) -> list[str]:

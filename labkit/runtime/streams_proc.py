@@ -102,7 +102,7 @@ def find_javac() -> Path:
     for javac in candidates:
         if javac.is_file() and javac not in seen:
             seen.append(javac)
-            if _javac_major(javac) >= 17:
+            if _javac_major(javac) >= jvm.MIN_MAJOR:
                 return javac
     found = f" (found only older: {', '.join(map(str, seen))})" if seen else ""
     raise StreamsUnavailable(f"No javac 17+ found{found}. {JDK_FIX}")
@@ -263,14 +263,6 @@ def process_name(application_id: str, instance: int) -> str:
     return f"streams-{application_id}-{instance}"
 
 
-def _recorded(name: str) -> dict[str, Any]:
-    """What the lab's state file holds for process ``name`` (just tracked)."""
-    state = State.load()
-    if state is None or name not in state.processes:
-        raise LabError(f"{name} was started but is not recorded in the lab's state: is the lab up?")
-    return state.processes[name]
-
-
 #: Instances this Python process started (stopped when it exits, like its Flink jobs).
 _STARTED: list[StreamsApp] = []
 
@@ -347,8 +339,8 @@ def start(
             start_new_session=True,  # like Kafka and Flink: stopped by `labkit down`, not by Ctrl-C
             cwd=home,
         )
-    track(name, proc, application_id=application_id, instance=instance, log=str(log))
-    app.info = {"pid": proc.pid, "create_time": _recorded(name)["create_time"]}
+    recorded = track(name, proc, application_id=application_id, instance=instance, log=str(log))
+    app.info = {"pid": proc.pid, "create_time": recorded["create_time"]}
     _STARTED.append(app)
     return app
 

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 from .. import paths
 from ..errors import LabError
+from ..paths import printer
 from . import artifacts, kafka_proc
 from .jvm import find_java
-from .lifecycle import printer
 from .net import PortLost
 from .processes import rss_mb, track, tracked, untrack, wait_gone
 from .state import State
@@ -59,9 +59,7 @@ def _track(brokers: list[kafka_proc.Broker], procs: list[subprocess.Popen]) -> N
         track(
             f"{PREFIX}-{broker.node_id}",
             proc,
-            node_id=broker.node_id,
-            port=broker.port,
-            controller_port=broker.controller_port,
+            **broker.fields(),
             log=str(paths.logs() / f"{PREFIX}-{broker.node_id}.log"),
         )
 
@@ -100,7 +98,8 @@ class Brokers:
     @property
     def live_servers(self) -> str:
         """The addresses of the brokers whose processes are alive (all of them if none is)."""
-        live = [b.address for b in self.cluster if self.alive(b.node_id)]
+        up = self._alive()
+        live = [b.address for b in self.cluster if b.node_id in up]
         return ",".join(live) or self.all_servers
 
     def broker(self, node_id: int) -> kafka_proc.Broker:
@@ -126,6 +125,12 @@ class Brokers:
             return tracked(self._info(node_id)) is not None
         except LabError:
             return False
+
+    def _alive(self) -> set[int]:
+        """The node ids of the brokers whose processes are alive (one read of the state file)."""
+        state = State.load()
+        recorded = state.processes if state else {}
+        return {b.node_id for b in self.cluster if tracked(recorded.get(f"{PREFIX}-{b.node_id}") or {})}
 
     def memory_mb(self) -> dict[int, float | None]:
         """Resident memory of each broker's JVM, in MB (None: not running)."""
@@ -164,13 +169,14 @@ class Brokers:
         """Start killed brokers again on their own ports and data; returns the seconds until
         all three are registered again."""
         t0 = time.monotonic()
-        dead = [self.broker(n) for n in node_ids if not self.alive(n)]
+        up = self._alive()
+        dead = [self.broker(n) for n in node_ids if n not in up]
         procs = kafka_proc.start(_java(), dead, self.cluster, folder(), PREFIX, [CONTROLLER]) if dead else []
-        self._procs.update({b.node_id: p for b, p in zip(dead, procs, strict=True)})
+        started = {b.node_id: p for b, p in zip(dead, procs, strict=True)}
+        self._procs.update(started)
         _track(dead, procs)
         names_ = " + ".join(f"broker {b.node_id}" for b in dead)
         self.marks.append(Mark(time.monotonic(), f"restart {names_}"))
-        started = {b.node_id: p for b, p in zip(dead, procs, strict=True)}
         kafka_proc.wait_ready(self.cluster, started, timeout=timeout, log_prefix=PREFIX)
         return time.monotonic() - t0
 
@@ -179,7 +185,8 @@ class Brokers:
         return stop(quiet)
 
     def __repr__(self) -> str:
-        up = [b.node_id for b in self.cluster if self.alive(b.node_id)]
+        alive = self._alive()
+        up = [b.node_id for b in self.cluster if b.node_id in alive]
         return f"<Trio: brokers {up} up of 1, 2, 3 at {self.all_servers}>"
 
 
@@ -203,7 +210,7 @@ def start(handle: type[B], brokers: int = 3, *, quiet: bool = False) -> B:
     recorded = [state.processes.get(n) for n in names()]
     alive = [i for i in recorded if i and tracked(i)]
     if len(alive) == len(recorded):
-        trio = handle([kafka_proc.Broker(i["node_id"], i["port"], i["controller_port"]) for i in alive])
+        trio = handle([kafka_proc.Broker.of(i) for i in alive])
         try:
             kafka_proc.wait_ready(trio.cluster, {}, timeout=10, log_prefix=PREFIX)
         except LabError:
