@@ -26,7 +26,16 @@ from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.serializer import Serializer, SerializeWrapper
 
 from .errors import LabError, UnknownTopic
-from .records import FieldOrFn, decode, encode, record_row, records_frame, timestamp_ms, to_json
+from .records import (
+    FieldOrFn,
+    decode,
+    encode,
+    key_bytes,
+    record_row,
+    records_frame,
+    timestamp_ms,
+    value_bytes,
+)
 from .runtime.net import require_broker
 from .waiting import wait_for
 
@@ -63,10 +72,16 @@ class KafkaHelpers:
         return KafkaAdminClient(**self.client_config(overrides))
 
     def producer(self, **overrides: Any) -> KafkaProducer:
-        """A ``KafkaProducer`` that sends dicts as JSON and string keys as UTF-8."""
+        """A ``KafkaProducer`` that sends bytes as they are, text as UTF-8, dicts and lists as JSON.
+
+        Keys and values follow `records.value_bytes` / `records.key_bytes`: a learner's
+        own bytes (kafka-python's examples send ``b"raw"``) arrive unchanged, ``None`` is
+        no key / a tombstone, and a value with no faithful form (a set, an object) makes
+        ``send`` raise a ValueError naming it instead of sending its Python repr.
+        """
         config = {
-            "value_serializer": to_json,
-            "key_serializer": lambda k: None if k is None else str(k).encode(),
+            "value_serializer": value_bytes,
+            "key_serializer": key_bytes,
             "max_block_ms": 10000,
             "acks": "all",
             "linger_ms": 5,
@@ -275,7 +290,7 @@ class KafkaHelpers:
     def produce(
         self,
         topic: str,
-        events: Iterable[dict],
+        events: Iterable[Mapping[str, Any] | bytes | None],
         *,
         key: FieldOrFn = None,
         timestamp: FieldOrFn = None,
@@ -284,10 +299,13 @@ class KafkaHelpers:
     ) -> int:
         """Send dicts to ``topic`` as JSON and wait until the broker has them all.
 
+        Bytes are sent as they are and None is a tombstone (`records.encode`).
         ``key`` and ``timestamp`` name a field of each event (or are functions of it);
         ``timestamp`` becomes the record's CreateTime, which Flink can use as event time.
         A list of events is checked in full before the first one is sent, so a bad event
-        raises an error that names it and nothing is half-sent. Returns the count sent.
+        raises an error that names it and nothing is half-sent. A generator cannot be
+        checked ahead: the events before a bad one are sent (and flushed, so they are all
+        in Kafka when the error names how many). Returns the count sent.
         """
         self.require_topic(topic)
         records: Iterable = (encode(i, e, key, timestamp, headers) for i, e in enumerate(events))
@@ -297,9 +315,13 @@ class KafkaHelpers:
         producer = producer or self.producer(value_serializer=None, key_serializer=None)
         try:
             count = 0
-            for k, v, ts, hdrs in records:
-                producer.send(topic, key=k, value=v, timestamp_ms=ts, headers=hdrs)
-                count += 1
+            try:
+                for k, v, ts, hdrs in records:
+                    producer.send(topic, key=k, value=v, timestamp_ms=ts, headers=hdrs)
+                    count += 1
+            except ValueError as exc:  # a generator's bad event: the ones before it are sent
+                producer.flush(timeout=30)
+                raise ValueError(f"{exc} (the {count} events before it were sent)") from None
             producer.flush(timeout=30)
             return count
         finally:

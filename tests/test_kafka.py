@@ -7,7 +7,7 @@ import time
 
 import pandas as pd
 import pytest
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 import labkit
 from labkit import events
@@ -68,6 +68,97 @@ def test_bad_event_is_named_and_nothing_is_sent(lab, topic):
     with pytest.raises(ValueError, match="event #1 is a str"):
         lab.produce(name, [{"a": 1}, "oops"])
     assert lab.read(name).empty
+
+
+def raw_records(lab, name: str, count: int, timeout: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
+    """(key, value) of the first ``count`` records of ``name`` as a plain kafka-python consumer
+    sees them: no labkit deserializer, bytes exactly as stored. Waits for them, not for a time."""
+    consumer = KafkaConsumer(bootstrap_servers=lab.bootstrap_servers, enable_auto_commit=False)
+    got = []
+    try:
+        tps = [TopicPartition(name, p) for p in lab.partitions(name)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            got += [r for records in consumer.poll(200).values() for r in records]
+    finally:
+        consumer.close()
+    got.sort(key=lambda r: (r.partition, r.offset))
+    return [(r.key, r.value) for r in got]
+
+
+def test_producer_sends_bytes_keys_and_values_unchanged(lab, topic):
+    name = topic("bytes")
+    sent = [(b"k", b"raw"), (b"\x00\xff", b"\x00\x01{not json\xff"), (bytearray(b"ba"), memoryview(b"mv")),
+            (None, b'"quoted"'), (b"", b"")]
+    producer = lab.producer()
+    for k, v in sent:
+        producer.send(name, key=k, value=v)
+    producer.flush(timeout=30)
+    producer.close()
+    expected = [(None if k is None else bytes(k), bytes(v)) for k, v in sent]
+    assert raw_records(lab, name, len(sent)) == expected  # byte for byte: no b'k' text, no JSON quotes
+    assert sum(lab.end_offsets(name).values()) == len(sent)
+
+
+def test_producer_sends_text_as_utf8_dicts_as_json_and_none_as_a_tombstone(lab, topic):
+    name = topic("text")
+    producer = lab.producer()
+    producer.send(name, key="user-é", value="héllo")
+    producer.send(name, key=7, value={"a": 1, "b": [True, None]})
+    producer.send(name, key="gone", value=None)
+    producer.flush(timeout=30)
+    producer.close()
+    assert raw_records(lab, name, 3) == [
+        ("user-é".encode(), "héllo".encode()), (b"7", b'{"a":1,"b":[true,null]}'), (b"gone", None),
+    ]
+
+
+def test_produce_sends_bytes_events_unchanged(lab, topic):
+    name = topic("produce-bytes")
+    events_ = [b"\x00raw\xff", bytearray(b"ba"), {"a": 1}, None]
+    assert lab.produce(name, events_, key=lambda e: b"gone" if e is None else b"\x01k") == 4
+    assert raw_records(lab, name, 4) == [
+        (b"\x01k", b"\x00raw\xff"), (b"\x01k", b"ba"), (b"\x01k", b'{"a":1}'), (b"gone", None),
+    ]
+
+
+def test_a_value_that_cannot_be_sent_is_refused_at_once_and_nothing_else_is_lost(lab, topic):
+    name = topic("refused")
+    producer = lab.producer()
+    try:
+        producer.send(name, key=b"a", value=b"first")
+        t0 = time.monotonic()
+        with pytest.raises(ValueError, match=r"cannot send the value \{'tags': \{'x'\}\}.*JSON has no sets"):
+            producer.send(name, value={"tags": {"x"}})
+        with pytest.raises(ValueError, match=r"cannot use tuple \(1, 2\) as a key"):
+            producer.send(name, key=(1, 2), value=b"x")
+        assert time.monotonic() - t0 < 5  # raised by send itself, before any network wait
+        producer.send(name, key=b"b", value={"n": 2})
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    # what was sent before and after the refused sends arrives intact; the refused ones not at all
+    assert raw_records(lab, name, 2) == [(b"a", b"first"), (b"b", b'{"n":2}')]
+    assert sum(lab.end_offsets(name).values()) == 2
+
+
+def test_produce_refuses_a_bad_value_naming_it_list_nothing_sent_generator_the_ones_before(lab, topic):
+    listed, generated = topic("refused-list"), topic("refused-gen")
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match=r"event #1 cannot be sent: set \{1\} has no JSON form.*\{'s'"):
+        lab.produce(listed, [b"ok", {"s": {1}}, b"after"])
+    assert sum(lab.end_offsets(listed).values()) == 0  # a list is checked in full first: nothing half-sent
+
+    def events_():  # a generator cannot be checked ahead: the events before the bad one go out
+        yield from [b"one", {"n": 2}, {"bad": object()}, b"never"]
+
+    with pytest.raises(ValueError, match=r"event #2 cannot be sent: object .*the 2 events before it"):
+        lab.produce(generated, events_())
+    assert time.monotonic() - t0 < 10  # a clear error within seconds, not a hang
+    assert raw_records(lab, generated, 2) == [(None, b"one"), (None, b'{"n":2}')]  # flushed, intact
+    assert sum(lab.end_offsets(generated).values()) == 2  # and the one after it never sent
 
 
 def test_unknown_topic_is_a_clear_error_and_is_not_auto_created(lab):
