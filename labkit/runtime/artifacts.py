@@ -29,9 +29,9 @@ from ..errors import LabError
 
 LOCK_FILE = Path(__file__).with_name("artifacts.lock")
 
-KAFKA_VERSION = "4.2.1"  # the same as the compose image apache/kafka:4.2.1
+KAFKA_VERSION = "4.4.0"  # the same as the compose image apache/kafka:4.4.0
 FLINK_CONNECTOR_VERSION = "5.0.0-2.2"
-LOG4J_VERSION = "2.25.4"  # the version Kafka 4.2.1's own tree resolves to
+LOG4J_VERSION = "2.25.5"  # the version Kafka 4.4.0's own tree resolves to
 
 #: bundle -> (the coordinate whose dependency tree makes it up, or None; jars added alone).
 #: The extras are added without their trees on purpose: a resolver imports a root's

@@ -1,7 +1,7 @@
 """The compose backend: the local backend's Apache Kafka and Flink, in Docker containers.
 
 ``docker-compose.yml`` (next to ``pyproject.toml``) describes the cluster: one Apache
-Kafka 4.2.1 broker in KRaft mode (two more with the ``replication`` profile) reading the
+Kafka broker (artifacts.KAFKA_VERSION) in KRaft mode (two more with the ``replication`` profile) reading the
 same ``labkit/runtime/kafka.properties`` as ``labkit up``, a Flink JobManager and
 TaskManagers built from ``docker/flink/Dockerfile`` (Flink 2.3, the same Kafka connector
 jar and the settings of :mod:`labkit.runtime.flink_proc`), and a ``lab`` service

@@ -1,6 +1,6 @@
 """The compose cluster's Kafka runs with the local cluster's settings (labkit/runtime/kafka.properties
-and what kafka_proc adds for 3 brokers): checked against the compose file, and by running Kafka
-4.2.1's own ``KafkaDockerWrapper`` (the apache/kafka image's start script) for each broker.
+and what kafka_proc adds for 3 brokers): checked against the compose file, and by running
+Kafka's own ``KafkaDockerWrapper`` (the apache/kafka image's start script) for each broker.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def test_kafka_settings_are_the_local_clusters(brokers):
 
 @pytest.mark.parametrize("brokers", [1, 3])
 def test_the_kafka_image_builds_that_config_and_formats_with_it(brokers, tmp_path):
-    """Run Kafka 4.2.1's own KafkaDockerWrapper (what the apache/kafka:4.2.1 image's start
+    """Run Kafka's own KafkaDockerWrapper (what the apache/kafka image's start
     script runs before the broker) with each container's environment and the mounted file:
     the server.properties it writes is the one computed above, and formatting the log folder
     with it (KRaft metadata, cluster id) succeeds. Only log.dirs is moved to a temp folder."""
