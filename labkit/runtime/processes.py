@@ -6,13 +6,20 @@ turns that record back into a live process - or None once it has exited or its P
 recycled. `stop` and `stop_all` end a process and its children (SIGTERM, then SIGKILL
 after `STOP_TIMEOUT_S`); `track` and `untrack` let other parts of the lab (JupyterLab,
 Kafka Streams apps) put their processes under the same ``labkit down``.
+
+A process never signals itself, and `enclosing` tells the caller which recorded processes it
+runs inside (``labkit down`` typed in a JupyterLab terminal runs inside JupyterLab): those
+must be stopped last, and by `stop_in_background`, since stopping one ends its caller too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -49,6 +56,16 @@ def tracked(info: dict[str, Any]) -> psutil.Process | None:
         return None
 
 
+def runs_as_me(info: dict[str, Any]) -> bool:
+    """The recorded process is alive and run by this user: what ``labkit down --all`` may
+    stop in a lab it did not start (as root, it could otherwise stop anyone's process)."""
+    proc = tracked(info)
+    try:
+        return proc is not None and proc.uids().real == os.getuid()
+    except psutil.Error:
+        return False
+
+
 def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Wait until every process has exited; returns those still alive after ``timeout`` s.
 
@@ -76,11 +93,12 @@ def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proces
 
 def stop(info: dict[str, Any], timeout: float = STOP_TIMEOUT_S) -> bool:
     """Stop a recorded process and its children (SIGTERM, SIGKILL after ``timeout`` s);
-    True if something was running."""
+    True if something was running. The calling process is spared, should it be one of the
+    children (`stop_in_background`'s helper, started inside what it stops)."""
     proc = tracked(info)
     if proc is None:
         return False
-    family = [proc, *proc.children(recursive=True)]
+    family = [p for p in [proc, *proc.children(recursive=True)] if p.pid != os.getpid()]
     for p in family:
         with contextlib.suppress(psutil.Error):
             p.send_signal(signal.SIGTERM)
@@ -124,7 +142,7 @@ def fail_if_exited(proc: subprocess.Popen, what: str, log: Path) -> None:
     raise error(f"{what} exited during start (code {proc.returncode}). Its log ends:\n{tail}")
 
 
-def track(name: str, proc: subprocess.Popen, **extra: Any) -> dict[str, Any]:
+def track(name: str, proc: subprocess.Popen | psutil.Process, **extra: Any) -> dict[str, Any]:
     """Record another process the lab started (e.g. JupyterLab) so `down` stops it;
     returns the record (`record`) kept in the state file."""
     with lock():
@@ -149,3 +167,54 @@ def untrack(*names: str, stop: bool = True, timeout: float = STOP_TIMEOUT_S) -> 
             stop_all([infos[n] for n in alive], timeout)
         state.save()
     return alive
+
+
+# --- stopping what the caller runs inside ----------------------------------------------
+
+#: How long `stop_in_background`'s helper waits for its caller to exit (``labkit down``
+#: exits at once; a kernel that called `lifecycle.down` itself never does) before stopping.
+HANDOVER_WAIT_S = 10.0
+
+
+def enclosing(records: dict[str, dict[str, Any]]) -> list[str]:
+    """The names of the recorded processes this process is, or runs inside (JupyterLab, for
+    ``labkit down`` typed in its terminal or run from a notebook cell): stopping one of
+    them stops the caller with it (`stop` ends a process's whole family)."""
+    me = psutil.Process()
+    lineage = {me.pid, *(p.pid for p in me.parents())}
+    found = []
+    for name, info in records.items():
+        proc = tracked(info)
+        if proc is not None and proc.pid in lineage:
+            found.append(name)
+    return found
+
+
+def stop_in_background(records: dict[str, dict[str, Any]], log: Path) -> subprocess.Popen:
+    """Stop ``records`` (name -> record, with `stop_all`) from a detached helper process,
+    once this process has exited (at most `HANDOVER_WAIT_S` s): for a caller that runs
+    inside one of them, which could not finish the job itself - its own stop would end it
+    halfway, with no SIGKILL for what ignores SIGTERM. The helper is a session of its own
+    (no terminal's hang-up or Ctrl-C reaches it) and spares itself while it stops the family
+    it was started in; it says what it stopped in ``log``."""
+    me = psutil.Process()
+    payload = json.dumps({"records": records, "after": {"pid": me.pid, "create_time": me.create_time()}})
+    code = "import sys; from labkit.runtime.processes import finish_stop; finish_stop(sys.argv[1])"
+    with log.open("a") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, payload],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def finish_stop(payload: str) -> None:
+    """`stop_in_background`'s helper: wait for the caller to exit, then stop what it handed over."""
+    data = json.loads(payload)
+    caller = tracked(data["after"])
+    if caller is not None:
+        wait_gone([caller], HANDOVER_WAIT_S)
+    stop_all(list(data["records"].values()))
+    print(f"labkit: stopped {', '.join(data['records'])} for `labkit down`.", flush=True)

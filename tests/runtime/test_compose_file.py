@@ -35,14 +35,60 @@ def test_every_service_has_a_healthcheck(spec):
 
 def test_every_port_is_bound_to_localhost_only(spec):
     published = 0
-    for name, service in spec["services"].items():
-        for port in service.get("ports", []):
-            published += 1
-            if isinstance(port, dict):
-                assert port.get("host_ip") == "127.0.0.1", f"{name}: {port}"
-            else:
-                assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is reachable from other machines"
-    assert published >= 4  # kafka, jobmanager (web UI), lab, the replication brokers
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())  # as written, and as Compose reads it
+    for services in (raw["services"], spec["services"], compose_spec(3)["services"]):
+        for name, service in services.items():
+            assert "network_mode" not in service, f"{name}: host networking would bypass the ports below"
+            for port in service.get("ports", []):
+                published += 1
+                if isinstance(port, dict):
+                    assert port.get("host_ip") == "127.0.0.1", f"{name}: {port}"
+                else:  # "127.0.0.1:8888:8888", never "8888:8888" (every interface)
+                    assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is open to other machines"
+                    assert services is raw["services"] or len(str(port).split(":")) == 3, f"{name}: {port}"
+    assert published >= 3 * 5  # kafka, jobmanager (web UI), lab, the replication brokers
+    assert spec["services"]["lab"]["ports"] == ["127.0.0.1:8888:8888"]
+
+
+def environment(service: dict) -> dict[str, str]:
+    """A service's ``environment``, whether written as a mapping or as NAME=value lines."""
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def test_no_token_or_password_is_written_in_the_compose_file(dockerfile):
+    """Anyone with the repository could read it: JupyterLab's token is drawn at each start
+    (or chosen by the learner, LABKIT_JUPYTER_TOKEN), never written here or in the image."""
+    text = COMPOSE_FILE.read_text()
+    raw = yaml.safe_load(text)
+    secrets = 0
+    for name, service in raw["services"].items():
+        for key, value in environment(service).items():
+            if re.search(r"TOKEN|PASSWORD|SECRET|PASSWD", key):
+                secrets += 1
+                # a variable without a default (or an empty one), never a value
+                assert re.fullmatch(r"\$\{\w+(:-|:\?[^}]*)?\}", value), f"{name}: {key}={value}"
+    assert secrets >= 1
+    assert environment(raw["services"]["lab"])["JUPYTER_TOKEN"] == "${LABKIT_JUPYTER_TOKEN:-}"
+    assert re.findall(r"token=(\w+)", text) == []  # no URL with a token in the comments either
+    assert "kafka-flink-lab" not in environment(compose_spec(1)["services"]["lab"]).values()
+    lab_image = dockerfile.split("FROM flink AS lab", 1)[1]
+    assert not re.search(r"token|password", lab_image, flags=re.I), "the lab image sets a token"
+
+
+def test_an_empty_jupyter_token_makes_jupyterlab_draw_a_random_one(monkeypatch):
+    """What the lab container gets when LABKIT_JUPYTER_TOKEN is unset: JUPYTER_TOKEN="" -
+    Jupyter Server then generates a token (it does not switch authentication off)."""
+    from jupyter_server.auth.identity import IdentityProvider
+
+    monkeypatch.setenv("JUPYTER_TOKEN", "")
+    first, second = IdentityProvider(), IdentityProvider()
+    assert re.fullmatch(r"[0-9a-f]{48}", first.token) and first.token_generated  # (drawn on first use)
+    assert first.token != second.token
+    monkeypatch.setenv("JUPYTER_TOKEN", "chosen-by-the-learner")
+    assert IdentityProvider().token == "chosen-by-the-learner"
 
 
 def test_images_are_pinned_to_the_local_clusters_versions(spec, dockerfile, dockerfile_args):
