@@ -47,6 +47,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Start every test, and every notebook kernel (nbval starts it during the first cell's
-    setup, after this hook), from the environment the suite set up above."""
+    setup, after this hook), from the environment the suite set up above.
+
+    Except what labkit set for this process's own PyFlink client (`PYFLINK_PROCESS_ENV`):
+    PyFlink reads it at every new environment, for as long as its JVM lives. Dropped, every
+    later environment started a Beam worker-pool server in pytest (on every interface, never
+    stopped), and in process mode the jobs' Python functions ran there, not on the cluster.
+    `prepare_jvm` sets it again too; this also covers a test that builds a PyFlink
+    environment itself. A kernel inheriting it sets the same anyway.
+    """
+    from labkit.flink.client import PYFLINK_PROCESS_ENV
+
+    kept = {k: os.environ[k] for k in PYFLINK_PROCESS_ENV if k in os.environ}
     os.environ.clear()
     os.environ.update(_CLEAN_ENVIRONMENT)
+    os.environ.update(kept)

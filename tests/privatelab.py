@@ -221,7 +221,7 @@ def listeners(procs: list[psutil.Process]) -> list[tuple[int, str, str, int]]:
     return found
 
 
-# --- a notebook kernel running a job with Python workers ---------------------------------
+# --- a notebook kernel running a job with Python functions ------------------------------
 
 TESTS = Path(__file__).resolve().parent
 
@@ -229,9 +229,9 @@ UDF_JOB = """
 import json, sys, uuid
 sys.path.insert(0, {tests!r})
 import labkit
-from privatelab import start_python_udf_job
+from privatelab import {starter}
 lab = labkit.connect(quiet=True)
-job, dst = start_python_udf_job(lab, uuid.uuid4().hex[:6])
+job, dst = {starter}(lab, uuid.uuid4().hex[:6])
 print(json.dumps({{"job": job.job_id, "dst": dst}}), flush=True)
 sys.stdin.read()  # run until the test closes stdin or kills this process
 """
@@ -240,11 +240,13 @@ sys.stdin.read()  # run until the test closes stdin or kills this process
 class Kernel:
     """A Python process standing in for a notebook kernel of ``lab``: it connects, starts an
     unbounded job with a Python UDF and keeps running. (A separate process, like a notebook:
-    the test process's environment and PyFlink client stay out of it.)"""
+    the test process's environment and PyFlink client stay out of it.) ``starter`` names the
+    function here that starts the job: `start_python_udf_job` (the UDF runs inside the
+    TaskManager, thread mode) or `start_pandas_udf_job` (in a Python worker process)."""
 
-    def __init__(self, lab: PrivateLab) -> None:
+    def __init__(self, lab: PrivateLab, starter: str = "start_python_udf_job") -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", UDF_JOB.format(tests=str(TESTS))],
+            [sys.executable, "-c", UDF_JOB.format(tests=str(TESTS), starter=starter)],
             env=lab.env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -276,10 +278,11 @@ class Kernel:
         self.proc.wait(30)
 
 
-def start_python_udf_job(lab: labkit.Lab, tag: str) -> tuple[Any, str]:
+def start_python_udf_job(lab: labkit.Lab, tag: str, func_type: str = "general") -> tuple[Any, str]:
     """An unbounded Kafka -> Python UDF -> Kafka job, running once its first result is out
-    (so its Python workers exist). Returns the job (not registered with the lab: the
-    caller stops it) and the output topic."""
+    (so its Python function runs). Returns the job (not registered with the lab: the
+    caller stops it) and the output topic. The lab's TaskManager runs the UDF in its own
+    process (thread mode); a pandas UDF (``func_type="pandas"``) in a Python worker."""
     from pyflink.table import DataTypes
     from pyflink.table.udf import udf
 
@@ -287,10 +290,17 @@ def start_python_udf_job(lab: labkit.Lab, tag: str) -> tuple[Any, str]:
 
     src, dst = lab.create_topic(f"udf-in-{tag}"), lab.create_topic(f"udf-out-{tag}")
     t_env = lab.table_env()
-    t_env.create_temporary_function("plus_one", udf(lambda n: n + 1, result_type=DataTypes.INT()))
-    lab.kafka_table(t_env, "src", "n INT", topic=src)
-    lab.kafka_table(t_env, "dst", "n INT", topic=dst)
+    plus_one = udf(lambda n: n + 1, result_type=DataTypes.BIGINT(), func_type=func_type)
+    t_env.create_temporary_function("plus_one", plus_one)
+    lab.kafka_table(t_env, "src", "n BIGINT", topic=src)
+    lab.kafka_table(t_env, "dst", "n BIGINT", topic=dst)
     job = Job.of(t_env.execute_sql("INSERT INTO dst SELECT plus_one(n) FROM src"), f"udf-{tag}")
     lab.produce(src, [{"n": 41}])
     wait_for(lambda: 42 in set(lab.read(dst).get("n", [])), "the Python UDF's first result", timeout=180)
     return job, dst
+
+
+def start_pandas_udf_job(lab: labkit.Lab, tag: str) -> tuple[Any, str]:
+    """`start_python_udf_job` with a pandas UDF: thread mode cannot run one, so PyFlink runs
+    it in a Python worker process the TaskManager starts (process mode)."""
+    return start_python_udf_job(lab, tag, func_type="pandas")

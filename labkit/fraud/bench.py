@@ -34,7 +34,7 @@ def measure(
 
     ``engine="datastream"`` (default): the three-rule DataStream job of the lesson
     (`LivePipeline`, Python operators). ``engine="windowed"``: the same with the velocity
-    rule on PyFlink's window operator (how it was written before: the same alerts, slower).
+    rule on PyFlink's window operator (how it was written before: the same alerts).
     ``engine="sql"``: rule 2 alone as a Flink SQL job (`SqlPipeline`, all inside the JVM) -
     for comparison. A bad ``engine`` is refused before anything is created.
 

@@ -216,7 +216,7 @@ class LivePipeline(Pipeline):
     """All three rules as one unbounded Flink job: reads ``tx_topic`` from its earliest
     offset, writes one JSON alert per line to ``alerts_topic``. Restarting with new
     rules (a new ``generation``) re-reads the topic from the start: Kafka kept it all.
-    ``windowed=True`` runs the velocity rule on PyFlink's window operator (slower)."""
+    ``windowed=True`` runs the velocity rule on PyFlink's window operator (the same alerts)."""
 
     def __init__(
         self,

@@ -207,7 +207,8 @@ def velocity_function(n: int, size_ms: int, slide_ms: int) -> Any:
     watermark passes a window's end, late transactions dropped - but keeps each account's
     open windows in one ``ValueState`` (``{window end: [transactions]}``) with one
     event-time timer per window end. PyFlink's window operator runs its window assignment
-    and keeps its window contents in Python for every element - about ten times slower.
+    and keeps its window contents in Python for every element: in PyFlink's process mode
+    several times slower; in the lab's thread mode about as fast (scripts/bench_fraud.py).
     """
     from pyflink.common import Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext

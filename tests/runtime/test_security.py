@@ -1,16 +1,28 @@
 """Nothing the lab runs can be reached from another machine: every listening socket of
-every lab process (and its children) is on the loopback interface.
+every lab process (and its children), of a notebook kernel running jobs, and of this test
+process (its PyFlink client) is on the loopback interface - also while jobs with Python
+functions run, which the lab's TaskManager runs inside its own JVM ("thread" mode).
 
 On a private lab, so that no job another test ran has left servers open.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
 import psutil
 import pytest
-from privatelab import Kernel, PrivateLab, is_loopback, listeners
+from privatelab import Kernel, PrivateLab, is_loopback, listeners, start_python_udf_job, wait_for
 
-CLUSTER = ("kafka-1", "flink-jobmanager", "flink-taskmanager")
+import labkit
+from labkit.flink import Job, prepare_jvm
+from labkit.flink.client import PYFLINK_PROCESS_ENV
+
+ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +35,26 @@ def priv(tmp_path_factory):
         lab.stop()
 
 
+def lab_processes(priv: PrivateLab) -> dict[str, psutil.Process]:
+    """Every process the lab's state file records (Kafka, Flink, the Web UI's front door...)."""
+    return {name: psutil.Process(info["pid"]) for name, info in priv.state()["processes"].items()}
+
+
 def by_process(priv: PrivateLab) -> dict[str, list[tuple[int, str, str, int]]]:
-    return {name: listeners([psutil.Process(priv.pid(name))]) for name in CLUSTER}
+    return {name: listeners([proc]) for name, proc in lab_processes(priv).items()}
+
+
+def python_children(proc: psutil.Process) -> list[psutil.Process]:
+    return [p for p in proc.children(recursive=True) if "python" in p.name()]
+
+
+@pytest.fixture
+def mine(priv: PrivateLab, monkeypatch: pytest.MonkeyPatch) -> labkit.Lab:
+    """The private lab, for this test process's own PyFlink client (started by the suite):
+    with the private lab's certificate."""
+    priv.up()
+    monkeypatch.setenv("LABKIT_FLINK_TLS", str(priv.home / "tls"))
+    return priv.lab()
 
 
 def test_the_loopback_check_itself():
@@ -53,25 +83,116 @@ class ListeningBeyondThisMachine(AssertionError):
     pass
 
 
+def exposed_sockets(**families: list[psutil.Process]) -> list[tuple[Any, ...]]:
+    """(whose, pid, process, address, port) of every listening socket beyond loopback."""
+    return [
+        (whose, *s) for whose, procs in families.items() for s in listeners(procs) if not is_loopback(s[2])
+    ]
+
+
+def test_prepare_jvm_sets_pyflinks_worker_mode_at_every_call(monkeypatch):
+    """Not only before PyFlink's JVM starts (it is up by now): PyFlink reads the variable at
+    every new environment, and without it starts a Beam server in this process."""
+    prepare_jvm()
+    for key in PYFLINK_PROCESS_ENV:
+        monkeypatch.delenv(key)
+    prepare_jvm()
+    assert {k: os.environ.get(k) for k in PYFLINK_PROCESS_ENV} == PYFLINK_PROCESS_ENV
+
+
+def test_the_suites_reset_of_the_environment_keeps_pyflinks_worker_mode(request):
+    (root,) = [
+        p
+        for p in request.config.pluginmanager.get_plugins()
+        if getattr(p, "__file__", "") == str(ROOT_CONFTEST)
+    ]
+    prepare_jvm()
+    os.environ["SECURITY_TEST_LEFTOVER"] = "1"
+    root.pytest_runtest_setup(request.node)  # what runs before every test and notebook
+    assert "SECURITY_TEST_LEFTOVER" not in os.environ  # it did reset...
+    assert {k: os.environ.get(k) for k in PYFLINK_PROCESS_ENV} == PYFLINK_PROCESS_ENV  # ...but kept this
+
+
+def start_datastream_job(lab: labkit.Lab, tag: str) -> tuple[Job, set[int]]:
+    """An unbounded Kafka -> Python map -> Kafka DataStream job, running once its first
+    result is out; returns the job (the caller stops it) and the pids the function ran in."""
+    from pyflink.common import Types, WatermarkStrategy
+    from pyflink.common.serialization import SimpleStringSchema
+    from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+
+    from labkit.fraud.jobs import kafka_source
+
+    src, dst = lab.create_topic(f"ds-in-{tag}"), lab.create_topic(f"ds-out-{tag}")
+    env = lab.stream_env()
+    serializer = KafkaRecordSerializationSchema.builder().set_topic(dst)
+    sink = KafkaSink.builder().set_bootstrap_servers(lab.flink_bootstrap_servers)
+    sink = sink.set_record_serializer(serializer.set_value_serialization_schema(SimpleStringSchema()).build())
+    stream = env.from_source(kafka_source(lab, src, bounded=False), WatermarkStrategy.no_watermarks(), src)
+    stream.map(
+        lambda v: json.dumps({**json.loads(v), "pid": os.getpid()}), output_type=Types.STRING()
+    ).sink_to(sink.build())
+    job = Job.of(env.execute_async(f"ds-{tag}"), f"ds-{tag}", lab.flink_rest or "")
+    lab.produce(src, [{"n": 1}])
+    pids = wait_for(lambda: set(lab.read(dst).get("pid", [])), "the DataStream function's first result", 180)
+    return job, pids
+
+
+def test_jobs_with_python_functions_listen_on_this_machine_only(priv, mine, monkeypatch):
+    """A notebook kernel runs a Table API job with a Python UDF, this process another and a
+    DataStream job with a Python function, all unbounded and running while we look: the
+    functions run inside the TaskManager (thread mode: no Python worker, no Beam servers),
+    and nothing - lab, kernel, this process - listens beyond loopback."""
+    # as after something cleared it: prepare_jvm (in table_env) must set PyFlink's worker mode
+    # again, or PyFlink starts a Beam worker-pool server on every interface in this process
+    for key in PYFLINK_PROCESS_ENV:
+        monkeypatch.delenv(key, raising=False)
+    from pyflink.java_gateway import get_gateway
+
+    tm = psutil.Process(priv.pid("flink-taskmanager"))
+    kernel = table_job = job = None
+    try:
+        kernel = Kernel(priv)  # a notebook running a job with a Python UDF
+        table_job, _ = start_python_udf_job(mine, uuid.uuid4().hex[:6])
+        job, ran_in = start_datastream_job(mine, uuid.uuid4().hex[:6])
+        assert ran_in == {tm.pid}, f"the Python function ran in {ran_in}, not in the TaskManager ({tm.pid})"
+        assert python_children(tm) == [], "a Python worker process started"
+        lab = list(lab_processes(priv).values())
+        notebook = [psutil.Process(pid) for pid in kernel.pids()]
+        here = [psutil.Process(os.getpid())]  # with its children: PyFlink's client JVM
+        # the lister sees the sockets it should: this process's PyFlink gateway, the kernel's,
+        # the TaskManager's RPC and data ports
+        assert get_gateway().gateway_parameters.port in {port for *_, port in listeners(here)}
+        assert any(name == "java" for _, name, _, _ in listeners(notebook)), listeners(notebook)
+        assert len(listeners([tm])) >= 2
+        exposed = exposed_sockets(lab=lab, **{"notebook kernel": notebook, "this test process": here})
+        assert exposed == [], f"listening beyond this machine (whose, pid, process, address, port): {exposed}"
+    finally:
+        for started in (job, table_job):
+            if started:
+                started.stop()
+        if kernel:
+            kernel.close()
+
+
 @pytest.mark.xfail(
     raises=ListeningBeyondThisMachine,  # anything else (the job did not start, ...) is a failure
     strict=True,
-    reason="Known exposure, not fixed yet: for Python UDFs the TaskManager opens six Beam gRPC "
-    "servers (control, data, state, logging, artifact, provisioning) with flink-python's own copy "
-    "of Beam's ServerFactory, which binds with NettyServerBuilder.forPort(): every interface (::), "
-    "whatever taskmanager.bind-host says. Remove this mark once they listen on loopback only.",
+    reason="Known exposure, not fixed yet: what thread mode cannot run (pandas UDFs, Python "
+    "aggregate functions) PyFlink runs in a Python worker process, for which the TaskManager "
+    "opens six Beam gRPC servers (control, data, state, logging, artifact, provisioning) with "
+    "flink-python's own copy of Beam's ServerFactory: its InetSocketAddressServerFactory binds "
+    "with NettyServerBuilder.forPort(), every interface (::), and no setting changes that. "
+    "Remove this mark once they listen on loopback only.",
 )
-def test_a_job_with_python_functions_listens_on_this_machine_only(priv):
+def test_a_job_in_process_mode_listens_on_this_machine_only(priv):
     priv.up()
     kernel = None
     try:
-        kernel = Kernel(priv)  # a notebook running a job with a Python UDF
+        kernel = Kernel(priv, "start_pandas_udf_job")  # a notebook running a pandas UDF
         tm = psutil.Process(priv.pid("flink-taskmanager"))
-        assert [p for p in tm.children(recursive=True) if "python" in p.name()], "no Python worker started"
-        lab = listeners([psutil.Process(priv.pid(name)) for name in CLUSTER])
-        notebook = listeners([psutil.Process(pid) for pid in kernel.pids()])
-        exposed = [("lab", *s) for s in lab if not is_loopback(s[2])]
-        exposed += [("notebook kernel", *s) for s in notebook if not is_loopback(s[2])]
+        assert python_children(tm), "no Python worker started: the job did not run in process mode"
+        notebook = [psutil.Process(pid) for pid in kernel.pids()]
+        exposed = exposed_sockets(lab=list(lab_processes(priv).values()), **{"notebook kernel": notebook})
         if exposed:
             raise ListeningBeyondThisMachine(f"(whose, pid, process, address, port): {exposed}")
     finally:
