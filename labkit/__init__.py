@@ -12,9 +12,29 @@ and the modules lessons use as ``labkit.<name>``: `checks` (exercise checks), `e
 :mod:`labkit.runtime`; each lesson's widgets in :mod:`labkit.panels`.
 """
 
-from . import checks, events, replication
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import BrokerUnavailable, LabError, UnknownTopic
-from .lab import Lab, connect
+
+if TYPE_CHECKING:
+    from . import checks, events, replication
+    from .lab import Lab, connect
+
+#: Loaded on first use (PEP 562): `import labkit` stays light for the lab's own small
+#: processes (the Web UI's front door, the CLI), which need none of pandas or kafka-python.
+_LAZY = {"checks": "checks", "events": "events", "replication": "replication", "Lab": "lab", "connect": "lab"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    value = module if _LAZY[name] == name else getattr(module, name)
+    globals()[name] = value
+    return value
 
 __version__ = "0.1.0"
 __all__ = [

@@ -14,6 +14,7 @@ from .errors import LabError
 from .runtime import artifacts, lifecycle
 from .runtime.jvm import JavaNotFound, find_java
 from .runtime.processes import track
+from .runtime.state import State
 from .runtime.status import describe, status
 
 
@@ -60,8 +61,17 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """What runs (`labkit up` ends with it too); first, the jobs of kernels that died
+    without cancelling them are cancelled, so their slots show free (flink.owners)."""
+    from .flink.owners import cancel_orphans, orphans_line  # here: it loads pandas, `down` needs none
+
+    state = State.load()
+    local = state is not None and state.endpoints.backend == "local"
+    cancelled = cancel_orphans(state.endpoints.flink_rest) if state and local else []
     st = status()
     if getattr(args, "json", False):
+        if cancelled:
+            st["cancelled_jobs"] = cancelled
         print(json.dumps(st, indent=2, default=str))
         return 0
     if st["backend"] is None:
@@ -69,6 +79,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     for line in describe(st):
         print(line)
+    if cancelled:
+        print(f"flink:     {orphans_line(cancelled)}")
     print(f"state:     {paths.state_file()}")
     return 0
 
@@ -114,7 +126,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
             proc.wait()
         return 0
     finally:
-        print("labkit: JupyterLab stopped. Kafka and Flink keep running; `labkit down` stops them.")
+        if State.load() is None:  # `labkit down` (from JupyterLab's terminal, say) stopped it all
+            print("labkit: JupyterLab stopped, with Kafka and Flink (`labkit down`).")
+        else:
+            print("labkit: JupyterLab stopped. Kafka and Flink keep running; `labkit down` stops them.")
 
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import flink
 from .flink import FlinkHelpers
+from .flink.owners import cancel_orphans, orphans_line
 from .kafka import KafkaHelpers, closing
-from .runtime import drills, lifecycle
+from .runtime import drills, lifecycle, webui
 from .runtime.state import Endpoints
 from .runtime.status import status
 
@@ -52,8 +53,15 @@ class Lab(KafkaHelpers, FlinkHelpers):
 
     @property
     def web_ui(self) -> str:
-        """Flink's Web UI: running jobs, their graphs, checkpoints, TaskManagers."""
-        return f"http://{self.flink_rest}" if self.flink_rest else ""
+        """A link to Flink's Web UI: running jobs, their graphs, checkpoints, TaskManagers.
+        On the local backend it signs this browser in to the lab's front door
+        (:mod:`labkit.runtime.webui`): each link works once, within an hour."""
+        return webui.open_link(self.flink_rest, self.endpoints.web_ui)
+
+    @property
+    def flink_web_ui(self) -> str | None:
+        """The Web UI's address (host:port) when the lab has a front door, else None."""
+        return self.endpoints.web_ui
 
     @property
     def flink_python(self) -> str | None:
@@ -89,7 +97,8 @@ class Lab(KafkaHelpers, FlinkHelpers):
         return StatusPanel()
 
     def __repr__(self) -> str:
-        return f"<Lab {self.backend}: Kafka at {self.bootstrap_servers}, Flink Web UI at {self.web_ui}>"
+        web = self.endpoints.web_ui or self.flink_rest
+        return f"<Lab {self.backend}: Kafka at {self.bootstrap_servers}, Flink Web UI at http://{web}>"
 
 
 def connect(quiet: bool = False) -> Lab:
@@ -97,14 +106,20 @@ def connect(quiet: bool = False) -> Lab:
 
     Safe to call from any number of notebooks and after a kernel restart: they all find
     the same cluster through ``.labkit/state.json``. Jobs this kernel started before
-    (an earlier run of the same notebook) are cancelled, so a re-run starts clean.
+    (an earlier run of the same notebook) are cancelled, so a re-run starts clean; so are
+    the jobs of kernels that died without cancelling theirs (``kill -9``), which would
+    hold the TaskManager's slots - on the local backend, where those kernels ran.
     """
     state = lifecycle.up(quiet=quiet)
     stopped = flink.stop_jobs()
+    local = state.endpoints.backend == "local"
+    orphaned = cancel_orphans(state.endpoints.flink_rest) if local else []
     lab = Lab(state.endpoints)
     if not quiet:
         print(lab)
         if stopped:
             plural = "s" if stopped > 1 else ""
             print(f"(cancelled {stopped} Flink job{plural} this kernel had started before)")
+        if orphaned:
+            print(orphans_line(orphaned))
     return lab

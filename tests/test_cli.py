@@ -6,6 +6,7 @@ that none is left behind; they never touch the suite's shared lab.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,6 +18,8 @@ import urllib.request
 import psutil
 import pytest
 from privatelab import LABKIT, PrivateLab, describe, gone, wait_for
+
+from labkit.runtime.artifacts import KAFKA_VERSION
 
 CORRUPT = '{"endpoints": {"backend": "local", "bootstr'  # a state file cut off mid-write
 
@@ -34,7 +37,7 @@ def priv(tmp_path_factory):
         lab.stop()
 
 
-NAMES = {"kafka-1", "flink-jobmanager", "flink-taskmanager"}
+NAMES = {"kafka-1", "flink-jobmanager", "flink-taskmanager", "flink-webui"}
 
 
 def test_a_corrupt_state_file_is_moved_aside_and_up_works(priv):
@@ -49,8 +52,9 @@ def test_up_starts_kafka_and_flink_on_loopback_and_up_again_reuses_them(priv):
     st = priv.status()
     assert st["backend"] == "local" and st["running"]
     assert set(st["processes"]) == NAMES and all(p["alive"] for p in st["processes"].values())
-    assert st["bootstrap_servers"].startswith("127.0.0.1:") and st["flink_rest"].startswith("127.0.0.1:")
-    assert len(st["kafka"]["brokers"]) == 1 and st["kafka"]["version"] == "4.2.1"
+    assert st["bootstrap_servers"].startswith("127.0.0.1:") and st["flink_rest"].startswith("https://127.0.0.1:")
+    assert st["web_ui"].startswith("127.0.0.1:")
+    assert len(st["kafka"]["brokers"]) == 1 and st["kafka"]["version"] == KAFKA_VERSION
     assert st["flink"]["taskmanagers"] == 1 and st["flink"]["slots_total"] == 4
     pids = {name: p["pid"] for name, p in st["processes"].items()}
 
@@ -59,8 +63,9 @@ def test_up_starts_kafka_and_flink_on_loopback_and_up_again_reuses_them(priv):
     assert {name: p["pid"] for name, p in priv.status()["processes"].items()} == pids
 
     text = priv.run("status").stdout
-    assert f"Apache Kafka 4.2.1 at {st['bootstrap_servers']}; 1 of 1 broker(s) up" in text
-    assert f"Web UI http://{st['flink_rest']}; 1 TaskManager(s), 4/4 slots free" in text
+    assert f"Apache Kafka {KAFKA_VERSION} at {st['bootstrap_servers']}; 1 of 1 broker(s) up" in text
+    assert f"Web UI http://{st['web_ui']}/labkit-login?key=" in text  # a login link, fresh each time
+    assert "1 TaskManager(s), 4/4 slots free" in text
     assert describe(priv.status()).splitlines()[0] == "backend:   local"
 
 
@@ -102,6 +107,50 @@ def test_ctrl_c_in_labkit_lab_stops_jupyterlab_but_not_the_cluster(priv, tmp_pat
     assert st["running"] and st["flink"]["taskmanagers"] == 1
     assert {name: priv.pid(name) for name in NAMES} == cluster_pids
     assert st["processes"]["jupyter"]["alive"] is False
+
+
+async def type_in_terminal(port: int, token: str, line: str) -> str:
+    """Open a JupyterLab terminal, type ``line`` and Enter, and return what the terminal
+    shows until it closes (or says `labkit down`'s last words)."""
+    from tornado.websocket import websocket_connect
+
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/terminals", method="POST", headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        name = json.load(r)["name"]
+    ws = await websocket_connect(f"ws://127.0.0.1:{port}/terminals/websocket/{name}?token={token}")
+    await ws.write_message(json.dumps(["stdin", line + "\r"]))
+    shown = ""
+    while "so it ends too" not in shown:
+        message = await ws.read_message()
+        if message is None:
+            break
+        kind, *data = json.loads(message)
+        if kind == "stdout":
+            shown += data[0]
+    ws.close()
+    return shown
+
+
+def test_labkit_down_typed_in_a_jupyterlab_terminal_stops_everything_and_says_so(priv, tmp_path):
+    """The terminal runs inside JupyterLab: `labkit down` stops Kafka and Flink first, says
+    so, and JupyterLab (with the terminal) last."""
+    priv.up()
+    cluster_pids = [priv.pid(name) for name in NAMES]
+    proc, port, token = priv.start_jupyterlab(tmp_path / "lab.log")
+    try:
+        wait_for(lambda: jupyter_answers(port, token), "JupyterLab to answer", timeout=120)
+        shown = asyncio.run(type_in_terminal(port, token, f"{sys.executable} -m labkit.cli down"))
+        assert proc.wait(120) == 0  # `labkit lab` ends with its JupyterLab
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "; stopping jupyter last, which this process runs inside, so it ends too" in shown
+    assert all(gone(pid) for pid in cluster_pids)
+    assert priv.leftovers() == []
+    log = (tmp_path / "lab.log").read_text()
+    assert "labkit: JupyterLab stopped, with Kafka and Flink (`labkit down`)." in log
 
 
 def test_down_stops_everything_and_twice_is_harmless(priv):

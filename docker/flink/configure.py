@@ -15,7 +15,9 @@ image uses for its settings too), with two kinds of exceptions:
   standard ports, and docker-compose.yml names the JobManager (``jobmanager``).
 * :data:`CONTAINER` - checkpoints and savepoints go to ``/opt/flink/state``, the
   ``flink-state`` volume every Flink container mounts (a checkpoint written by one
-  TaskManager must be readable by the JobManager and the others).
+  TaskManager must be readable by the JobManager and the others); CORS names the Web UI's
+  published address. The local cluster's mutual TLS (flink_proc.access) is not here: an
+  image never holds the lab's key.
 
 ``python.executable`` is left as flink_proc sets it: the running Python (``sys.executable``),
 here ``/opt/pyflink/bin/python`` - the Python that has labkit, so Python functions defined
@@ -44,6 +46,7 @@ NETWORK = frozenset(
         "rest.address",
         "rest.bind-address",
         "rest.port",
+        "web.access-control-allow-origin",
     }
 )
 
@@ -51,12 +54,19 @@ STATE = "/opt/flink/state"  # the flink-state volume (docker-compose.yml)
 CONTAINER = {
     "execution.checkpointing.dir": f"file://{STATE}/checkpoints",
     "execution.checkpointing.savepoint-dir": f"file://{STATE}/savepoints",
+    # the Web UI is published on the host's 127.0.0.1:8081 (docker-compose.yml): no other
+    # origin's page may read the REST API's replies (Flink's default: every origin)
+    "web.access-control-allow-origin": "http://127.0.0.1:8081",
+    # Python functions in worker processes (PyFlink's default): the image's TaskManager has
+    # no PATH to its venv's Python for an embedded interpreter (flink_proc._environment)
+    "python.execution-mode": "process",
 }
 
 
 def settings() -> dict[str, str]:
     """What the image's config.yaml gets: flink_proc.config() without NETWORK, with CONTAINER."""
-    local = flink_proc.config(flink_proc.FlinkPorts(flink_proc.DEFAULT_REST_PORT, 6123))
+    rest = flink_proc.DEFAULT_REST_PORT  # the official image's REST port (no front door there)
+    local = flink_proc.config(flink_proc.FlinkPorts(rest, 6123, rest))
     missing = (NETWORK | CONTAINER.keys()) - local.keys()
     if missing:  # flink_proc changed: decide again what differs in containers
         raise SystemExit(f"configure.py: flink_proc.config() no longer sets {sorted(missing)}")

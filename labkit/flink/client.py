@@ -7,10 +7,17 @@ JobManager. What the configuration sets, and why:
 * Flink's official Kafka connector on the client's classpath (the planner needs it to
   read a Kafka table's DDL; the cluster has the same jar in its ``lib/``), see
   :mod:`labkit.runtime.artifacts`;
-* ``python.executable`` - Python operators run in a separate worker process, which
-  otherwise may not find ``pyflink`` outside an activated virtualenv;
-* ``python.fn-execution.bundle.time`` 20 ms - the 1 s default makes every hop through a
-  Python function take ~2 s, far too slow for a live plot;
+* ``python.execution-mode: thread`` (the lab's own cluster) - Python functions run inside
+  the TaskManager's JVM, in an interpreter that is this kernel's Python
+  (:mod:`labkit.runtime.flink_proc` prepares it): no Python worker process and none of the
+  Beam gRPC servers it needs, which listen on every interface. Another cluster (compose,
+  remote) keeps PyFlink's "process" mode;
+* ``python.executable`` - the Python of the functions (thread mode finds its interpreter
+  from it; a worker process otherwise may not find ``pyflink`` outside an activated venv);
+* ``python.fn-execution.bundle.time`` 20 ms - for what still runs in worker processes
+  (pandas UDFs, Python aggregate functions, or another cluster): the 1 s default makes every
+  hop through a Python function take ~2 s, far too slow for a live plot;
+* `PYFLINK_PROCESS_ENV` - so that no Python function ever runs inside this kernel;
 * parallelism 1 - results in a predictable order and a small JVM on a laptop;
 * a Flink log folder per process, quiet logs - by default every process overwrites the
   same log files inside site-packages.
@@ -23,29 +30,42 @@ to do these things, and each reach-in says why. Also the JobManager's REST API
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import urllib.request
 from typing import Any
 
 from .. import paths
 from ..errors import LabError
-from ..runtime import artifacts
+from ..runtime import artifacts, tls
 from ..runtime.jvm import ensure_java_env
 
 BUNDLE_TIME_MS = 20
+#: The states a job does not leave (UNKNOWN: the cluster no longer answers for it).
+ENDED = ("CANCELED", "FINISHED", "FAILED", "SUSPENDED")
+#: The states of a job that still runs, or will (`stop_jobs` cancels these).
+ACTIVE = ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
 #: How long labkit waits on Flink before it says so (a job's status, a cancel, a result).
 FLINK_TIMEOUT_S = 60.0
 JVM_ARGS = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k"
 NO_JOBMANAGER = "No Flink JobManager is known for this lab: start it with `labkit up`."
 
+#: What PyFlink reads from os.environ at every new TableEnvironment/StreamExecutionEnvironment
+#: (not only when its JVM starts): `prepare_jvm` sets it at every call. "process" is not the
+#: cluster's ``python.execution-mode``: it only tells PyFlink that Python functions run on
+#: the cluster. Unset, PyFlink judges the job local (the gateway's default target), starts a
+#: Beam worker-pool server in this kernel (on every interface, never stopped) and has Python
+#: functions run here ("loopback"), whatever the cluster.
+PYFLINK_PROCESS_ENV = {"_python_worker_execution_mode": "process"}
+
 _jvm_ready = False
 
 
 def prepare_jvm() -> None:
-    """Settle Java and log locations before PyFlink starts its JVM (once per process)."""
+    """Settle Java and log locations before PyFlink starts its JVM (once per process), and
+    `PYFLINK_PROCESS_ENV` before every new environment (something may have cleared it since:
+    the test suite resets os.environ before every test)."""
     global _jvm_ready
+    os.environ.update(PYFLINK_PROCESS_ENV)
     if _jvm_ready:
         return
     ensure_java_env()
@@ -56,10 +76,6 @@ def prepare_jvm() -> None:
         # copied the JVM's environment into os.environ (PyFlink does that); left set, PyFlink
         # refuses to start this process's own JVM ("...during Python UDF execution").
         os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)
-    # Python functions run in Python workers the TaskManager starts ("process" mode). Left
-    # to itself PyFlink's TableEnvironment judges the job local (the gateway's default
-    # target) and runs them inside this kernel ("loopback"), whatever the cluster.
-    os.environ["_python_worker_execution_mode"] = "process"
     os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs() / f"flink-{os.getpid()}"))
     os.environ.setdefault("ROOT_LOG_LEVEL", "WARN")
     # The client JVM only plans and submits jobs: laptop-sized (by default it may take a
@@ -80,18 +96,24 @@ def flink_config(
     """The configuration every lab environment starts from (shown by `lab.flink_config`).
 
     Jobs go to the JobManager at ``flink_rest``; their Python functions run on the
-    TaskManagers with ``flink_python`` (None: this kernel's Python, right for the local
-    cluster, whose TaskManager runs on this machine).
+    TaskManagers with ``flink_python`` in worker processes, or - None - with this kernel's
+    Python inside the TaskManager ("thread" mode), right for the local cluster, whose
+    TaskManager runs on this machine with its interpreter prepared for that.
     """
     if not flink_rest:
         raise LabError(NO_JOBMANAGER)
-    host, _, port = flink_rest.rpartition(":")
+    host, port = tls.host_port(flink_rest)
     return {
         "execution.target": "remote",
         "rest.address": host,
-        "rest.port": port,
+        "rest.port": str(port),
+        # the lab's JobManager asks for the lab's certificate (runtime/tls.py)
+        **(tls.flink_options() if tls.is_tls(flink_rest) else {}),
         "pipeline.classpaths": ";".join(connector_classpath()),
         "parallelism.default": str(parallelism),
+        # the planner picks thread-mode operators from this (the cluster's config.yaml says
+        # the same for the lab's own cluster)
+        "python.execution-mode": "process" if flink_python else "thread",
         "python.executable": flink_python or sys.executable,
         "python.client.executable": sys.executable,
         "python.fn-execution.bundle.time": str(BUNDLE_TIME_MS),
@@ -141,18 +163,9 @@ def bounded(future: Any, timeout: float, what: str) -> Any:
 def rest_api(
     rest: str | None, path: str, body: dict | None = None, timeout: float = 10.0, *, method: str | None = None
 ) -> Any:
-    """GET (or POST ``body`` as JSON to) ``path`` of the JobManager at ``rest`` (host:port);
-    the reply's JSON (None for an empty reply). ``method`` overrides the verb (e.g. PATCH to
-    cancel a job). The Web UI shows the same data."""
+    """GET (or POST ``body`` as JSON to) ``path`` of the JobManager at ``rest`` (host:port,
+    or https://host:port with the lab's certificate); the reply's JSON (None for an empty
+    reply). ``method`` overrides the verb (e.g. PATCH to cancel a job). The Web UI shows the same data."""
     if not rest:
         raise LabError(NO_JOBMANAGER)
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"http://{rest}/{path.lstrip('/')}",
-        data=data,
-        method=method or ("GET" if body is None else "POST"),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as reply:
-        text = reply.read()
-    return json.loads(text) if text.strip() else None
+    return tls.call(rest, path, body, timeout, method=method)

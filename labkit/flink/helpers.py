@@ -23,8 +23,9 @@ import pandas as pd
 
 from ..errors import LabError
 from ..runtime import drills
-from .client import FLINK_TIMEOUT_S, flink_config, java_object, prepare_jvm, rest_api
-from .jobs import ENDED, Job, collect, remember, started, stop_jobs
+from .client import ENDED, FLINK_TIMEOUT_S, flink_config, java_object, prepare_jvm, rest_api
+from .jobs import Job, collect, remember, started, stop_jobs
+from .owners import owned_stream_env, owned_table_env
 
 if TYPE_CHECKING:
     from pyflink.datastream import StreamExecutionEnvironment
@@ -49,12 +50,19 @@ class FlinkHelpers:
         """The Python on Flink's workers; None: this kernel's (the lab handle says)."""
         return None
 
+    @property
+    def flink_web_ui(self) -> str | None:
+        """The Web UI's front door (host:port); None: Flink's own address (the lab handle says)."""
+        return None
+
     def flink_config(self, parallelism: int = 1) -> dict[str, str]:
         return flink_config(self.flink_rest, parallelism, self.flink_python)
 
     def table_env(self, *, streaming: bool = True, parallelism: int = 1) -> TableEnvironment:
         """A new ``TableEnvironment`` (fresh catalog: re-running a cell never hits
-        "table already exists") with the Kafka connector attached."""
+        "table already exists") with the Kafka connector attached. Its jobs carry this
+        kernel in their names (``insert-into_carts [kernel 12345 started ...]``), so those of a
+        kernel that died are cancelled by the next ``labkit.connect()`` (`owned_table_env`)."""
         prepare_jvm()
         from pyflink.common import Configuration
         from pyflink.table import EnvironmentSettings, TableEnvironment
@@ -64,10 +72,11 @@ class FlinkHelpers:
             config.set_string(key, value)
         builder = EnvironmentSettings.new_instance()
         builder = builder.in_streaming_mode() if streaming else builder.in_batch_mode()
-        return TableEnvironment.create(builder.with_configuration(config).build())
+        return owned_table_env(TableEnvironment.create(builder.with_configuration(config).build()))
 
     def stream_env(self, *, parallelism: int = 1) -> StreamExecutionEnvironment:
-        """A ``StreamExecutionEnvironment`` for the DataStream API, Kafka connector attached."""
+        """A ``StreamExecutionEnvironment`` for the DataStream API, Kafka connector attached;
+        ``execute_async(name)`` names the job ``name`` plus this kernel (`owned_stream_env`)."""
         prepare_jvm()
         from pyflink.common import Configuration
         from pyflink.datastream import StreamExecutionEnvironment
@@ -83,7 +92,7 @@ class FlinkHelpers:
         env = StreamExecutionEnvironment(jenv(java_object(config)))
         env.set_parallelism(parallelism)
         env.set_python_executable(config.get_string("python.executable", sys.executable))
-        return env
+        return owned_stream_env(env)
 
     def kafka_options(
         self,
@@ -191,8 +200,9 @@ class FlinkHelpers:
     def start(self, result: TableResult | Any, name: str = "") -> Job:
         """Wrap a started job (``t_env.execute_sql("INSERT ...")`` or
         ``env.execute_async(...)``) so it can be watched and stopped; the lab keeps a list
-        (``lab.jobs``) and `stop_jobs` cancels them all."""
-        return remember(Job.of(result, name, self.flink_rest or ""))
+        (``lab.jobs``) and `stop_jobs` cancels them all. ``name`` is labkit's label for it:
+        the job is already submitted, under the name its environment gave it (Web UI)."""
+        return remember(Job.of(result, name, self.flink_rest or "", self.flink_web_ui))
 
     @property
     def jobs(self) -> list[Job]:
@@ -236,7 +246,7 @@ class FlinkHelpers:
                     f"job {job.name or job.job_id} ended ({job.status}) before all its tasks ran"
                 )
             if time.monotonic() > deadline:
-                ui = job.web_ui or f"http://{self.flink_rest}"
+                ui = job.web_ui or "`lab.web_ui`"
                 raise TimeoutError(
                     f"the tasks of job {job.name or job.job_id} were not all RUNNING within "
                     f"{timeout:.0f} s:\n{now.to_string(index=False)}\nSee {ui}"

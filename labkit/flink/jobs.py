@@ -1,11 +1,12 @@
-"""Flink jobs this kernel started: the `Job` handle, the kernel's list of them, and a
-query with a deadline.
+"""Flink jobs this kernel started: the `Job` handle, the kernel's list of them, and a query
+with a deadline.
 
 Jobs started through ``lab.start`` (:meth:`labkit.flink.FlinkHelpers.start`) are
 remembered for the whole process: ``lab.stop_jobs()`` cancels them, ``labkit.connect()``
 cancels those of an earlier run of the notebook, and they are cancelled when the kernel
 shuts down. `collect` runs a query whose job is cancelled, by its unique name, when its
 deadline passes.
+The names of their jobs say which kernel started them (:mod:`labkit.flink.owners`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from ..errors import LabError
-from .client import FLINK_TIMEOUT_S, bounded, rest_api
+from ..runtime import webui
+from .client import ACTIVE, ENDED, FLINK_TIMEOUT_S, bounded, rest_api
+from .owners import PIPELINE_NAME, owned
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyflink.table import TableEnvironment, TableResult
-
-#: The states a job does not leave (UNKNOWN: the cluster no longer answers for it).
-ENDED = ("CANCELED", "FINISHED", "FAILED", "SUSPENDED")
-#: The states of a job that still runs, or will (`stop_jobs` cancels these).
-ACTIVE = ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
 
 
 class Job:
@@ -38,20 +35,21 @@ class Job:
     the links to its Web UI pages.
     """
 
-    def __init__(self, client: Any, name: str = "", rest: str = "") -> None:
+    def __init__(self, client: Any, name: str = "", rest: str = "", web: str | None = None) -> None:
         self.client = client
         self.name = name
         self.rest = rest
+        self.web = web  # the lab's Web UI front door (host:port), if it has one
         self.started = time.time()
         # How the job ended, when this handle ended it or waited for it.
         self.final: str | None = None
 
     @classmethod
-    def of(cls, result: TableResult | Any, name: str = "", rest: str = "") -> Job:
+    def of(cls, result: TableResult | Any, name: str = "", rest: str = "", web: str | None = None) -> Job:
         client = result.get_job_client() if hasattr(result, "get_job_client") else result
         if client is None:
             raise ValueError("That statement did not start a job (only INSERT/EXECUTE do).")
-        return cls(client, name, rest)
+        return cls(client, name, rest, web)
 
     @property
     def job_id(self) -> str:
@@ -68,12 +66,16 @@ class Job:
     @property
     def web_ui(self) -> str:
         """This job's page in Flink's Web UI."""
-        return f"http://{self.rest}/#/job/running/{self.job_id}/overview" if self.rest else ""
+        return self._page("overview")
 
     @property
     def checkpoints_ui(self) -> str:
         """This job's *Checkpoints* tab in Flink's Web UI (completed, failed, restored)."""
-        return self.web_ui.replace("/overview", "/checkpoints")
+        return self._page("checkpoints")
+
+    def _page(self, tab: str) -> str:
+        """A link to one tab of this job's page (a login link on the lab's front door)."""
+        return webui.open_link(self.rest, self.web, f"#/job/running/{self.job_id}/{tab}") if self.rest else ""
 
     def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
         """Cancel the job and wait until it has ended (harmless if it already had)."""
@@ -153,8 +155,8 @@ def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: 
     timer cancels the job when the deadline passes - it has a unique name, so exactly this
     job, through the REST API - which ends the wait with an error.
     """
-    name = f"labkit-query-{uuid.uuid4().hex[:12]}"
-    t_env.get_config().set("pipeline.name", name)
+    name = owned(f"labkit-query-{uuid.uuid4().hex[:12]}")
+    t_env.get_config().set(PIPELINE_NAME, name)
     cancelled: list[int] = []
 
     def cancel() -> None:
@@ -173,7 +175,7 @@ def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: 
             raise LabError(
                 f"The Flink query did not finish within {timeout:.0f} s"
                 + (" and was cancelled" if cancelled[0] else "")
-                + f". Is a topic still growing, or the cluster busy? Web UI: http://{flink_rest}"
+                + ". Is a topic still growing, or the cluster busy? `lab.web_ui` opens Flink's Web UI."
             ) from None
         raise
     finally:

@@ -8,7 +8,9 @@
 ``remote``
     An existing Kafka and Flink JobManager given by the user (``LABKIT_BOOTSTRAP_SERVERS``,
     ``LABKIT_FLINK_REST``; optionally ``LABKIT_FLINK_BOOTSTRAP_SERVERS`` and
-    ``LABKIT_FLINK_PYTHON``). Nothing is started or stopped.
+    ``LABKIT_FLINK_PYTHON``). Nothing is started or stopped. A JobManager that asks for a
+    client certificate (another labkit lab's) is ``LABKIT_FLINK_REST=https://host:port``
+    with ``LABKIT_FLINK_TLS`` naming that lab's ``tls`` folder (:mod:`labkit.runtime.tls`).
 
 The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
 either, a kernel keeps using the compose or remote cluster recorded in the state file.

@@ -4,8 +4,12 @@ Both come from PyFlink's own distribution (``pyflink/bin``, ``pyflink/lib``): no
 download. ``.labkit/flink/`` gets a ``lib/`` of links to PyFlink's jars plus flink-python
 and the official Kafka connector (:mod:`labkit.runtime.artifacts`), a ``conf/config.yaml``
 written below, and the logs. Every job a notebook runs is submitted to this JobManager
-(REST, Web UI on 8081 or the next free port) and runs on the TaskManager, whose Python
-workers use the lab's own Python.
+and runs on the TaskManager, whose Python functions use the lab's own Python.
+
+The JobManager's REST API speaks HTTPS and only to holders of the lab's certificate
+(:mod:`labkit.runtime.tls`), on a free port; the learner's browser reaches the Web UI
+through the lab's front door on 8081 or the next free port (:mod:`labkit.runtime.webui`),
+the third process here. Jar upload is off: nothing but the notebook submits jobs.
 """
 
 from __future__ import annotations
@@ -16,13 +20,12 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
 from ..errors import LabError
-from . import artifacts
+from . import artifacts, tls
 from .net import listening, pick_port
 from .processes import fail_if_exited
 
@@ -45,12 +48,17 @@ MEMORY = {
 
 @dataclass
 class FlinkPorts:
-    rest: int
+    rest: int  # the JobManager's REST API (HTTPS, client certificate required)
     rpc: int
+    web: int  # the Web UI's front door, for the learner's browser
 
     @property
     def rest_address(self) -> str:
-        return f"127.0.0.1:{self.rest}"
+        return f"https://127.0.0.1:{self.rest}"
+
+    @property
+    def web_address(self) -> str:
+        return f"127.0.0.1:{self.web}"
 
 
 def version() -> str:
@@ -68,11 +76,13 @@ def plan(
     rest_port: int | None = None, taken: set[int] | None = None, preferred: int | None = DEFAULT_REST_PORT
 ) -> FlinkPorts:
     """The Web UI on ``rest_port`` (an error if taken), else ``preferred`` (8081) or the next
-    free one (any free one if None); the JobManager's RPC on a free port."""
+    free one (any free one if None); the JobManager's REST API and RPC on free ports."""
     taken = set(taken or ())
-    rest = pick_port(rest_port, preferred, taken, "Flink's Web UI", "LABKIT_FLINK_PORT")
+    web = pick_port(rest_port, preferred, taken, "Flink's Web UI", "LABKIT_FLINK_PORT")
+    taken.add(web)
+    rest = pick_port(None, None, taken, "Flink's REST API")
     taken.add(rest)
-    return FlinkPorts(rest, pick_port(None, None, taken, "Flink's JobManager"))
+    return FlinkPorts(rest, pick_port(None, None, taken, "Flink's JobManager"), web)
 
 
 def config(ports: FlinkPorts) -> dict[str, str]:
@@ -90,10 +100,18 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
         "rest.port": str(ports.rest),
+        # no jar upload or run through the REST API: jobs come from the notebook's client;
+        # no page of another origin than the Web UI's may read its replies
+        "web.submit.enable": "false",
+        "web.access-control-allow-origin": f"http://127.0.0.1:{ports.web}",
         "taskmanager.numberOfTaskSlots": str(SLOTS),
         "parallelism.default": "1",
         **MEMORY,
-        # Python functions run in worker processes started with the lab's own Python
+        # Python functions run inside the TaskManager ("thread" mode: its embedded interpreter
+        # is this Python, see _environment): no worker process, no Beam gRPC servers (they
+        # listen on every interface). PyFlink runs what thread mode lacks (pandas UDFs,
+        # Python aggregate functions) in worker processes of this Python, 20 ms bundles.
+        "python.execution-mode": "thread",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
         "python.fn-execution.bundle.time": "20",
@@ -113,6 +131,12 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         "env.java.opts.all": f"{_default_java_opts()} {JVM_OPTS}".strip(),
         "web.cancel.enable": "true",
     }
+
+
+def access() -> dict[str, str]:
+    """Who may use the local cluster's REST API: holders of the lab's certificate (mutual
+    TLS, runtime/tls.py). Local only: a container image never holds the lab's key."""
+    return tls.flink_options(tls.ensure())
 
 
 def _default_java_opts() -> str:
@@ -165,28 +189,43 @@ def _environment(java_home: Path) -> dict[str, str]:
         JAVA_HOME=str(java_home),
         ROOT_LOG_LEVEL="WARN",
     )
+    # The TaskManager's embedded Python (thread mode, pemja) is the lab's own: an interpreter
+    # embedded without a program path finds its prefix from the first `python3` on PATH, so
+    # this Python's folder goes first, as an activated virtualenv does. It then gets this
+    # venv's site-packages with their .pth files (labkit installed editable), and not the
+    # base Python's (PYTHONPATH alone: "No module named 'labkit'", the base's packages too).
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 
-def start(
-    java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ("jobmanager", "taskmanager")
-) -> dict[str, subprocess.Popen]:
-    """Start the JobManager and/or TaskManager (not waiting)."""
+ROLES = ("jobmanager", "taskmanager", "webui")
+
+
+def start(java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ROLES) -> dict[str, subprocess.Popen]:
+    """Start the JobManager, TaskManager and/or the Web UI's front door (not waiting)."""
     home = flink_home()
     if not (home / "lib").is_dir() or "jobmanager" in roles:
         prepare()
-    (home / "conf" / "config.yaml").write_text(
-        "# Written by labkit (labkit/runtime/flink_proc.py) at every start.\n"
-        + "".join(f"{k}: {json.dumps(v)}\n" for k, v in config(ports).items())
+    # it holds the keystore's password: this user's only
+    tls.write_private(
+        home / "conf" / "config.yaml",
+        (
+            "# Written by labkit (labkit/runtime/flink_proc.py) at every start.\n"
+            + "".join(f"{k}: {json.dumps(v)}\n" for k, v in {**config(ports), **access()}.items())
+        ).encode(),
     )
     procs = {}
     for role in roles:
         out = paths.logs() / f"flink-{role}.log"
+        command = [str(home / "bin" / f"{role}.sh"), "start-foreground"]
+        if role == "webui":
+            command = [sys.executable, "-m", "labkit.runtime.webui", "--port", str(ports.web)]
+            command += ["--upstream", ports.rest_address, "--tls", str(tls.folder())]
         with open(out, "ab") as log:
             log.write(f"\n--- labkit starting the Flink {role} at {time.ctime()} ---\n".encode())
             log.flush()
             procs[role] = subprocess.Popen(
-                [str(home / "bin" / f"{role}.sh"), "start-foreground"],
+                command,
                 env=_environment(java_home),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -200,9 +239,8 @@ def start(
 def overview(rest: str, timeout: float = 2.0) -> dict | None:
     """The JobManager's /overview (TaskManagers, slots, jobs, version), or None."""
     try:
-        with urllib.request.urlopen(f"http://{rest}/overview", timeout=timeout) as r:
-            return json.load(r)
-    except (OSError, ValueError):
+        return dict(tls.call(rest, "overview", timeout=timeout))
+    except (OSError, ValueError, TypeError, LabError):
         return None
 
 
@@ -210,9 +248,8 @@ def taskmanagers(rest: str, timeout: float = 2.0) -> list[dict]:
     """The JobManager's /taskmanagers listing (id, path, dataPort, slots...); [] if it does
     not answer. A dead TaskManager stays listed for a few heartbeats."""
     try:
-        with urllib.request.urlopen(f"http://{rest}/taskmanagers", timeout=timeout) as r:
-            return list(json.load(r)["taskmanagers"])
-    except (OSError, ValueError, KeyError):
+        return list(tls.call(rest, "taskmanagers", timeout=timeout)["taskmanagers"])
+    except (OSError, ValueError, KeyError, TypeError, LabError):
         return []
 
 
@@ -227,18 +264,21 @@ def wait_ready(
     taskmanagers: int = 1,
     timeout: float = READY_TIMEOUT_S,
     known: set[str] | frozenset[str] = frozenset(),
+    web_port: int | None = None,
 ) -> dict:
-    """Until the JobManager answers and ``taskmanagers`` TaskManagers have registered,
-    not counting the ``known`` ones (those there before a TaskManager was restarted)."""
+    """Until the JobManager answers, ``taskmanagers`` TaskManagers have registered (not
+    counting the ``known`` ones, there before a TaskManager was restarted) and the Web UI's
+    front door listens on ``web_port``."""
     deadline = time.monotonic() + timeout
     while True:
         for role, proc in procs.items():
             fail_if_exited(proc, f"The Flink {role}", paths.logs() / f"flink-{role}.log")
         # a JobManager we started must hold the REST port (another lab's may answer there)
-        jm = procs.get("jobmanager")
-        mine = jm is None or listening(jm.pid, int(rest.rpartition(":")[2]))
+        jm, door = procs.get("jobmanager"), procs.get("webui")
+        mine = jm is None or listening(jm.pid, tls.host_port(rest)[1])
         info = overview(rest) if mine else None
-        if info and len(taskmanager_ids(rest) - set(known)) >= taskmanagers:
+        door_up = door is None or web_port is None or listening(door.pid, web_port)
+        if info and door_up and len(taskmanager_ids(rest) - set(known)) >= taskmanagers:
             return info
         if time.monotonic() > deadline:
             raise LabError(

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -31,8 +32,8 @@ from . import artifacts, compose, flink_proc, kafka_proc
 from .backends import requested_backend, wanted_brokers
 from .jvm import find_java
 from .net import PortLost, answers, require_broker
-from .processes import record, stop, stop_all, tracked
-from .state import Endpoints, State, lock, owner_pid, register_home, registered_homes
+from .processes import enclosing, record, runs_as_me, stop_all, stop_in_background, tracked
+from .state import Endpoints, State, Untrusted, lock, owner_pid, read_own, register_home, registered_homes
 
 
 def local_brokers(processes: dict[str, dict[str, Any]]) -> list[kafka_proc.Broker]:
@@ -96,18 +97,22 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         cluster = kafka_proc.plan(n, _env_port("LABKIT_KAFKA_PORT"), taken, first)
     dead_brokers = [b for b in cluster if not tracked(processes.get(f"kafka-{b.node_id}", {}))]
 
-    # Flink: a dead JobManager restarts both; a dead TaskManager restarts alone
+    # Flink: a dead JobManager restarts all three; a dead TaskManager or front door alone.
+    # A JobManager from before the Web UI had a front door (no web_port) speaks plain HTTP:
+    # it is replaced.
     jm, tm = processes.get("flink-jobmanager", {}), processes.get("flink-taskmanager", {})
-    ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"]) if tracked(jm) else None
+    door = processes.get("flink-webui", {})
+    current = tracked(jm) and "web_port" in jm
+    ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"], jm["web_port"]) if current else None
     roles: tuple[str, ...] = ()
     if ports is None:
-        stop(tm)
+        stop_all([jm, tm, door])
         taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
         preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
         ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken, preferred)
-        roles = ("jobmanager", "taskmanager")
-    elif not tracked(tm):
-        roles = ("taskmanager",)
+        roles = flink_proc.ROLES
+    else:
+        roles = tuple(r for r, i in (("taskmanager", tm), ("webui", door)) if not tracked(i))
 
     if not dead_brokers and not roles:
         return _save_local(processes, cluster, ports, n)
@@ -119,18 +124,22 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         f"labkit: starting {'Kafka' if dead_brokers else ''}"
         f"{' and ' if dead_brokers and roles else ''}{'Flink' if roles else ''} (a few seconds)..."
     )
-    started_kafka = kafka_proc.start(java.executable, dead_brokers, cluster) if dead_brokers else []
-    for broker, proc in zip(dead_brokers, started_kafka, strict=True):
-        processes[f"kafka-{broker.node_id}"] = broker_record(broker, proc)
-    known = flink_proc.taskmanager_ids(ports.rest_address) if roles == ("taskmanager",) else set()
+    # Flink first: its JVMs start while Kafka's log folder is formatted (a JVM of its own)
+    known = flink_proc.taskmanager_ids(ports.rest_address) if "jobmanager" not in roles else set()
     started_flink = flink_proc.start(java.home, ports, roles) if roles else {}
     for role, proc in started_flink.items():
         log = str(paths.logs() / f"flink-{role}.log")
         processes[f"flink-{role}"] = (
-            record(proc, port=ports.rest, rpc_port=ports.rpc, log=log)
+            record(proc, port=ports.rest, rpc_port=ports.rpc, web_port=ports.web, log=log)
             if role == "jobmanager"
+            else record(proc, port=ports.web, log=log)
+            if role == "webui"
             else record(proc, log=log)
         )
+    _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if Kafka fails
+    started_kafka = kafka_proc.start(java.executable, dead_brokers, cluster) if dead_brokers else []
+    for broker, proc in zip(dead_brokers, started_kafka, strict=True):
+        processes[f"kafka-{broker.node_id}"] = broker_record(broker, proc)
     state = _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if waiting fails
     try:
         if started_kafka:
@@ -138,7 +147,8 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
                 cluster, {b.node_id: p for b, p in zip(dead_brokers, started_kafka, strict=True)}
             )
         if started_flink:
-            flink_proc.wait_ready(ports.rest_address, started_flink, known=known)
+            need = 1 if "taskmanager" in started_flink else 0
+            flink_proc.wait_ready(ports.rest_address, started_flink, need, known=known, web_port=ports.web)
     except PortLost:
         # Another program (often a second lab starting at the same moment) bound a port
         # between our choosing it and the process binding it: choose again. A broker being
@@ -149,15 +159,14 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
             raise
         lost = [f"kafka-{b.node_id}" for b in dead_brokers] if fresh_kafka else []
         if started_flink:  # not known to be ready: start it again with the rest
-            lost += ["flink-jobmanager", "flink-taskmanager"]
+            lost += ["flink-jobmanager", "flink-taskmanager", "flink-webui"]
         say("labkit: another program took a port the lab had chosen; choosing other ports.")
         stop_all([processes.pop(k) for k in lost if k in processes])
         return _up_local(_save_local(processes, cluster, ports, n), n, say, attempt + 1)
-    rest = ports.rest_address
     say(
         f"labkit: Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
-        f"({n} broker{'s' if n > 1 else ''}), Flink {flink_proc.version()} with Web UI http://{rest} "
-        f"- ready in {time.monotonic() - t0:.1f} s."
+        f"({n} broker{'s' if n > 1 else ''}), Flink {flink_proc.version()} with Web UI "
+        f"http://{ports.web_address} - ready in {time.monotonic() - t0:.1f} s."
     )
     return state
 
@@ -174,47 +183,80 @@ def _save_local(
     n: int,
 ) -> State:
     bootstrap = ",".join(b.address for b in cluster)
-    state = State(
-        Endpoints("local", bootstrap, bootstrap, ports.rest_address), processes, n, owner_pid=owner_pid()
-    )
+    endpoints = Endpoints("local", bootstrap, bootstrap, ports.rest_address, web_ui=ports.web_address)
+    state = State(endpoints, processes, n, owner_pid=owner_pid())
     state.save()
     register_home()
     return state
 
 
 def down(quiet: bool = False, all_labs: bool = False) -> list[str]:
-    """Stop every process the lab started and forget the state. Safe to repeat.
+    """Stop every process the lab started and forget the state. Safe to repeat. Returns the
+    names of what it stopped (or, for what it runs inside, is stopping).
+
+    Run inside a process of the lab - ``labkit down`` in a JupyterLab terminal or a notebook
+    cell, whose process is JupyterLab's child - it stops everything else first, says so, and
+    hands that process (JupyterLab) to a detached helper that stops it once this one has
+    exited: stopping it from here would end this process halfway, leaving Kafka and Flink
+    running.
 
     ``all_labs``: also stop labs in other ``LABKIT_HOME`` folders whose owner (a test
-    run) is gone - what a killed run leaves behind.
+    run) is gone - what a killed run leaves behind. Only labs in this user's private
+    registry (`labkit.runtime.state.registry`) whose state file is this user's own, and only
+    processes this user runs: CI runs it as root, and nothing another user wrote may choose
+    what that stops.
     """
-    stopped = _down_here(quiet)
+    stopped, last = _down_here(quiet)
     if all_labs:
-        for entry, home in registered_homes():
-            if home == paths.home().resolve() or not (home / "state.json").is_file():
-                if not (home / "state.json").is_file():
-                    entry.unlink(missing_ok=True)
-                continue
-            try:
-                raw = json.loads((home / "state.json").read_text())
-            except (OSError, ValueError):
-                continue
-            owner = raw.get("owner_pid")
-            if owner and psutil.pid_exists(owner):
-                continue  # a test run that is still going
-            if not owner:
-                continue  # a learner's lab in another folder: theirs to stop
-            stop_all(list(raw.get("processes", {}).values()))
-            (home / "state.json").unlink(missing_ok=True)
-            entry.unlink(missing_ok=True)
-            stopped.append(f"left-over lab in {home}")
+        stopped += _down_left_over()
     if not quiet:
-        print("labkit: stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
+        said = ", ".join(stopped) if stopped else "nothing (nothing was running)"
+        if last:
+            said = f"{', '.join(stopped) or 'nothing else'}; stopping {', '.join(last)} last"
+            said += ", which this process runs inside, so it ends too"
+        print(f"labkit: stopped {said}", flush=True)
+    if last:
+        stop_in_background(last, paths.logs() / "down.log")
+    return stopped + list(last)
+
+
+def _down_left_over() -> list[str]:
+    """``down --all``'s sweep: the labs of killed test runs, as `down` describes."""
+    stopped = []
+    try:
+        homes = registered_homes()
+    except (Untrusted, OSError) as exc:
+        print(f"labkit: not stopping other labs: {exc}", file=sys.stderr)
+        return []
+    for entry, home in homes:
+        if home == paths.home().resolve() or not (home / "state.json").is_file():
+            if not (home / "state.json").is_file():
+                entry.unlink(missing_ok=True)
+            continue
+        try:
+            raw = json.loads(read_own(home / "state.json"))
+        except Untrusted as exc:
+            print(f"labkit: not stopping the lab in {home}: {exc}.", file=sys.stderr)
+            continue
+        except ValueError:
+            continue
+        owner = raw.get("owner_pid")
+        if owner and psutil.pid_exists(owner):
+            continue  # a test run that is still going
+        if not owner:
+            continue  # a learner's lab in another folder: theirs to stop
+        stop_all([info for info in raw.get("processes", {}).values() if runs_as_me(info)])
+        (home / "state.json").unlink(missing_ok=True)
+        entry.unlink(missing_ok=True)
+        stopped.append(f"left-over lab in {home}")
     return stopped
 
 
-def _down_here(quiet: bool) -> list[str]:
+def _down_here(quiet: bool) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Stop this lab; returns what was stopped, and the records of the processes this one
+    runs inside (`enclosing`), left running for `down` to hand over."""
     stopped = []
+    last: dict[str, dict[str, Any]] = {}
     with lock():
         state = State.load()
         try:
@@ -224,6 +266,7 @@ def _down_here(quiet: bool) -> list[str]:
             if not quiet:
                 print(f"labkit: could not stop the compose cluster: {exc}")
         if state:
+            last = {name: state.processes.pop(name) for name in enclosing(state.processes)}
             # JupyterLab and its kernels first (they may be using the cluster), then Flink,
             # then Kafka, each group at once
             order = [
@@ -236,7 +279,7 @@ def _down_here(quiet: bool) -> list[str]:
                 stop_all([state.processes[n] for n in alive])
                 stopped += alive
         paths.state_file().unlink(missing_ok=True)
-    return stopped
+    return stopped, last
 
 
 def reset(quiet: bool = False) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from . import artifacts, compose, flink_proc
+from . import artifacts, compose, flink_proc, webui
 from .net import answers
 from .processes import rss_mb, tracked
 from .state import State
@@ -37,7 +37,7 @@ def status() -> dict[str, Any]:
         "brokers_expected": state.brokers,
         "processes": procs,
         "kafka": kafka_status(state.endpoints.bootstrap_servers),
-        "flink": flink_status(state.endpoints.flink_rest),
+        "flink": flink_status(state.endpoints.flink_rest, state.endpoints.web_ui),
     }
     if state.endpoints.backend == "compose":
         out["services"] = compose.services()
@@ -68,15 +68,17 @@ def kafka_status(bootstrap: str) -> dict[str, Any] | None:
     }
 
 
-def flink_status(rest: str | None) -> dict[str, Any] | None:
-    """The JobManager's overview (version, TaskManagers, slots, running jobs) and its Web UI."""
+def flink_status(rest: str | None, web_ui: str | None = None) -> dict[str, Any] | None:
+    """The JobManager's overview (version, TaskManagers, slots, running jobs) and a link to
+    its Web UI (through the lab's front door ``web_ui``, when it has one: a login link)."""
     if not rest:
         return None
+    link = webui.open_link(rest, web_ui)
     info = flink_proc.overview(rest)
     if info is None:
-        return {"web_ui": f"http://{rest}", "error": "the JobManager does not answer"}
+        return {"web_ui": link, "error": "the JobManager does not answer"}
     return {
-        "web_ui": f"http://{rest}",
+        "web_ui": link,
         "version": info.get("flink-version"),
         "taskmanagers": info.get("taskmanagers"),
         "slots_total": info.get("slots-total"),

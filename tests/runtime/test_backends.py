@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 import pytest
@@ -22,7 +21,8 @@ import pytest
 import labkit
 from labkit import paths
 from labkit.errors import LabError
-from labkit.runtime import compose, flink_proc
+from labkit.runtime import compose, flink_proc, tls
+from labkit.runtime.artifacts import KAFKA_VERSION
 from labkit.runtime.backends import requested_backend
 from labkit.runtime.net import answers, free_port
 from labkit.runtime.state import State
@@ -36,13 +36,22 @@ def remote_env(lab, tmp_path, monkeypatch):
     Returns (the suite's lab, Flink's address for Kafka)."""
     port = lab.bootstrap_servers.split(",")[0].rpartition(":")[2]
     flink_view = f"localhost:{port}"
+    suite_tls = tls.folder()
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LABKIT_BACKEND", "remote")
     monkeypatch.setenv("LABKIT_BOOTSTRAP_SERVERS", lab.bootstrap_servers)
     monkeypatch.setenv("LABKIT_FLINK_BOOTSTRAP_SERVERS", flink_view)
     monkeypatch.setenv("LABKIT_FLINK_REST", lab.flink_rest)
+    monkeypatch.setenv("LABKIT_FLINK_TLS", str(suite_tls))  # the suite lab's certificate
     monkeypatch.delenv("LABKIT_FLINK_PYTHON", raising=False)
     return lab, flink_view
+
+
+@pytest.fixture
+def suite_taskmanager(lab) -> int:
+    """The pid of the suite lab's TaskManager, from its state file (asked for before
+    `remote_env`, which points LABKIT_HOME elsewhere)."""
+    return json.loads(paths.state_file().read_text())["processes"]["flink-taskmanager"]["pid"]
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -74,9 +83,10 @@ def test_remote_backend_kafka_round_trip(remote_env):
         lab.delete_topic(topic)
 
 
-def test_remote_backend_flink_jobs_run_on_its_jobmanager(remote_env):
+def test_remote_backend_flink_jobs_run_on_its_jobmanager(suite_taskmanager, remote_env):
     """A bounded SQL query and a streaming job with a Python UDF go to the remote JobManager
-    over REST, run on its TaskManager, and read/write Kafka at Flink's address for it."""
+    over REST, run on its TaskManager - the UDF inside the TaskManager's own process (thread
+    mode), not in this one - and read/write Kafka at Flink's address for it."""
     from pyflink.table import DataTypes
     from pyflink.table.udf import udf
 
@@ -101,12 +111,16 @@ def test_remote_backend_flink_jobs_run_on_its_jobmanager(remote_env):
         t_env.create_temporary_function(
             "shout", udf(lambda s: s.upper() + "!", result_type=DataTypes.STRING())
         )
+        where = udf(lambda _: os.getpid(), result_type=DataTypes.BIGINT(), deterministic=False)
+        t_env.create_temporary_function("where_am_i", where)
         lab.kafka_table(t_env, "src", "`user` STRING, amount INT", topic=src)
-        ddl = lab.kafka_table(t_env, "dst", "`user` STRING, amount INT", topic=dst)
+        ddl = lab.kafka_table(t_env, "dst", "`user` STRING, amount INT, pid BIGINT", topic=dst)
         assert f"'properties.bootstrap.servers' = '{flink_view}'" in ddl
         assert suite_lab.bootstrap_servers not in ddl
         job = lab.start(
-            t_env.execute_sql("INSERT INTO dst SELECT shout(`user`), amount FROM src WHERE amount >= 30")
+            t_env.execute_sql(
+                "INSERT INTO dst SELECT shout(`user`), amount, where_am_i(amount) FROM src WHERE amount >= 30"
+            )
         )
         try:
             deadline = time.monotonic() + 120
@@ -114,12 +128,12 @@ def test_remote_backend_flink_jobs_run_on_its_jobmanager(remote_env):
                 assert time.monotonic() < deadline, "the job wrote fewer than 10 rows in 120 s"
                 time.sleep(0.5)
             out = lab.read(dst, timeout=5)
-            with urllib.request.urlopen(f"http://{lab.flink_rest}/jobs", timeout=10) as r:
-                on_cluster = {j["id"]: j["status"] for j in json.load(r)["jobs"]}
+            on_cluster = {j["id"]: j["status"] for j in tls.call(lab.flink_rest, "jobs")["jobs"]}
             assert on_cluster.get(job.job_id) == "RUNNING"  # on the JobManager, not in this process
         finally:
             lab.stop_jobs()
         assert sorted(out["amount"]) == list(range(30, 40))
+        assert set(out["pid"]) == {suite_taskmanager}, f"the UDF ran in {set(out['pid'])}, not in the TM"
         assert set(out["user"]) == {f"{u.upper()}!" for u in {e["user"] for e in sent if e["amount"] >= 30}}
     finally:
         lab.delete_topic(src, dst)
@@ -131,8 +145,8 @@ def test_remote_status_and_down_leave_the_remote_cluster_alone(remote_env):
     st = run("status")
     assert st.returncode == 0, st.stderr
     assert "backend:   remote" in st.stdout
-    assert f"Apache Kafka 4.2.1 at {suite_lab.bootstrap_servers}" in st.stdout
-    assert f"Web UI http://{suite_lab.flink_rest}" in st.stdout
+    assert f"Apache Kafka {KAFKA_VERSION} at {suite_lab.bootstrap_servers}" in st.stdout
+    assert f"Web UI {suite_lab.flink_rest}/;" in st.stdout  # no front door on a remote cluster
     # `labkit down` on a remote backend stops nothing: the cluster is not ours
     down = run("down")
     assert down.returncode == 0 and "nothing" in down.stdout, down.stdout + down.stderr

@@ -56,11 +56,11 @@ def entrypoint_properties(service: dict) -> dict[str, str]:
 def test_image_flink_settings_are_flink_procs(configure):
     """The image's config.yaml gets flink_proc.config() - what `labkit up` writes - except
     the 127.0.0.1 addresses and ports, with checkpoints on the shared volume."""
-    local = flink_proc.config(flink_proc.FlinkPorts(18081, 16123))
+    local = flink_proc.config(flink_proc.FlinkPorts(18082, 16123, 18081))
     network = {k for k, v in local.items() if "127.0.0.1" in v or k.endswith(".port")}
     assert configure.NETWORK == network
     image = configure.settings()
-    assert set(image) == set(local) - network
+    assert set(image) == (set(local) - network) | set(configure.CONTAINER)
     assert {k: v for k, v in image.items() if k not in configure.CONTAINER} == {
         k: v for k, v in local.items() if k not in network | set(configure.CONTAINER)
     }

@@ -15,7 +15,7 @@ import uuid
 
 import psutil
 import pytest
-from privatelab import Kernel, PrivateLab, describe, is_loopback, kill, listeners, wait_for
+from privatelab import Kernel, PrivateLab, describe, gone, is_loopback, kill, listeners, wait_for
 
 from labkit.runtime.processes import tracked
 
@@ -24,14 +24,15 @@ CLUSTER = ("kafka-1", "flink-jobmanager", "flink-taskmanager")
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    """A TMPDIR of the module's own: the labs below register there, so `labkit down --all`
-    sees them and no other lab on this machine."""
-    return tmp_path_factory.mktemp("tmpdir")
+    """A registry of labs of the module's own (LABKIT_REGISTRY, private like the user's):
+    the labs below register there, so `labkit down --all` sees them and no other lab on
+    this machine."""
+    return tmp_path_factory.mktemp("registry")
 
 
 @pytest.fixture(scope="module")
 def priv(tmp_path_factory, registry):
-    lab = PrivateLab(tmp_path_factory.mktemp("lifecycle") / "home", TMPDIR=str(registry))
+    lab = PrivateLab(tmp_path_factory.mktemp("lifecycle") / "home", LABKIT_REGISTRY=str(registry))
     try:
         lab.up()
         yield lab
@@ -59,10 +60,12 @@ def test_down_leaves_no_process_behind_not_even_python_workers_or_kernels(priv, 
     jupyter, port, token = priv.start_jupyterlab(tmp_path / "lab.log")
     kernel = None
     try:
-        kernel = Kernel(priv)  # a notebook running a job with a Python UDF
+        # a notebook running a job with a pandas UDF: the one kind of Python function that
+        # still runs in a Python worker process (the others run inside the TaskManager)
+        kernel = Kernel(priv, "start_pandas_udf_job")
         tm = psutil.Process(priv.pid("flink-taskmanager"))
         workers = [p for p in tm.children(recursive=True) if "python" in p.name()]
-        assert workers, "the Python UDF job started no Python worker on the TaskManager"
+        assert workers, "the pandas UDF job started no Python worker on the TaskManager"
 
         api = f"http://127.0.0.1:{port}/api"
         wait_for(lambda: _get(f"{api}/status", token) is not None, "JupyterLab to answer", timeout=120)
@@ -87,6 +90,46 @@ def test_down_leaves_no_process_behind_not_even_python_workers_or_kernels(priv, 
             kernel.close()
         if jupyter.poll() is None:
             os.killpg(jupyter.pid, signal.SIGKILL)
+
+
+#: A stand-in for JupyterLab, recorded in the lab's state file as `labkit lab` records it,
+#: whose child (its terminal: a shell) runs `labkit down` and writes what it says to a file.
+JUPYTER_STAND_IN = """
+import subprocess, sys
+import psutil
+from labkit.runtime.processes import track
+track("jupyter", psutil.Process())
+subprocess.run(["sh", "-c", f"{sys.executable} -m labkit.cli down > {sys.argv[1]} 2>&1"])
+sys.stdin.read()  # runs on, as JupyterLab does after its terminal's command, until stopped
+"""
+
+
+def test_down_typed_inside_jupyterlab_stops_kafka_and_flink_then_jupyterlab(priv, tmp_path):
+    """`labkit down` in a JupyterLab terminal runs inside JupyterLab: stopping JupyterLab
+    first would end `labkit down` itself and leave Kafka and Flink running."""
+    priv.up()
+    cluster = {name: priv.pid(name) for name in CLUSTER}
+    said = tmp_path / "down.out"
+    jupyter = subprocess.Popen(
+        [sys.executable, "-c", JUPYTER_STAND_IN, str(said)],
+        env=priv.env,
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert jupyter.wait(180) == -signal.SIGTERM  # stopped by labkit, after the rest
+        assert all(gone(pid) for pid in cluster.values())
+        assert priv.leftovers() == []  # labkit's helper that stopped the stand-in too
+        assert not (priv.home / "state.json").exists()
+        # what `labkit down` said before it ended with its terminal
+        stopped, _, last = said.read_text().removeprefix("labkit: stopped ").partition("; stopping ")
+        assert set(stopped.split(", ")) >= set(CLUSTER) and "jupyter" not in stopped
+        assert last == "jupyter last, which this process runs inside, so it ends too\n"
+        assert "labkit: stopped jupyter for `labkit down`." in (priv.home / "logs" / "down.log").read_text()
+    finally:
+        if jupyter.poll() is None:
+            os.killpg(jupyter.pid, signal.SIGKILL)
+            jupyter.wait(30)
 
 
 def _get(url: str, token: str):
@@ -179,7 +222,7 @@ def test_a_new_kernel_finds_the_running_lab_and_starts_nothing(priv):
 def test_down_all_stops_a_lab_whose_owner_was_killed_but_not_one_whose_owner_lives(priv, registry, tmp_path):
     priv.up()
     alive_pids = {name: priv.pid(name) for name in CLUSTER}
-    orphan = PrivateLab(tmp_path / "orphan", TMPDIR=str(registry))
+    orphan = PrivateLab(tmp_path / "orphan", LABKIT_REGISTRY=str(registry))
     try:
         # a test run starts a lab, then is killed before it can stop it
         owner = subprocess.run(
@@ -200,7 +243,7 @@ def test_down_all_stops_a_lab_whose_owner_was_killed_but_not_one_whose_owner_liv
         assert not psutil.pid_exists(left["owner_pid"])
         assert all(tracked(info) for info in left["processes"].values())
 
-        sweeper = PrivateLab(tmp_path / "sweeper", TMPDIR=str(registry))
+        sweeper = PrivateLab(tmp_path / "sweeper", LABKIT_REGISTRY=str(registry))
         out = sweeper.run("down", "--all", timeout=180)
         assert out.returncode == 0, out.stderr
         assert f"left-over lab in {orphan.home}" in out.stdout

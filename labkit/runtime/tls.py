@@ -1,0 +1,211 @@
+"""The lab's key to its own Flink REST API: mutual TLS, so only the learner gets in.
+
+Binding Flink's REST API to 127.0.0.1 keeps other machines out, but not other users of
+this machine, nor a web page open in the learner's own browser: Flink's defaults answer
+every origin (``access-control-allow-origin: *``) and run uploaded jars. So the lab's
+JobManager speaks HTTPS and asks every caller for a client certificate (Flink's
+``security.ssl.rest.authentication-enabled``). The one certificate is made per lab, here,
+and kept in ``.labkit/tls/`` (mode 0700): whoever can read that folder is the learner.
+The notebook's PyFlink client, labkit's own REST calls and the Web UI's front door
+(:mod:`labkit.runtime.webui`) present it; a browser page and another user cannot.
+
+The files: ``rest.key`` + ``rest.crt`` (PEM, for Python's ``ssl``), ``rest.p12`` (the
+same key and certificate for Java, as keystore and truststore), ``rest.password`` (the
+PKCS12 password) and ``webui.secret`` (what the Web UI's login links are signed with).
+
+A Flink REST address with TLS is written as a URL, ``https://127.0.0.1:PORT``; a plain
+``host:port`` means HTTP (a compose or remote cluster). `url`, `host_port` and
+`client_context` are how every labkit caller turns that address into a request.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import ipaddress
+import json
+import os
+import secrets
+import ssl
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..errors import LabError
+
+#: How long a lab's certificate lasts before `ensure` makes a new one.
+VALID_DAYS = 825
+#: What the lab's JobManager and its clients speak (Java's names; Python's ssl agrees).
+CIPHER_SUITES = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+FILES = ("rest.key", "rest.crt", "rest.p12", "rest.password", "webui.secret")
+
+
+def folder() -> Path:
+    """Where the lab's certificate lives: ``LABKIT_FLINK_TLS`` (a remote backend pointed
+    at another lab's JobManager names that lab's folder), else ``.labkit/tls``."""
+    env = os.environ.get("LABKIT_FLINK_TLS")
+    return Path(env) if env else paths.home() / "tls"
+
+
+def ensure() -> Path:
+    """The lab's TLS folder, with a key and certificate made on first use (or when the
+    old certificate is about to expire). Private to this user: mode 0700, files 0600."""
+    where = folder()
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(where, 0o700)  # also when it existed with looser bits
+    if all((where / f).is_file() for f in FILES) and not _expiring(where / "rest.crt"):
+        return where
+    _make(where)
+    return where
+
+
+def _expiring(cert: Path) -> bool:
+    from cryptography import x509
+
+    loaded = x509.load_pem_x509_certificate(cert.read_bytes())
+    left = loaded.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+    return left < datetime.timedelta(days=7)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` readable by this user only, from its first byte on."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    tmp.replace(path)
+
+
+def _make(where: Path) -> None:
+    """A new EC key, a self-signed certificate for 127.0.0.1/localhost, and the PKCS12
+    Flink reads (both as its keystore and its truststore: it trusts exactly this one)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "labkit flink rest")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    password = secrets.token_urlsafe(24)
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"labkit", key, cert, None, serialization.BestAvailableEncryption(password.encode())
+    )
+    write_private(
+        where / "rest.key",
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    write_private(where / "rest.crt", cert.public_bytes(serialization.Encoding.PEM))
+    write_private(where / "rest.p12", p12)
+    write_private(where / "rest.password", password.encode())
+    write_private(where / "webui.secret", secrets.token_urlsafe(32).encode())
+    _context.cache_clear()
+
+
+def flink_options(where: Path | None = None) -> dict[str, str]:
+    """Flink's settings for REST over mutual TLS, for the cluster and for a client alike:
+    the keystore proves who we are, the truststore (the same file) is whom we accept."""
+    where = where or folder()
+    p12 = str(where / "rest.p12")
+    password = (where / "rest.password").read_text().strip()
+    return {
+        "security.ssl.rest.enabled": "true",
+        "security.ssl.rest.authentication-enabled": "true",
+        "security.ssl.rest.keystore": p12,
+        "security.ssl.rest.keystore-type": "PKCS12",
+        "security.ssl.rest.keystore-password": password,
+        "security.ssl.rest.key-password": password,
+        "security.ssl.rest.truststore": p12,
+        "security.ssl.rest.truststore-type": "PKCS12",
+        "security.ssl.rest.truststore-password": password,
+        # Flink's default suite (TLS_RSA_WITH_AES_128_CBC_SHA) needs an RSA key and has no
+        # forward secrecy: the lab's key is EC, so ECDHE with AES-GCM
+        "security.ssl.protocol": "TLSv1.2",
+        "security.ssl.algorithms": ",".join(CIPHER_SUITES),
+    }
+
+
+def shown(config: dict[str, str]) -> dict[str, str]:
+    """``config`` fit to print: passwords replaced by ``******``."""
+    return {k: ("******" if "password" in k else v) for k, v in config.items()}
+
+
+def client_context(where: Path | None = None) -> ssl.SSLContext:
+    """An SSL context that presents the lab's certificate and trusts only the lab's
+    JobManager (the same certificate); for ``urllib`` and tornado."""
+    return _context(where or folder())
+
+
+@functools.lru_cache(maxsize=8)
+def _context(where: Path) -> ssl.SSLContext:
+    if not (where / "rest.crt").is_file():
+        raise LabError(
+            f"Flink's REST API needs the lab's certificate, and {where} has none. "
+            "`labkit up` makes it; a remote backend names the folder in LABKIT_FLINK_TLS."
+        )
+    context = ssl.create_default_context(cafile=str(where / "rest.crt"))
+    context.load_cert_chain(str(where / "rest.crt"), str(where / "rest.key"))
+    return context
+
+
+def is_tls(rest: str) -> bool:
+    """True for a Flink REST address written ``https://host:port``."""
+    return rest.startswith("https://")
+
+
+def host_port(rest: str) -> tuple[str, int]:
+    """(host, port) of a Flink REST address, with or without its scheme."""
+    bare = rest.split("://", 1)[-1].rstrip("/")
+    host, _, port = bare.rpartition(":")
+    return host, int(port)
+
+
+def url(rest: str, path: str = "") -> str:
+    """The URL of ``path`` on the Flink REST API at ``rest`` (``host:port`` means HTTP)."""
+    base = rest.rstrip("/") if "://" in rest else f"http://{rest}"
+    return f"{base}/{path.lstrip('/')}"
+
+
+def call(
+    rest: str, path: str, body: dict | None = None, timeout: float = 10.0, *, method: str | None = None
+) -> Any:
+    """GET (or POST ``body`` as JSON to) ``path`` of the Flink REST API at ``rest``, over TLS
+    with the lab's certificate when ``rest`` is ``https://``; the reply's JSON (None when
+    empty). ``method`` overrides the verb (e.g. PATCH to cancel a job)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url(rest, path),
+        data=data,
+        method=method or ("GET" if body is None else "POST"),
+        headers={"Content-Type": "application/json"},
+    )
+    context = client_context() if is_tls(rest) else None
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
+        text = reply.read()
+    return json.loads(text) if text.strip() else None
