@@ -126,7 +126,9 @@ class PrivateLab:
         return Endpoints(**self.state()["endpoints"])
 
     def lab(self) -> labkit.Lab:
-        """A handle on this lab for the test process (its own client JVM submits the jobs)."""
+        """A handle on this lab for the test process (its own client JVM submits the jobs).
+        Flink's REST API asks for this lab's certificate: a test that talks to it sets
+        LABKIT_FLINK_TLS to ``home / "tls"`` (monkeypatch), as a remote backend would."""
         return labkit.Lab(self.endpoints())
 
     def pid(self, name: str) -> int:

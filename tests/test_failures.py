@@ -122,8 +122,9 @@ def committed_counts(lab, topic: str) -> dict[str, list[int]]:
     return dict(seen)
 
 
-def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv):
+def test_a_job_restarts_from_its_checkpoint_after_its_taskmanager_is_killed(priv, monkeypatch):
     priv.up("--brokers", "3")
+    monkeypatch.setenv("LABKIT_FLINK_TLS", str(priv.home / "tls"))  # this lab's certificate, not the suite's
     lab = priv.lab()
     src, dst = lab.scratch_topic("clicks"), lab.scratch_topic("counts")
     t_env = lab.table_env()
