@@ -2,7 +2,8 @@
 
 Both come from PyFlink's own distribution (``pyflink/bin``, ``pyflink/lib``): no Flink
 download. ``.labkit/flink/`` gets a ``lib/`` of links to PyFlink's jars plus flink-python
-and the official Kafka connector (:mod:`labkit.runtime.artifacts`), a ``conf/config.yaml``
+and the official Kafka connector (:mod:`labkit.runtime.artifacts`), the lab's fix that keeps
+Python workers' servers on loopback (:mod:`labkit.runtime.beam_loopback`), a ``conf/config.yaml``
 written below, and the logs. Every job a notebook runs is submitted to this JobManager
 and runs on the TaskManager, whose Python functions use the lab's own Python.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import LabError
-from . import artifacts, tls
+from . import artifacts, beam_loopback, tls
 from .net import listening, pick_port
 from .processes import fail_if_exited
 
@@ -161,9 +162,11 @@ def prepare() -> Path:
     if lib.exists():
         shutil.rmtree(lib)
     lib.mkdir(parents=True)
+    (flink_python,) = (dist / "opt").glob("flink-python-*.jar")
     for jar in [
         *(dist / "lib").glob("*.jar"),
-        *(dist / "opt").glob("flink-python-*.jar"),
+        flink_python,
+        beam_loopback.jar(flink_python),  # before flink-python: Python workers on loopback
         *artifacts.classpath("flink-kafka"),
     ]:
         (lib / jar.name).symlink_to(jar)

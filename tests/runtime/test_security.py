@@ -1,7 +1,9 @@
 """Nothing the lab runs can be reached from another machine: every listening socket of
 every lab process (and its children), of a notebook kernel running jobs, and of this test
 process (its PyFlink client) is on the loopback interface - also while jobs with Python
-functions run, which the lab's TaskManager runs inside its own JVM ("thread" mode).
+functions run, which the lab's TaskManager runs inside its own JVM ("thread" mode), and
+while a pandas UDF runs in a Python worker process (whose servers the lab's ServerFactory
+keeps on loopback).
 
 On a private lab, so that no job another test ran has left servers open.
 """
@@ -77,10 +79,6 @@ def test_kafka_and_flink_listen_on_this_machine_only(priv):
     assert {jobmanager["port"], jobmanager["rpc_port"]} <= ports["flink-jobmanager"]
     assert len(ports["flink-jobmanager"]) >= 3  # + the blob server
     assert len(ports["flink-taskmanager"]) >= 2  # RPC + data (shuffle)
-
-
-class ListeningBeyondThisMachine(AssertionError):
-    pass
 
 
 def exposed_sockets(**families: list[psutil.Process]) -> list[tuple[Any, ...]]:
@@ -174,27 +172,26 @@ def test_jobs_with_python_functions_listen_on_this_machine_only(priv, mine, monk
             kernel.close()
 
 
-@pytest.mark.xfail(
-    raises=ListeningBeyondThisMachine,  # anything else (the job did not start, ...) is a failure
-    strict=True,
-    reason="Known exposure, not fixed yet: what thread mode cannot run (pandas UDFs, Python "
-    "aggregate functions) PyFlink runs in a Python worker process, for which the TaskManager "
-    "opens six Beam gRPC servers (control, data, state, logging, artifact, provisioning) with "
-    "flink-python's own copy of Beam's ServerFactory: its InetSocketAddressServerFactory binds "
-    "with NettyServerBuilder.forPort(), every interface (::), and no setting changes that. "
-    "Remove this mark once they listen on loopback only.",
-)
 def test_a_job_in_process_mode_listens_on_this_machine_only(priv):
+    """What thread mode cannot run (a pandas UDF) runs in a Python worker, for which the
+    TaskManager opens six Beam gRPC servers: the lab's ServerFactory (labkit/beam_loopback)
+    puts them on 127.0.0.1, where flink-python's own opens them on every interface."""
     priv.up()
     kernel = None
+    tm = psutil.Process(priv.pid("flink-taskmanager"))
+    before = {port for *_, port in listeners([tm])}
     try:
         kernel = Kernel(priv, "start_pandas_udf_job")  # a notebook running a pandas UDF
-        tm = psutil.Process(priv.pid("flink-taskmanager"))
         assert python_children(tm), "no Python worker started: the job did not run in process mode"
+        opened = [s for s in listeners([tm]) if s[3] not in before]
+        # control, data, state, logging, artifacts, provisioning (and the worker's own, if any)
+        assert len(opened) >= 6, f"the Beam servers were not found among the TaskManager's sockets: {opened}"
         notebook = [psutil.Process(pid) for pid in kernel.pids()]
-        exposed = exposed_sockets(lab=list(lab_processes(priv).values()), **{"notebook kernel": notebook})
-        if exposed:
-            raise ListeningBeyondThisMachine(f"(whose, pid, process, address, port): {exposed}")
+        here = [psutil.Process(os.getpid())]
+        exposed = exposed_sockets(
+            lab=list(lab_processes(priv).values()), **{"notebook kernel": notebook, "this test process": here}
+        )
+        assert exposed == [], f"listening beyond this machine (whose, pid, process, address, port): {exposed}"
     finally:
         if kernel:
             kernel.close()
