@@ -85,6 +85,20 @@ class Lab(KafkaHelpers, FlinkHelpers):
         drills.restart_broker(node_id)
         return time.monotonic() - t0
 
+    def drill_here(self, what: str) -> bool:
+        """Whether a lesson's failure drill can run on this lab: True on the local backend,
+        whose Kafka and Flink are processes the lab started (its to restart or kill, on this
+        machine). Elsewhere (compose, remote) it prints one line saying ``what`` (e.g. "the
+        broker restart") is skipped and why, and returns False: the lesson's cell skips it.
+        """
+        if self.backend == "local":
+            return True
+        print(
+            f"Skipped: {what} needs the local backend (the default); this lab runs on {self.backend!r}"
+            " - see docs/compose.md, 'Lessons that need the local backend'."
+        )
+        return False
+
     def status(self) -> dict[str, Any]:
         """What runs where, as plain data (what `labkit status --json` prints)."""
         return status()
