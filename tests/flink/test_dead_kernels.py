@@ -16,12 +16,11 @@ import os
 import select
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 import pytest
+from fake_jobmanager import FakeJobManager
 from privatelab import wait_for
 
 import labkit
@@ -125,46 +124,6 @@ def test_orphans_are_the_active_jobs_of_kernels_that_are_gone():
         {"jid": "f", "name": "by hand", "state": "RUNNING"},  # no marker
     ]
     assert [j["jid"] for j in orphans(jobs)] == ["a", "b"]
-
-
-class FakeJobManager(BaseHTTPRequestHandler):
-    """``jobs/overview`` lists `jobs`; PATCH ``jobs/<id>?mode=cancel`` cancels one."""
-
-    jobs: list[dict] = []
-    cancelled: list[str] = []
-
-    def reply(self, body: bytes, status: int = 200) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self.reply(json.dumps({"jobs": self.jobs}).encode() if self.path == "/jobs/overview" else b"{}")
-
-    def do_PATCH(self) -> None:
-        jid = self.path.removeprefix("/jobs/").partition("?")[0]
-        self.cancelled.append(jid)
-        for job in self.jobs:
-            if job["jid"] == jid:
-                job["state"] = "CANCELED"
-        self.reply(b"", 202)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def jobmanager() -> Iterator[str]:
-    FakeJobManager.jobs, FakeJobManager.cancelled = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJobManager)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
 
 
 def test_cancel_orphans_cancels_only_them_and_names_them(jobmanager):

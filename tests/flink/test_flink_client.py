@@ -4,13 +4,10 @@ against a stand-in JobManager."""
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_jobmanager import FakeJobManager
 
 from labkit.errors import LabError
 from labkit.flink.client import flink_config, rest_api
@@ -36,56 +33,26 @@ def test_no_jobmanager_says_how_to_start_one():
             call()
 
 
-class FakeJobManager(BaseHTTPRequestHandler):
-    """Two jobs called "q" (one running, one finished) and one called "other"; PATCH cancels."""
-
-    cancelled: list[str] = []
-
-    def reply(self, body: bytes, status: int = 200) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        jobs = [
-            {"jid": "a1", "name": "q", "state": "RUNNING"},
-            {"jid": "b2", "name": "q", "state": "FINISHED"},
-            {"jid": "c3", "name": "other", "state": "RUNNING"},
-        ]
-        self.reply(json.dumps({"jobs": jobs}).encode() if self.path == "/jobs/overview" else b"{}")
-
-    def do_POST(self) -> None:
-        sent = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.reply(json.dumps({"path": self.path, "sent": sent}).encode())
-
-    def do_PATCH(self) -> None:
-        self.cancelled.append(self.path)
-        self.reply(b"", 202)  # Flink answers a cancel with no body
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def jobmanager() -> Iterator[str]:
-    FakeJobManager.cancelled = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJobManager)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def two_q_jobs(jobmanager: str) -> str:
+    """Two jobs called "q" (one running, one finished) and one called "other"."""
+    FakeJobManager.jobs = [
+        {"jid": "a1", "name": "q", "state": "RUNNING"},
+        {"jid": "b2", "name": "q", "state": "FINISHED"},
+        {"jid": "c3", "name": "other", "state": "RUNNING"},
+    ]
+    return jobmanager
 
 
-def test_rest_api_gets_posts_and_takes_an_empty_answer(jobmanager):
+def test_rest_api_gets_posts_and_takes_an_empty_answer(two_q_jobs):
+    jobmanager = two_q_jobs
     assert [j["jid"] for j in rest_api(jobmanager, "/jobs/overview")["jobs"]] == ["a1", "b2", "c3"]
     assert rest_api(jobmanager, "jobs/x/checkpoints", body={}) == {"path": "/jobs/x/checkpoints", "sent": {}}
     assert rest_api(jobmanager, "jobs/x?mode=cancel", method="PATCH") is None
 
 
-def test_cancel_by_name_cancels_only_the_running_jobs_of_that_name(jobmanager):
+def test_cancel_by_name_cancels_only_the_running_jobs_of_that_name(two_q_jobs):
+    jobmanager = two_q_jobs
     assert cancel_by_name(jobmanager, "q") == 1
-    assert FakeJobManager.cancelled == ["/jobs/a1?mode=cancel"]
+    assert FakeJobManager.cancelled == ["a1"]
     assert cancel_by_name(jobmanager, "nobody") == 0
