@@ -12,6 +12,8 @@ The notebook's PyFlink client, labkit's own REST calls and the Web UI's front do
 The files: ``rest.key`` + ``rest.crt`` (PEM, for Python's ``ssl``), ``rest.p12`` (the
 same key and certificate for Java, as keystore and truststore), ``rest.password`` (the
 PKCS12 password) and ``webui.secret`` (what the Web UI's login links are signed with).
+``rest.p12`` is made from the other three and made again from them when its encryption
+is not `P12_KDF_ROUNDS`'s (see there: it decides how fast a job is submitted).
 
 A Flink REST address with TLS is written as a URL, ``https://127.0.0.1:PORT``; a plain
 ``host:port`` means HTTP (a compose or remote cluster). `url`, `host_port` and
@@ -39,6 +41,16 @@ VALID_DAYS = 825
 #: What the lab's JobManager and its clients speak (Java's names; Python's ssl agrees).
 CIPHER_SUITES = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
 FILES = ("rest.key", "rest.crt", "rest.p12", "rest.password", "webui.secret")
+#: PBKDF2 rounds of ``rest.p12``'s encryption (AES-256-CBC, HMAC-SHA256). Java pays them at
+#: every load, and PyFlink's client loads the keystore and the truststore again for every
+#: REST request of a job (Flink makes a new REST client, with a new SSL context, for the
+#: submission, each status poll and the result): at the 20,000 rounds of `cryptography`'s
+#: default that was ~250 ms per request in a C1-only JVM, a warm submission 0.54 -> ~1.9 s.
+#: Key stretching guards a password a person chose; this one is 24 random bytes (192
+#: bits) kept beside the file with the same mode 0600, so rounds add no protection.
+P12_KDF_ROUNDS = 1
+#: DER of PBKDF2's object id (1.2.840.113549.1.5.12): what precedes each iteration count.
+_PBKDF2_OID = bytes.fromhex("06092a864886f70d01050c")
 
 
 def folder() -> Path:
@@ -55,9 +67,28 @@ def ensure() -> Path:
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(where, 0o700)  # also when it existed with looser bits
     if all((where / f).is_file() for f in FILES) and not _expiring(where / "rest.crt"):
+        if set(kdf_rounds((where / "rest.p12").read_bytes())) != {P12_KDF_ROUNDS}:
+            _write_p12(where)  # a lab's key from before P12_KDF_ROUNDS: same key, same certificate
         return where
     _make(where)
     return where
+
+
+def kdf_rounds(p12: bytes) -> list[int]:
+    """The PBKDF2 iteration count of each encrypted part of a PKCS12 file (its certificates,
+    its key), read from their plaintext algorithm parameters; [] if there is none."""
+    rounds = []
+    at = p12.find(_PBKDF2_OID)
+    while at >= 0:
+        # PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, ... }
+        i = at + len(_PBKDF2_OID)
+        i += 2 + (p12[i + 1] & 0x7F if p12[i + 1] & 0x80 else 0)  # the SEQUENCE's header
+        i += 2 + p12[i + 1]  # the salt (a few bytes: short form)
+        if p12[i] != 0x02:  # not an INTEGER: not a form written here
+            return []
+        rounds.append(int.from_bytes(p12[i + 2 : i + 2 + p12[i + 1]], "big"))
+        at = p12.find(_PBKDF2_OID, i)
+    return rounds
 
 
 def _expiring(cert: Path) -> bool:
@@ -84,7 +115,6 @@ def _make(where: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -111,10 +141,6 @@ def _make(where: Path) -> None:
         )
         .sign(key, hashes.SHA256())
     )
-    password = secrets.token_urlsafe(24)
-    p12 = pkcs12.serialize_key_and_certificates(
-        b"labkit", key, cert, None, serialization.BestAvailableEncryption(password.encode())
-    )
     write_private(
         where / "rest.key",
         key.private_bytes(
@@ -122,10 +148,34 @@ def _make(where: Path) -> None:
         ),
     )
     write_private(where / "rest.crt", cert.public_bytes(serialization.Encoding.PEM))
-    write_private(where / "rest.p12", p12)
-    write_private(where / "rest.password", password.encode())
+    write_private(where / "rest.password", secrets.token_urlsafe(24).encode())
     write_private(where / "webui.secret", secrets.token_urlsafe(32).encode())
+    _write_p12(where)
     _context.cache_clear()
+
+
+def _write_p12(where: Path) -> None:
+    """``rest.p12`` from ``rest.key``, ``rest.crt`` and ``rest.password``: AES-256 with
+    `P12_KDF_ROUNDS` PBKDF2-HMAC-SHA256 rounds."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = serialization.load_pem_private_key((where / "rest.key").read_bytes(), None)
+    cert = x509.load_pem_x509_certificate((where / "rest.crt").read_bytes())
+    password = (where / "rest.password").read_text().strip().encode()
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(P12_KDF_ROUNDS)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(password)
+    )
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise LabError(f"{where / 'rest.key'} is not the EC key labkit makes: delete {where} for a new one.")
+    p12 = pkcs12.serialize_key_and_certificates(b"labkit", key, cert, None, encryption)
+    write_private(where / "rest.p12", p12)
 
 
 def flink_options(where: Path | None = None) -> dict[str, str]:
