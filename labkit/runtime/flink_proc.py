@@ -126,6 +126,10 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         "restart-strategy.fixed-delay.delay": "1 s",
         "heartbeat.timeout": "10000",
         "heartbeat.interval": "2000",
+        # The TaskManager starts faster than the JobManager and asks for its ResourceManager
+        # before that exists; it then waits this long to ask again (Flink's default 10 s:
+        # `labkit up` took 10 s longer whenever the TaskManager won that race).
+        "cluster.registration.error-delay": "500 ms",
         "resourcemanager.taskmanager-timeout": "10000",
         "table.local-time-zone": "UTC",
         # Flink's own module opens (from PyFlink's config.yaml), then a laptop-sized JVM
