@@ -8,11 +8,18 @@ Each cluster keeps its log under ``.labkit/kafka-<N>/`` (N brokers), formatted o
 with a cluster id of its own, so topics and their events survive ``labkit down`` /
 ``labkit up`` - that is what Kafka is for. ``labkit reset`` deletes the folder.
 The settings are Kafka's defaults plus the lines in ``kafka.properties`` beside this file.
+
+A broker's JVM spends most of its start loading and verifying classes from the jars; on a
+2-core laptop it does so while Flink's JVMs do the same. So the first format of a log
+folder on this machine records the classes it loaded in a class-data sharing archive
+(`class_archive`, Java's ``-XX:ArchiveClassesAtExit``), and later formats and every broker
+map them from it (``-XX:SharedArchiveFile``). A lab without it starts as before.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import subprocess
 import time
@@ -119,18 +126,43 @@ def server_properties(
     return "\n".join(lines) + "\n"
 
 
-def _java_command(java: Path, main: str, *args: str, heap: str) -> list[str]:
-    classpath = os.pathsep.join(str(p) for p in artifacts.classpath("kafka"))
+def _classpath() -> str:
+    return os.pathsep.join(str(p) for p in artifacts.classpath("kafka"))
+
+
+def _java_command(java: Path, main: str, *args: str, heap: str, cds: str | None = None) -> list[str]:
     return [
         str(java),
         *heap.split(),
         *JVM_OPTS.split(),
+        *([cds] if cds else []),
         f"-Dlog4j2.configurationFile={LOG4J}",
         "-cp",
-        classpath,
+        _classpath(),
         main,
         *args,
     ]
+
+
+def class_archive(java: Path) -> Path:
+    """Where Kafka's class-data sharing archive for this Java and these jars is kept: in the
+    jar cache (``cds/``, this user's only), one per Java build and classpath, since Java
+    accepts an archive only with the JVM and the jars it was made with."""
+    jvm = java.resolve()
+    libjvm = jvm.parent.parent / "lib" / "server" / "libjvm.so"
+    stamps = [f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (jvm, libjvm) if p.is_file()]
+    digest = hashlib.sha256("\n".join([*stamps, _classpath()]).encode()).hexdigest()[:16]
+    return paths.cache() / "cds" / f"kafka-{digest}.jsa"
+
+
+def usable_archive(archive: Path) -> bool:
+    """True when ``archive`` exists and only this user can have written it and its folder:
+    the classes in it run inside the broker."""
+    try:
+        stats = (archive.parent.stat(), archive.stat())
+    except OSError:
+        return False
+    return all(st.st_uid == os.getuid() and not st.st_mode & 0o022 for st in stats)
 
 
 def _cluster_id(brokers: int, folder: Path | None = None) -> str:
@@ -162,6 +194,8 @@ def start(
     heap = HEAP.get(len(cluster), HEAP[3])
     folder = folder or data_dir(len(cluster))
     cluster_id = _cluster_id(len(cluster), folder)
+    archive = class_archive(java)
+    archive.parent.mkdir(mode=0o700, exist_ok=True)
     procs = []
 
     def format_log(broker: Broker) -> None:
@@ -169,6 +203,10 @@ def start(
         config.write_text(server_properties(broker, cluster, folder, controllers))
         log_dir = folder / f"broker-{broker.node_id}"
         if not (log_dir / "meta.properties").is_file():
+            # no archive yet: this JVM writes one as it exits (a name of its own, then
+            # renamed whole, so no JVM ever maps a half-written archive)
+            made = archive.with_name(f"{archive.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+            use = usable_archive(archive)
             done = subprocess.run(
                 _java_command(
                     java,
@@ -179,17 +217,22 @@ def start(
                     str(config),
                     "--ignore-formatted",
                     heap="-Xmx128m",
+                    cds=f"-XX:SharedArchiveFile={archive}" if use else f"-XX:ArchiveClassesAtExit={made}",
                 ),
                 capture_output=True,
                 text=True,
                 timeout=120,
             )
             if done.returncode != 0:
+                made.unlink(missing_ok=True)
                 raise LabError(f"Formatting Kafka's log folder {log_dir} failed:\n{done.stdout}{done.stderr}")
+            if made.is_file():
+                made.replace(archive)
 
     # one formatting JVM per broker, at once (each takes seconds to start)
     with ThreadPoolExecutor(max_workers=max(1, len(brokers))) as pool:
         list(pool.map(format_log, brokers))
+    cds = f"-XX:SharedArchiveFile={archive}" if usable_archive(archive) else None
     for broker in brokers:
         config = folder / f"broker-{broker.node_id}.properties"
         log_path = paths.logs() / f"{log_prefix}-{broker.node_id}.log"
@@ -199,7 +242,7 @@ def start(
             log.flush()
             procs.append(
                 subprocess.Popen(
-                    _java_command(java, "kafka.Kafka", str(config), heap=heap),
+                    _java_command(java, "kafka.Kafka", str(config), heap=heap, cds=cds),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
