@@ -9,8 +9,8 @@ JSON line - with the machine's load average before and after, since the lab shar
 cores - and deletes its topics. Engines (see labkit.fraud.measure):
 
 * ``datastream`` - the lesson's three-rule DataStream job (Python operators);
-* ``windowed``   - the same, with the velocity rule on PyFlink's window operator (before
-  it was rewritten as a KeyedProcessFunction: the same alerts, slower);
+* ``windowed``   - the same, with the velocity rule on PyFlink's window operator (the
+  same alerts; 4-8x slower than ``datastream`` in process mode, as fast in thread mode);
 * ``sql``        - rule 2 alone in Flink SQL (all in the JVM), for comparison.
 """
 

@@ -316,7 +316,8 @@ def rules_stream(stream: Any, rules: Rules, generation: int = 0, *, windowed: bo
     DataStream of alert dicts, each stamped with ``generation`` and the wall-clock time
     Flink raised it (``detected_at``, epoch ms). ``windowed=True`` runs the velocity rule
     on PyFlink's window operator (`velocity_window_function`) instead of
-    `velocity_function`: the same alerts, slower (the benchmark compares them)."""
+    `velocity_function`: the same alerts; in thread mode about as fast, in process mode
+    several times slower (scripts/bench_fraud.py compares them)."""
     from pyflink.common import Time, Types
     from pyflink.datastream.window import SlidingEventTimeWindows
 
@@ -326,7 +327,7 @@ def rules_stream(stream: Any, rules: Rules, generation: int = 0, *, windowed: bo
         small_then_large_function(rules.small, rules.large, within_ms(rules.within)), output_type=pickled
     ).map(card_testing_alert, output_type=pickled)
     size = within_ms(rules.velocity_window)
-    if windowed:  # PyFlink's window operator: the same alerts, about ten times slower
+    if windowed:  # PyFlink's window operator: the same alerts (speed: see the docstring)
         velocity = keyed.window(
             SlidingEventTimeWindows.of(Time.milliseconds(size), Time.milliseconds(max(1, size // 2)))
         ).process(velocity_window_function(rules.velocity_n), output_type=pickled)
