@@ -4,8 +4,9 @@ This kernel only plans jobs (PyFlink's client JVM) and submits them to the lab's
 JobManager. What the configuration sets, and why:
 
 * ``execution.target: remote`` + the JobManager's address - submit to the cluster;
-* Flink's official Kafka connector on the client's classpath (the planner needs it to
-  read a Kafka table's DDL; the cluster has the same jar in its ``lib/``), see
+* Flink's official Kafka connector on the client JVM's own classpath (`client_lib`: the
+  planner needs it to read a Kafka table's DDL, and the DataStream API's ``KafkaSink`` in
+  every thread of the kernel; the cluster has the same jar in its ``lib/``), see
   :mod:`labkit.runtime.artifacts`;
 * ``python.execution-mode: thread`` (the lab's own cluster) - Python functions run inside
   the TaskManager's JVM, in an interpreter that is this kernel's Python
@@ -30,8 +31,12 @@ to do these things, and each reach-in says why. Also the JobManager's REST API
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from .. import paths
@@ -82,7 +87,37 @@ def prepare_jvm() -> None:
     # quarter of the machine's memory and parallel GC threads per core), C1-only JIT for a
     # faster first job. Set JVM_ARGS yourself to override.
     os.environ.setdefault("JVM_ARGS", JVM_ARGS)
+    # PyFlink replaces FLINK_LIB_DIR with its own lib/ unless FLINK_HOME is set: its home
+    import pyflink
+
+    os.environ.setdefault("FLINK_HOME", str(Path(pyflink.__file__).parent))
+    os.environ.setdefault("FLINK_LIB_DIR", str(client_lib()))
     _jvm_ready = True
+
+
+def client_lib() -> Path:
+    """The ``lib/`` folder the client JVM starts with (PyFlink reads ``FLINK_LIB_DIR``):
+    PyFlink's own jars and the Kafka connector, as links.
+
+    Not only ``pipeline.classpaths``: PyFlink loads those jars into the context class
+    loader of one Java thread, and Py4J serves each Python thread - a dashboard's restart,
+    say - on a Java thread of its own, where ``KafkaSink`` was then not found.
+    """
+    import pyflink
+
+    jars = [*(Path(pyflink.__file__).parent / "lib").glob("*.jar"), *artifacts.classpath("flink-kafka")]
+    digest = hashlib.sha256("\n".join(sorted(str(j) for j in jars)).encode()).hexdigest()[:16]
+    lib = paths.cache() / "client-lib" / digest
+    if not lib.is_dir():
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="lib-", dir=lib.parent))
+        for jar in jars:
+            (tmp / jar.name).symlink_to(jar)
+        try:
+            tmp.rename(lib)
+        except OSError:  # another kernel made the same folder first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return lib
 
 
 def connector_classpath() -> list[str]:

@@ -4,7 +4,9 @@ against a stand-in JobManager."""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 
 import pytest
 from fake_jobmanager import FakeJobManager
@@ -56,3 +58,30 @@ def test_cancel_by_name_cancels_only_the_running_jobs_of_that_name(two_q_jobs):
     assert cancel_by_name(jobmanager, "q") == 1
     assert FakeJobManager.cancelled == ["a1"]
     assert cancel_by_name(jobmanager, "nobody") == 0
+
+
+def test_the_kafka_connector_is_on_the_client_jvms_own_classpath():
+    """Every Java thread finds it, not only the one PyFlink added it to: Py4J serves each
+    Python thread (a dashboard's restart, say) on a Java thread of its own."""
+    from pyflink.java_gateway import get_gateway
+
+    from labkit.flink import prepare_jvm
+    from labkit.flink.client import client_lib
+
+    prepare_jvm()
+    jvm = get_gateway().jvm
+    classpath = jvm.System.getProperty("java.class.path").split(os.pathsep)
+    assert any(p.startswith(str(client_lib())) and "connector-kafka" in p for p in classpath), classpath
+    found: list[str] = []
+
+    sink = "org.apache.flink.connector.kafka.sink.KafkaSink"
+
+    def load() -> None:
+        found.append(jvm.Class.forName(sink, True, jvm.ClassLoader.getSystemClassLoader()).getName())
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert found == [sink] * 4
