@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     cmd += [a for a in args.extra if a != "--"]
+    # Ctrl-C stops JupyterLab (below), also when this was started from something that
+    # ignores SIGINT (a shell's background job, a CI runner): JupyterLab, started after a
+    # handler is set, gets the default action back, where an ignored signal stays ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     proc = subprocess.Popen(cmd)
     track("jupyter", proc, port=args.port)
     try:

@@ -90,7 +90,13 @@ def jupyter_answers(port: int, token: str) -> bool:
 def test_ctrl_c_in_labkit_lab_stops_jupyterlab_but_not_the_cluster(priv, tmp_path):
     priv.up()
     cluster_pids = {name: priv.pid(name) for name in NAMES}
-    proc, port, token = priv.start_jupyterlab(tmp_path / "lab.log")  # Ctrl-C signals its whole group
+    # started with SIGINT ignored, as a shell's background job or a CI runner starts it:
+    # `labkit lab` still stops JupyterLab on Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc, port, token = priv.start_jupyterlab(tmp_path / "lab.log")  # Ctrl-C signals its whole group
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         wait_for(lambda: jupyter_answers(port, token), "JupyterLab to answer", timeout=120)
         jupyter = priv.state()["processes"]["jupyter"]
