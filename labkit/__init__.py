@@ -36,6 +36,14 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext labkit``: the ``%%flink_sql`` cell (:mod:`labkit.sql.magic`)."""
+    from .sql.magic import load_ipython_extension as load
+
+    load(shell)
+
+
 __version__ = "0.1.0"
 __all__ = [
     "checks",

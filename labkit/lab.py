@@ -129,6 +129,7 @@ def connect(quiet: bool = False) -> Lab:
     local = state.endpoints.backend == "local"
     orphaned = cancel_orphans(state.endpoints.flink_rest) if local else []
     lab = Lab(state.endpoints)
+    _load_sql_cell()
     if not quiet:
         print(lab)
         if stopped:
@@ -137,3 +138,16 @@ def connect(quiet: bool = False) -> Lab:
         if orphaned:
             print(orphans_line(orphaned))
     return lab
+
+
+def _load_sql_cell() -> None:
+    """In a notebook: the ``%%flink_sql`` cell (:mod:`labkit.sql.magic`), ready to use."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with JupyterLab
+        return
+    shell = get_ipython()
+    if shell is not None and "flink_sql" not in shell.magics_manager.magics["cell"]:
+        from .sql.magic import load_ipython_extension
+
+        load_ipython_extension(shell)

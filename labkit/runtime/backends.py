@@ -7,9 +7,10 @@
     The same services in Docker containers (:mod:`labkit.runtime.compose`).
 ``remote``
     An existing Kafka and Flink JobManager given by the user (``LABKIT_BOOTSTRAP_SERVERS``,
-    ``LABKIT_FLINK_REST``; optionally ``LABKIT_FLINK_BOOTSTRAP_SERVERS`` and
-    ``LABKIT_FLINK_PYTHON``). Nothing is started or stopped. A JobManager that asks for a
-    client certificate (another labkit lab's) is ``LABKIT_FLINK_REST=https://host:port``
+    ``LABKIT_FLINK_REST``; optionally ``LABKIT_FLINK_BOOTSTRAP_SERVERS``,
+    ``LABKIT_FLINK_PYTHON`` and ``LABKIT_SQL_GATEWAY``, Flink's SQL Gateway for the
+    ``%%flink_sql`` cell, written like the REST address). Nothing is started or stopped.
+    A JobManager that asks for a client certificate (another labkit lab's) is ``LABKIT_FLINK_REST=https://host:port``
     with ``LABKIT_FLINK_TLS`` naming that lab's ``tls`` folder (:mod:`labkit.runtime.tls`).
 
 The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
@@ -58,6 +59,7 @@ def remote_endpoints() -> Endpoints:
         os.environ.get("LABKIT_FLINK_BOOTSTRAP_SERVERS", servers),
         rest,
         os.environ.get("LABKIT_FLINK_PYTHON") or None,
+        sql_gateway=os.environ.get("LABKIT_SQL_GATEWAY") or None,
     )
 
 

@@ -10,7 +10,8 @@ and runs on the TaskManager, whose Python functions use the lab's own Python.
 The JobManager's REST API speaks HTTPS and only to holders of the lab's certificate
 (:mod:`labkit.runtime.tls`), on a free port; the learner's browser reaches the Web UI
 through the lab's front door on 8081 or the next free port (:mod:`labkit.runtime.webui`),
-the third process here. Jar upload is off: nothing but the notebook submits jobs.
+the third process here. Jar upload is off: nothing but the notebook submits jobs. The
+fourth is Flink's SQL Gateway (:mod:`labkit.runtime.gateway_proc`), closed the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import LabError
-from . import artifacts, beam_loopback, tls
+from . import artifacts, beam_loopback, gateway_proc, tls
 from .net import listening, pick_port
 from .processes import fail_if_exited
 
@@ -52,6 +53,7 @@ class FlinkPorts:
     rest: int  # the JobManager's REST API (HTTPS, client certificate required)
     rpc: int
     web: int  # the Web UI's front door, for the learner's browser
+    gateway: int = 0  # Flink's SQL Gateway (HTTPS, client certificate required); 0: none
 
     @property
     def rest_address(self) -> str:
@@ -60,6 +62,10 @@ class FlinkPorts:
     @property
     def web_address(self) -> str:
         return f"127.0.0.1:{self.web}"
+
+    @property
+    def gateway_address(self) -> str | None:
+        return gateway_proc.address(self.gateway) if self.gateway else None
 
 
 def version() -> str:
@@ -77,13 +83,16 @@ def plan(
     rest_port: int | None = None, taken: set[int] | None = None, preferred: int | None = DEFAULT_REST_PORT
 ) -> FlinkPorts:
     """The Web UI on ``rest_port`` (an error if taken), else ``preferred`` (8081) or the next
-    free one (any free one if None); the JobManager's REST API and RPC on free ports."""
+    free one (any free one if None); the JobManager's REST API and RPC and the SQL Gateway
+    on free ports."""
     taken = set(taken or ())
     web = pick_port(rest_port, preferred, taken, "Flink's Web UI", "LABKIT_FLINK_PORT")
     taken.add(web)
     rest = pick_port(None, None, taken, "Flink's REST API")
     taken.add(rest)
-    return FlinkPorts(rest, pick_port(None, None, taken, "Flink's JobManager"), web)
+    rpc = pick_port(None, None, taken, "Flink's JobManager")
+    taken.add(rpc)
+    return FlinkPorts(rest, rpc, web, pick_port(None, None, taken, "Flink's SQL Gateway"))
 
 
 def config(ports: FlinkPorts) -> dict[str, str]:
@@ -178,6 +187,7 @@ def prepare() -> Path:
         if (home / sub).exists():
             shutil.rmtree(home / sub)
         shutil.copytree(dist / sub, home / sub)
+    gateway_proc.prepare(home)
     (home / "log").mkdir(exist_ok=True)
     return home
 
@@ -210,35 +220,41 @@ def _environment(java_home: Path) -> dict[str, str]:
     return env
 
 
-ROLES = ("jobmanager", "taskmanager", "webui")
+ROLES = ("jobmanager", "taskmanager", "webui", gateway_proc.ROLE)
 
 
 def start(java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ROLES) -> dict[str, subprocess.Popen]:
-    """Start the JobManager, TaskManager and/or the Web UI's front door (not waiting)."""
+    """Start the JobManager, TaskManager, the Web UI's front door and/or the SQL Gateway
+    (not waiting)."""
     home = flink_home()
-    if not (home / "lib").is_dir() or "jobmanager" in roles:
+    if not (home / "lib").is_dir() or not (home / "opt").is_dir() or "jobmanager" in roles:
         prepare()
+    cluster = {**config(ports), **access()}
     # it holds the keystore's password: this user's only
     tls.write_private(
         home / "conf" / "config.yaml",
         (
             "# Written by labkit (labkit/runtime/flink_proc.py) at every start.\n"
-            + "".join(f"{k}: {json.dumps(v)}\n" for k, v in {**config(ports), **access()}.items())
+            + "".join(f"{k}: {json.dumps(v)}\n" for k, v in cluster.items())
         ).encode(),
     )
     procs = {}
     for role in roles:
         out = paths.logs() / f"flink-{role}.log"
         command = [str(home / "bin" / f"{role}.sh"), "start-foreground"]
+        env = _environment(java_home)
         if role == "webui":
             command = [sys.executable, "-m", "labkit.runtime.webui", "--port", str(ports.web)]
             command += ["--upstream", ports.rest_address, "--tls", str(tls.folder())]
+        elif role == gateway_proc.ROLE:
+            command = gateway_proc.command(home)
+            env["FLINK_CONF_DIR"] = str(gateway_proc.write_config(cluster, ports.gateway))
         with open(out, "ab") as log:
             log.write(f"\n--- labkit starting the Flink {role} at {time.ctime()} ---\n".encode())
             log.flush()
             procs[role] = subprocess.Popen(
                 command,
-                env=_environment(java_home),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -277,10 +293,11 @@ def wait_ready(
     timeout: float = READY_TIMEOUT_S,
     known: set[str] | frozenset[str] = frozenset(),
     web_port: int | None = None,
+    gateway: str | None = None,
 ) -> dict:
     """Until the JobManager answers, ``taskmanagers`` TaskManagers have registered (not
-    counting the ``known`` ones, there before a TaskManager was restarted) and the Web UI's
-    front door listens on ``web_port``."""
+    counting the ``known`` ones, there before a TaskManager was restarted), the Web UI's
+    front door listens on ``web_port`` and a SQL Gateway started here answers at ``gateway``."""
     deadline = time.monotonic() + timeout
     while True:
         for role, proc in procs.items():
@@ -290,7 +307,13 @@ def wait_ready(
         mine = jm is None or listening(jm.pid, tls.host_port(rest)[1])
         info = overview(rest) if mine else None
         door_up = door is None or web_port is None or listening(door.pid, web_port)
-        if info and door_up and len(taskmanager_ids(rest) - set(known)) >= taskmanagers:
+        sql = procs.get(gateway_proc.ROLE)
+        sql_up = (
+            sql is None
+            or gateway is None
+            or (listening(sql.pid, tls.host_port(gateway)[1]) and gateway_proc.info(gateway) is not None)
+        )
+        if info and door_up and sql_up and len(taskmanager_ids(rest) - set(known)) >= taskmanagers:
             return info
         if time.monotonic() > deadline:
             raise LabError(

@@ -1,8 +1,9 @@
 """Starting and stopping the lab's cluster: ``up``, ``down`` and ``reset``.
 
 ``up`` makes sure the cluster the lab should use is running, and is idempotent: on the
-local backend it starts Kafka (1 or 3 brokers, :mod:`labkit.runtime.kafka_proc`) and a
-Flink session cluster (:mod:`labkit.runtime.flink_proc`) as processes on this machine,
+local backend it starts Kafka (1 or 3 brokers, :mod:`labkit.runtime.kafka_proc`), a
+Flink session cluster (:mod:`labkit.runtime.flink_proc`) and Flink's SQL Gateway
+(:mod:`labkit.runtime.gateway_proc`) as processes on this machine,
 reuses what still runs and restarts what died, on the ports it had; on compose it runs
 ``docker compose up`` (:mod:`labkit.runtime.compose`); on a remote cluster it only checks
 that Kafka answers (:mod:`labkit.runtime.backends` says which). ``down`` stops every
@@ -28,10 +29,10 @@ import psutil
 from .. import paths
 from ..errors import LabError
 from ..paths import Say, printer
-from . import artifacts, compose, flink_proc, kafka_proc
+from . import artifacts, compose, flink_proc, gateway_proc, kafka_proc
 from .backends import requested_backend, wanted_brokers
 from .jvm import find_java
-from .net import PortLost, answers, require_broker
+from .net import PortLost, answers, pick_port, port_free, require_broker
 from .processes import enclosing, record, runs_as_me, stop_all, stop_in_background, tracked
 from .state import Endpoints, State, Untrusted, lock, owner_pid, read_own, register_home, registered_homes
 
@@ -101,18 +102,25 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
     # A JobManager from before the Web UI had a front door (no web_port) speaks plain HTTP:
     # it is replaced.
     jm, tm = processes.get("flink-jobmanager", {}), processes.get("flink-taskmanager", {})
-    door = processes.get("flink-webui", {})
+    door, sql = processes.get("flink-webui", {}), processes.get(f"flink-{gateway_proc.ROLE}", {})
     current = tracked(jm) and "web_port" in jm
-    ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"], jm["web_port"]) if current else None
+    ports = None
+    if current:  # the SQL Gateway restarts on its port if it is still free (else on another)
+        taken = {b.port for b in cluster} | {int(i["port"]) for i in processes.values() if i.get("port")}
+        old = int(sql.get("port") or 0)
+        keep = old and (tracked(sql) or port_free(old))
+        gateway = old if keep else pick_port(None, None, taken, "Flink's SQL Gateway")
+        ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"], jm["web_port"], gateway)
     roles: tuple[str, ...] = ()
     if ports is None:
-        stop_all([jm, tm, door])
+        stop_all([jm, tm, door, sql])
         taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
         preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
         ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken, preferred)
         roles = flink_proc.ROLES
     else:
-        roles = tuple(r for r, i in (("taskmanager", tm), ("webui", door)) if not tracked(i))
+        again = (("taskmanager", tm), ("webui", door), (gateway_proc.ROLE, sql))
+        roles = tuple(r for r, i in again if not tracked(i))
 
     if not dead_brokers and not roles:
         return _save_local(processes, cluster, ports, n)
@@ -134,6 +142,8 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
             if role == "jobmanager"
             else record(proc, port=ports.web, log=log)
             if role == "webui"
+            else record(proc, port=ports.gateway, log=log)
+            if role == gateway_proc.ROLE
             else record(proc, log=log)
         )
     _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if Kafka fails
@@ -148,7 +158,14 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
             )
         if started_flink:
             need = 1 if "taskmanager" in started_flink else 0
-            flink_proc.wait_ready(ports.rest_address, started_flink, need, known=known, web_port=ports.web)
+            flink_proc.wait_ready(
+                ports.rest_address,
+                started_flink,
+                need,
+                known=known,
+                web_port=ports.web,
+                gateway=ports.gateway_address,
+            )
     except PortLost:
         # Another program (often a second lab starting at the same moment) bound a port
         # between our choosing it and the process binding it: choose again. A broker being
@@ -159,14 +176,14 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
             raise
         lost = [f"kafka-{b.node_id}" for b in dead_brokers] if fresh_kafka else []
         if started_flink:  # not known to be ready: start it again with the rest
-            lost += ["flink-jobmanager", "flink-taskmanager", "flink-webui"]
+            lost += [f"flink-{role}" for role in flink_proc.ROLES]
         say("labkit: another program took a port the lab had chosen; choosing other ports.")
         stop_all([processes.pop(k) for k in lost if k in processes])
         return _up_local(_save_local(processes, cluster, ports, n), n, say, attempt + 1)
     say(
         f"labkit: Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
         f"({n} broker{'s' if n > 1 else ''}), Flink {flink_proc.version()} with Web UI "
-        f"http://{ports.web_address} - ready in {time.monotonic() - t0:.1f} s."
+        f"http://{ports.web_address} and SQL Gateway - ready in {time.monotonic() - t0:.1f} s."
     )
     return state
 
@@ -183,7 +200,14 @@ def _save_local(
     n: int,
 ) -> State:
     bootstrap = ",".join(b.address for b in cluster)
-    endpoints = Endpoints("local", bootstrap, bootstrap, ports.rest_address, web_ui=ports.web_address)
+    endpoints = Endpoints(
+        "local",
+        bootstrap,
+        bootstrap,
+        ports.rest_address,
+        web_ui=ports.web_address,
+        sql_gateway=ports.gateway_address,
+    )
     state = State(endpoints, processes, n, owner_pid=owner_pid())
     state.save()
     register_home()

@@ -54,6 +54,8 @@ class Endpoints:
     # Where a browser opens Flink's Web UI (host:port of the lab's front door,
     # runtime/webui.py); None: at flink_rest itself.
     web_ui: str | None = None
+    # Flink's SQL Gateway (the %%flink_sql cell's service), written like flink_rest; None: none.
+    sql_gateway: str | None = None
 
 
 @dataclass

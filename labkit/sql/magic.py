@@ -1,0 +1,324 @@
+"""The ``%%flink_sql`` cell: Flink SQL written as SQL, run on the lab's SQL Gateway.
+
+    %%flink_sql
+    CREATE TABLE clicks (`user` STRING, url STRING) WITH (
+      'connector' = 'kafka', 'topic' = 'clicks', 'format' = 'json',
+      'properties.bootstrap.servers' = '127.0.0.1:9092', 'scan.startup.mode' = 'earliest-offset');
+    SELECT `user`, COUNT(*) AS clicks FROM clicks GROUP BY `user`
+
+What each statement shows:
+
+* ``CREATE``, ``SET``, ``SHOW``, ``DESCRIBE``, ``EXPLAIN``...: Flink's answer (a table, or
+  the plan's text);
+* a **bounded** query (every source ends): its result as a DataFrame, once it is complete;
+* a **continuous** query: a `LiveQuery` - the result kept current from the changelog, the
+  job's state and link, a Stop button - and the cell returns at once, so other cells run;
+* ``INSERT INTO``: starts a job and returns its `SqlJob` (status, ``stop()``, Web UI link).
+
+Which queries are bounded is Flink's to say: the planner is asked to plan the query for
+batch execution (``EXPLAIN`` with ``execution.runtime-mode: batch``), which it refuses
+for an unbounded source. Options: ``-o NAME`` stores the last result (a DataFrame, a
+`LiveQuery` or a `SqlJob`) in the notebook's variable NAME; ``--chart X Y`` (``--bar``)
+draws column Y against X under a live table; ``--rows N`` shows N rows of it.
+``{name}`` in the SQL is replaced by that notebook variable's value (``{{`` for a brace).
+
+One gateway session per kernel (its tables and ``SET`` options last as long as the
+kernel). Re-running a cell stops the jobs it started before; ``lab.stop_jobs()`` and the
+kernel's exit stop them all; a job's name carries its kernel, so the jobs of a kernel that
+was killed are cancelled by the next ``labkit.connect()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import re
+import shlex
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..errors import FlinkSqlError, LabError, ShortError
+from ..flink.jobs import Job, remember
+from ..flink.owners import owned
+from ..panels.base import in_notebook
+from ..runtime.state import Endpoints
+from .changelog import ChangelogTable
+from .gateway import GatewayClient, Operation, Page, Result
+from .live import SHOWN_ROWS, LiveQuery, SqlJob
+from .statements import JOB, QUERY, fill, first_words, kind, split
+
+#: How long a bounded query may run before the cell gives up (and cancels it).
+BOUNDED_TIMEOUT_S = 300.0
+#: How long a continuous query may take to be accepted (its job submitted) before the cell
+#: shows it live anyway.
+START_TIMEOUT_S = 30.0
+_UNBOUNDED = re.compile(r"unbounded|not supported in batch|batch mode", re.IGNORECASE)
+
+
+class FlinkSql:
+    """A kernel's SQL on the gateway: its session, and the jobs each cell started."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        if not endpoints.sql_gateway:
+            raise LabError(
+                f"This lab ({endpoints.backend}) has no Flink SQL Gateway. On your machine, `labkit up` "
+                "starts one; a remote cluster names its gateway in LABKIT_SQL_GATEWAY=host:port."
+            )
+        self.endpoints = endpoints
+        self.client = GatewayClient(endpoints.sql_gateway)
+        self.cells: dict[str, list[Job | LiveQuery]] = {}  # a cell -> what it started
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Stop every job this kernel's cells started, then close the session."""
+        for started in self.cells.values():
+            for thing in started:
+                thing.stop()
+        self.cells.clear()
+        self.client.close()
+
+    # -- a cell ---------------------------------------------------------------------------
+
+    def run_cell(
+        self,
+        cell: str,
+        namespace: Mapping[str, Any] | None = None,
+        cell_key: str | None = None,
+        chart: tuple[str, str] | None = None,
+        bar: bool = False,
+        rows: int = SHOWN_ROWS,
+    ) -> Any:
+        """Run every statement of ``cell``; shows each one's answer and returns the last
+        (a DataFrame, `LiveQuery`, `SqlJob`, or None)."""
+        key = cell_key or cell
+        for thing in self.cells.pop(key, []):  # a re-run: what the cell started before goes
+            thing.stop()
+        statements = split(fill(cell, namespace or {}))
+        if not statements:
+            raise LabError("The cell has no SQL statement.")
+        started: list[Job | LiveQuery] = []
+        self.cells[key] = started
+        last: Any = None
+        for statement in statements:
+            if last is not None:
+                _show(last)
+            last = self.run(statement, chart=chart, bar=bar, rows=rows)
+            if isinstance(last, (LiveQuery, SqlJob)):
+                started.append(last)
+            if self.client.renewed:
+                self.client.renewed = False
+                print(
+                    "Note: the SQL Gateway had forgotten this kernel's session (it restarted, or the kernel "
+                    "was idle for long), so tables created before are gone: run their CREATE cells again."
+                )
+        return last
+
+    def run(
+        self, statement: str, chart: tuple[str, str] | None = None, bar: bool = False, rows: int = SHOWN_ROWS
+    ) -> Any:
+        """One statement: its answer (see the module's docstring)."""
+        what = kind(statement)
+        if what == QUERY:
+            if self.bounded(statement):
+                return self.collect(statement)
+            return self.live(statement, chart, bar, rows)
+        if what == JOB:
+            return self.start(statement)
+        return answer(self.client.run(statement), statement)
+
+    def bounded(self, statement: str) -> bool:
+        """Does the query end? Flink's planner says: it refuses to plan an unbounded source
+        for batch execution. A query it cannot plan at all raises Flink's error here."""
+        try:
+            self.client.run(f"EXPLAIN {statement}", {"execution.runtime-mode": "batch"}, timeout=60)
+        except FlinkSqlError as exc:
+            if _UNBOUNDED.search(exc.message):
+                return False
+            raise FlinkSqlError(exc.message, statement, exc.details) from None
+        return True
+
+    def _submit(self, statement: str) -> Operation:
+        name = owned(f"%%flink_sql: {' '.join(statement.split())[:80]}")
+        return self.client.submit(statement, {"pipeline.name": name})
+
+    def collect(self, statement: str, timeout: float = BOUNDED_TIMEOUT_S) -> pd.DataFrame:
+        """Run a bounded query to its end; its result (the changelog applied) as a DataFrame."""
+        operation = self._submit(statement)
+        table = ChangelogTable()
+        progress = _Progress()
+        deadline = time.monotonic() + timeout
+        try:
+            for page in operation.pages():
+                table.columns = operation.columns
+                table.apply_all(page.rows)
+                progress.show(f"Running... {table.changes:,} rows received")
+                if time.monotonic() > deadline:
+                    raise LabError(
+                        f"The query had not finished after {timeout:.0f} s (cancelled):\n{statement}"
+                    )
+        except BaseException:  # an error, a timeout or the learner's interrupt: end the job too
+            SqlJob(operation, "", self.endpoints.flink_rest, self.endpoints.web_ui).stop()
+            raise
+        finally:
+            progress.done()
+        return table.frame()
+
+    def live(
+        self, statement: str, chart: tuple[str, str] | None = None, bar: bool = False, rows: int = SHOWN_ROWS
+    ) -> LiveQuery:
+        """Start a continuous query and show it live (`LiveQuery`). Waits until Flink has
+        accepted it (its job is submitted), so that a statement Flink refuses raises here."""
+        operation = self._submit(statement)
+        job = SqlJob(
+            operation, f"%%flink_sql: {statement[:60]}", self.endpoints.flink_rest, self.endpoints.web_ui
+        )
+        first: list[Page] = []
+        deadline = time.monotonic() + START_TIMEOUT_S
+        try:
+            for page in operation.pages():
+                first.append(page)
+                if page.kind != "NOT_READY" or operation.job_id or time.monotonic() > deadline:
+                    break
+        except BaseException:
+            job.stop()
+            raise
+        return LiveQuery(job, chart=chart, bar=bar, shown=rows, first=[r for p in first for r in p.rows])
+
+    def start(self, statement: str) -> SqlJob:
+        """Submit an INSERT (or a statement set); the handle of its job."""
+        operation = self._submit(statement)
+        result = operation.all(timeout=60)
+        if not operation.job_id and result.rows:  # the gateway answers with the job's id
+            operation.job_id = str(result.rows[0][1][0])
+        name = f"%%flink_sql: {' '.join(first_words(statement, 3))}"
+        return remember(SqlJob(operation, name, self.endpoints.flink_rest, self.endpoints.web_ui))  # type: ignore[return-value]
+
+
+def answer(result: Result, statement: str) -> pd.DataFrame | None:
+    """Flink's answer to a statement that is not a query: a table, a plan's text (printed),
+    or "OK" (printed) when there is nothing more to say."""
+    frame = pd.DataFrame([fields for _, fields in result.rows], columns=result.columns or None)
+    if result.result_kind == "SUCCESS" or frame.empty and not len(frame.columns):
+        print(f"{' '.join(first_words(statement, 2))}: OK")
+        return None
+    if frame.shape == (1, 1) and "\n" in str(frame.iat[0, 0]):  # EXPLAIN's plan
+        print(frame.iat[0, 0])
+        return None
+    return frame
+
+
+def _show(value: Any) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with JupyterLab
+        print(value)
+        return
+    display(value)
+
+
+class _Progress:
+    """A line that says a long bounded query is still running (after 1 s), then goes away."""
+
+    def __init__(self) -> None:
+        self.since = time.monotonic()
+        self.handle: Any = None
+        self.last = 0.0
+
+    def show(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.since < 1.0 or now - self.last < 0.5 or not in_notebook():
+            return
+        self.last = now
+        from IPython.display import display
+
+        if self.handle is None:
+            self.handle = display({"text/plain": text}, raw=True, display_id=True)
+        else:
+            self.handle.update({"text/plain": text}, raw=True)
+
+    def done(self) -> None:
+        if self.handle is not None:
+            self.handle.update({"text/plain": ""}, raw=True)
+
+
+# -- IPython ----------------------------------------------------------------------------
+
+_SESSION: FlinkSql | None = None
+
+
+def session(endpoints: Endpoints | None = None) -> FlinkSql:
+    """This kernel's `FlinkSql` (made on first use, from ``endpoints`` or ``labkit.connect()``)."""
+    global _SESSION
+    if (
+        endpoints is not None
+        and _SESSION is not None
+        and _SESSION.endpoints.sql_gateway != endpoints.sql_gateway
+    ):
+        _SESSION.close()
+        _SESSION = None
+    if _SESSION is None:
+        if endpoints is None:
+            from ..lab import connect
+
+            endpoints = connect(quiet=True).endpoints
+        _SESSION = FlinkSql(endpoints)
+    return _SESSION
+
+
+def parse_line(line: str) -> argparse.Namespace:
+    """The options of a ``%%flink_sql`` line (see the module's docstring)."""
+    parser = argparse.ArgumentParser(prog="%%flink_sql", add_help=False, exit_on_error=False)
+    parser.add_argument("-o", "--output", help="store the last result in this notebook variable")
+    parser.add_argument("--chart", nargs=2, metavar=("X", "Y"), help="chart column Y against X (live)")
+    parser.add_argument("--bar", action="store_true", help="a bar chart instead of a line")
+    parser.add_argument("--rows", type=int, default=SHOWN_ROWS, help="rows a live table shows")
+    try:
+        options = parser.parse_args(shlex.split(line))
+    except (argparse.ArgumentError, SystemExit, ValueError) as exc:
+        raise LabError(f"%%flink_sql {line}: {exc}. Usage: {parser.format_usage().strip()}") from None
+    if options.output and not options.output.isidentifier():
+        raise LabError(f"%%flink_sql -o {options.output}: not a Python variable name.")
+    if not 1 <= options.rows <= 10_000:
+        raise LabError(f"%%flink_sql --rows {options.rows}: choose 1 to 10000.")
+    return options
+
+
+def flink_sql(line: str, cell: str) -> Any:
+    """The ``%%flink_sql`` cell magic (registered by `load_ipython_extension`)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    try:
+        options = parse_line(line)
+        namespace = shell.user_ns if shell is not None else {}
+        result = session().run_cell(
+            cell,
+            namespace,
+            cell_key=_cell_id(shell) or cell,
+            chart=tuple(options.chart) if options.chart else None,
+            bar=options.bar,
+            rows=options.rows,
+        )
+    except ShortError:
+        raise
+    except LabError as exc:  # the message says it all: no Python traceback under it
+        raise ShortError(str(exc)) from None
+    if options.output and shell is not None:
+        shell.user_ns[options.output] = result
+    return result
+
+
+def _cell_id(shell: Any) -> str | None:
+    """The id JupyterLab gives the running cell (it stays the same when the cell is re-run)."""
+    try:
+        return str(shell.kernel.get_parent()["metadata"]["cellId"])
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext labkit`` (and ``labkit.connect()`` in a notebook): the ``%%flink_sql`` magic."""
+    shell.register_magic_function(flink_sql, magic_kind="cell", magic_name="flink_sql")

@@ -1,0 +1,79 @@
+"""A cell of SQL as statements: split, named by what they do, variables filled in.
+
+Splitting is sqlparse's (a semicolon inside a string, a comment or an ``EXECUTE STATEMENT
+SET BEGIN ... END`` block does not end a statement). `kind` tells a query (its rows are a
+result), a statement that starts a job (INSERT) and the rest (CREATE, SET, SHOW, DESCRIBE,
+EXPLAIN...: Flink's answer is a small table).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import sqlparse
+from sqlparse import tokens as T
+
+from ..errors import LabError
+
+QUERY, JOB, COMMAND = "query", "job", "command"
+_VARIABLE = re.compile(r"(?<!\{)\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\}(?!\})")
+
+
+def split(cell: str) -> list[str]:
+    """The statements of ``cell``, each without its final semicolon; comment-only parts dropped."""
+    statements = []
+    for raw in sqlparse.split(cell, strip_semicolon=False):
+        tokens = list(sqlparse.parse(raw)[0].flatten())
+        # drop what follows the last real token: whitespace, comments, the semicolon
+        while tokens and (
+            tokens[-1].is_whitespace or tokens[-1].ttype in T.Comment or tokens[-1].value == ";"
+        ):
+            tokens.pop()
+        if any(not (t.is_whitespace or t.ttype in T.Comment) for t in tokens):
+            statements.append("".join(t.value for t in tokens).strip())
+    return statements
+
+
+def first_words(statement: str, n: int = 2) -> list[str]:
+    """The first ``n`` keywords or names of a statement, upper case, comments skipped."""
+    words = []
+    for token in sqlparse.parse(statement)[0].flatten():
+        if token.is_whitespace or token.ttype in T.Comment:
+            continue
+        words.append(token.value.upper())
+        if len(words) == n:
+            break
+    return words
+
+
+def kind(statement: str) -> str:
+    """`QUERY` (SELECT, WITH, VALUES), `JOB` (INSERT, EXECUTE ... INSERT / STATEMENT SET)
+    or `COMMAND` (everything else)."""
+    words = first_words(statement, 2)
+    head = words[0] if words else ""
+    if head in ("SELECT", "WITH", "VALUES", "(", "TABLE"):
+        return QUERY
+    if head == "INSERT" or (head == "EXECUTE" and words[1:] in (["INSERT"], ["STATEMENT"])):
+        return JOB
+    return COMMAND
+
+
+def fill(cell: str, namespace: Mapping[str, Any]) -> str:
+    """``{name}`` (or ``{name.attribute}``) replaced by that value from ``namespace`` (the
+    notebook's variables), so a widget can drive a query; ``{{``/``}}`` are literal braces."""
+
+    def value(match: re.Match) -> str:
+        name, *attributes = match.group(1).split(".")
+        if name not in namespace:
+            raise LabError(
+                f"The SQL uses {{{match.group(1)}}}, but this notebook has no variable {name!r}. "
+                "Define it in a Python cell first (write {{ and }} for literal braces)."
+            )
+        found = namespace[name]
+        for attribute in attributes:
+            found = getattr(found, attribute)
+        return str(found)
+
+    return _VARIABLE.sub(value, cell).replace("{{", "{").replace("}}", "}")
