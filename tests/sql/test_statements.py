@@ -1,0 +1,63 @@
+"""A cell split into statements, named by what they do, with notebook variables filled in."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.errors import LabError
+from labkit.sql.statements import COMMAND, JOB, QUERY, fill, kind, split
+
+
+def test_semicolons_in_strings_comments_and_statement_sets_do_not_split():
+    cell = """-- a table; for clicks
+CREATE TABLE t (a INT) WITH ('topic' = 'a;b');   -- trailing; comment
+SELECT a FROM t;
+EXECUTE STATEMENT SET BEGIN INSERT INTO x SELECT 1; INSERT INTO y SELECT 2; END;
+/* only a comment; */
+"""
+    assert split(cell) == [
+        "-- a table; for clicks\nCREATE TABLE t (a INT) WITH ('topic' = 'a;b')",
+        "SELECT a FROM t",
+        "EXECUTE STATEMENT SET BEGIN INSERT INTO x SELECT 1; INSERT INTO y SELECT 2; END",
+    ]
+
+
+def test_an_empty_cell_has_no_statements():
+    assert split("  -- nothing\n") == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("SELECT 1", QUERY),
+        ("  -- hi\n select * from t", QUERY),
+        ("WITH a AS (SELECT 1) SELECT * FROM a", QUERY),
+        ("VALUES (1), (2)", QUERY),
+        ("INSERT INTO t SELECT 1", JOB),
+        ("EXECUTE INSERT INTO t SELECT 1", JOB),
+        ("EXECUTE STATEMENT SET BEGIN INSERT INTO t SELECT 1; END", JOB),
+        ("CREATE TABLE t (a INT)", COMMAND),
+        ("SET 'a' = 'b'", COMMAND),
+        ("SHOW TABLES", COMMAND),
+        ("EXPLAIN SELECT 1", COMMAND),
+        ("DESCRIBE t", COMMAND),
+    ],
+)
+def test_kind(statement, expected):
+    assert kind(statement) == expected
+
+
+class Slider:
+    value = 7
+
+
+def test_variables_and_their_attributes_are_filled_in_and_double_braces_stay():
+    sql = "SELECT * FROM t WHERE n > {limit} AND m < {slider.value} AND j = '{{x}}'"
+    assert (
+        fill(sql, {"limit": 3, "slider": Slider()}) == "SELECT * FROM t WHERE n > 3 AND m < 7 AND j = '{x}'"
+    )
+
+
+def test_an_unknown_variable_is_named():
+    with pytest.raises(LabError, match="no variable 'nope'"):
+        fill("SELECT {nope}", {})
