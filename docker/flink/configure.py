@@ -6,9 +6,10 @@ labkit and PyFlink are installed in):
     python /opt/labkit/configure.py /opt/flink        # edits /opt/flink/conf/config.yaml
 
 It takes :func:`labkit.runtime.flink_proc.config` - task slots, memory sizes, restart
-strategy, heartbeats, state backend, Python settings, JVM options - and merges it into the
-image's ``config.yaml`` with Flink's own ``bin/config-parser-utils.sh`` (what the official
-image uses for its settings too), with two kinds of exceptions:
+strategy, heartbeats, state backend, Python settings, JVM options - and the SQL Gateway's own
+keys from :func:`labkit.runtime.gateway_proc.config` (see :func:`sql_gateway`), and merges
+them into the image's ``config.yaml`` with Flink's own ``bin/config-parser-utils.sh`` (what
+the official image uses for its settings too), with two kinds of exceptions:
 
 * :data:`NETWORK` - the local cluster's addresses and ports on 127.0.0.1. In containers
   every service has its own host name; the official image binds to 0.0.0.0 and uses the
@@ -18,6 +19,15 @@ image uses for its settings too), with two kinds of exceptions:
   TaskManager must be readable by the JobManager and the others); CORS names the Web UI's
   published address. The local cluster's mutual TLS (flink_proc.access) is not here: an
   image never holds the lab's key.
+
+The SQL Gateway (docker-compose.yml's ``sql-gateway`` service, same image) reads the same
+``config.yaml``: its ``sql-gateway.*`` keys and ``env.java.opts.sql-gateway`` are read by the
+gateway alone, so they are written here for every container. The keys that would change the
+JobManager's and TaskManagers' configuration too - :data:`SQL_GATEWAY_SERVICE`: where jobs
+go (``execution.target: remote``, the JobManager's ``rest.address``/``rest.port``) - are
+the gateway container's own ``FLINK_PROPERTIES`` in docker-compose.yml instead, which the
+official entrypoint merges into that container's ``config.yaml`` at start (as it merges
+``jobmanager.rpc.address`` for the other Flink services).
 
 ``python.executable`` is left as flink_proc sets it: the running Python (``sys.executable``),
 here ``/opt/pyflink/bin/python`` - the Python that has labkit, so Python functions defined
@@ -30,7 +40,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labkit.runtime import flink_proc
+from labkit.runtime import flink_proc, gateway_proc
 
 #: flink_proc.config() keys that place the local cluster on 127.0.0.1 and its ports.
 NETWORK = frozenset(
@@ -61,6 +71,37 @@ CONTAINER = {
     # no PATH to its venv's Python for an embedded interpreter (flink_proc._environment)
     "python.execution-mode": "process",
 }
+
+
+#: The SQL Gateway's REST port in its container (published on the host's 127.0.0.1 only).
+SQL_GATEWAY_PORT = 8083
+#: gateway_proc.config() keys that place the local gateway on 127.0.0.1: in its container it
+#: listens on every interface (docker-compose.yml publishes the port on 127.0.0.1 only).
+SQL_GATEWAY_NETWORK = {
+    "sql-gateway.endpoint.rest.address": "0.0.0.0",
+    "sql-gateway.endpoint.rest.bind-address": "0.0.0.0",
+    "sql-gateway.endpoint.rest.port": str(SQL_GATEWAY_PORT),
+}
+#: The gateway container's FLINK_PROPERTIES (docker-compose.yml, besides
+#: jobmanager.rpc.address): jobs go to the JobManager's REST API. Not in the shared
+#: config.yaml, where rest.address would also become the JobManager's own.
+SQL_GATEWAY_SERVICE = {
+    "execution.target": "remote",
+    "rest.address": "jobmanager",
+    "rest.port": "8081",  # the JobManager container's REST port (the official image's)
+}
+
+
+def sql_gateway() -> dict[str, str]:
+    """The SQL Gateway's keys in the image's config.yaml: gateway_proc.config() - what `labkit
+    up`'s gateway gets - with SQL_GATEWAY_NETWORK, without SQL_GATEWAY_SERVICE."""
+    local = gateway_proc.config(SQL_GATEWAY_PORT)
+    missing = (SQL_GATEWAY_NETWORK.keys() | {"execution.target"}) - local.keys()
+    if missing:  # gateway_proc changed: decide again what differs in containers
+        raise SystemExit(f"configure.py: gateway_proc.config() no longer sets {sorted(missing)}")
+    if local["execution.target"] != SQL_GATEWAY_SERVICE["execution.target"]:
+        raise SystemExit(f"configure.py: gateway_proc.config() sends jobs to {local['execution.target']}")
+    return {**{k: v for k, v in local.items() if k not in SQL_GATEWAY_SERVICE}, **SQL_GATEWAY_NETWORK}
 
 
 def settings() -> dict[str, str]:
@@ -94,7 +135,8 @@ def read(config_yaml: Path) -> dict[str, str]:
 
 
 def apply(flink_home: Path) -> dict[str, str]:
-    """Merge :func:`settings` into ``flink_home/conf/config.yaml`` and check that it took.
+    """Merge :func:`settings` and :func:`sql_gateway` into ``flink_home/conf/config.yaml``
+    and check that it took.
 
     Flink's ``config-parser-utils.sh`` writes the settings, except values with spaces (the
     JVM options; the restart delay ``1 s``): it splits its arguments on spaces, so those are
@@ -102,7 +144,7 @@ def apply(flink_home: Path) -> dict[str, str]:
     every start, keeping them; tests/runtime/test_flink_image.py checks that). The file is read back at
     the end, because config-parser-utils.sh can exit 0 after writing an error into it.
     """
-    wanted = settings()
+    wanted = {**settings(), **sql_gateway()}
     conf = flink_home / "conf" / "config.yaml"
     plain = {k: v for k, v in wanted.items() if not any(c.isspace() for c in v)}
     subprocess.run(

@@ -1,6 +1,6 @@
 """Container healthchecks for docker-compose.yml: exit 0 when the service is ready.
 
-    python /opt/labkit/healthcheck.py jobmanager|taskmanager|lab
+    python /opt/labkit/healthcheck.py jobmanager|taskmanager|sql-gateway|lab
 
 Standard library only; runs inside the lab's Flink image.
 """
@@ -31,13 +31,24 @@ def taskmanager() -> bool:
     return any(f"{name}:" in registered for name in me)
 
 
+def sql_gateway() -> bool:
+    """Flink's SQL Gateway answers its REST API's ``/v3/info`` (no session needed)."""
+    info = get("http://127.0.0.1:8083/v3/info")
+    return isinstance(info, dict) and info.get("productName") == "Apache Flink"
+
+
 def lab() -> bool:
     """Jupyter Server answers (``/api`` needs no token)."""
     return "version" in get("http://localhost:8888/api")
 
 
 if __name__ == "__main__":
-    check = {"jobmanager": jobmanager, "taskmanager": taskmanager, "lab": lab}[sys.argv[1]]
+    check = {
+        "jobmanager": jobmanager,
+        "taskmanager": taskmanager,
+        "sql-gateway": sql_gateway,
+        "lab": lab,
+    }[sys.argv[1]]
     try:
         ok = check()
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy yet"

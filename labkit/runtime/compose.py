@@ -4,15 +4,19 @@
 Kafka broker (artifacts.KAFKA_VERSION) in KRaft mode (two more with the ``replication`` profile) reading the
 same ``labkit/runtime/kafka.properties`` as ``labkit up``, a Flink JobManager and
 TaskManagers built from ``docker/flink/Dockerfile`` (Flink 2.3, the same Kafka connector
-jar and the settings of :mod:`labkit.runtime.flink_proc`), and a ``lab`` service
-(JupyterLab) for learners who have nothing but Docker.
+jar and the settings of :mod:`labkit.runtime.flink_proc`), Flink's SQL Gateway
+(``sql-gateway``, the same image and jar as :mod:`labkit.runtime.gateway_proc`; the REST
+service behind the ``%%flink_sql`` cell), and a ``lab`` service (JupyterLab) for learners
+who have nothing but Docker.
 
 This module runs ``docker compose`` for the lab: ``up`` starts the cluster services (not
 the ``lab`` service: the notebooks run on this machine) and waits until every one is
 healthy; ``down`` stops them and keeps Kafka's data volume. The notebook reaches Kafka at
 127.0.0.1:9092, Flink's TaskManagers reach it as ``kafka:19092`` inside the compose
 network: :class:`~labkit.runtime.state.Endpoints` carries both, and the Flink helpers put the
-cluster's view into every Kafka table's DDL.
+cluster's view into every Kafka table's DDL. The SQL Gateway is at 127.0.0.1:8083, in plain
+HTTP like the JobManager's REST API here (the local backend's gateway, like its JobManager,
+wants the lab's client certificate: not possible in an image, which never holds that key).
 
 Options (environment variables, also set by ``labkit up`` flags):
 
@@ -23,9 +27,9 @@ Options (environment variables, also set by ``labkit up`` flags):
     ``docker/kafka/brokers-3.env`` and the three-broker data volumes.
 ``LABKIT_TASKMANAGERS=N`` (``--taskmanagers N``)
     run N TaskManagers (``docker compose up --scale taskmanager=N``).
-``LABKIT_KAFKA_PORT``, ``LABKIT_FLINK_PORT``
-    the ports on this machine for Kafka (default 9092) and Flink's web UI/REST (8081),
-    read by docker-compose.yml too.
+``LABKIT_KAFKA_PORT``, ``LABKIT_FLINK_PORT``, ``LABKIT_SQL_GATEWAY_PORT``
+    the ports on this machine for Kafka (default 9092), Flink's web UI/REST (8081) and
+    Flink's SQL Gateway (8083), read by docker-compose.yml too.
 ``LABKIT_COMPOSE_FILE``
     another compose file (default: the checkout's ``docker-compose.yml``).
 ``LABKIT_COMPOSE_PROJECT``
@@ -49,7 +53,7 @@ HOST = "127.0.0.1"
 
 #: Services ``labkit up --backend compose`` starts (the ``lab`` service is for Docker-only
 #: learners, started by a plain ``docker compose up``).
-CLUSTER_SERVICES = ("kafka", "jobmanager", "taskmanager")
+CLUSTER_SERVICES = ("kafka", "jobmanager", "taskmanager", "sql-gateway")
 REPLICATION_PROFILE = "replication"
 REPLICATION_SERVICES = ("kafka-2", "kafka-3")
 
@@ -60,6 +64,7 @@ BROKERS = {
     "kafka-3": (39092, "kafka-3:19092"),
 }
 FLINK_REST_PORT = 8081
+SQL_GATEWAY_PORT = 8083  # Flink's SQL Gateway (REST, plain HTTP), in the container and here
 
 #: The Python that runs Python functions on the TaskManagers (see docker/flink/Dockerfile).
 IMAGE_PYTHON = "/opt/pyflink/bin/python"
@@ -113,6 +118,10 @@ def flink_port() -> int:
     return _port("LABKIT_FLINK_PORT", FLINK_REST_PORT)
 
 
+def sql_gateway_port() -> int:
+    return _port("LABKIT_SQL_GATEWAY_PORT", SQL_GATEWAY_PORT)
+
+
 def compose_file() -> Path:
     env = os.environ.get("LABKIT_COMPOSE_FILE")
     if env:
@@ -143,6 +152,7 @@ def endpoints(with_replication: bool | None = None) -> Endpoints:
         flink_bootstrap_servers=",".join(BROKERS[n][1] for n in names),
         flink_rest=f"{HOST}:{flink_port()}",
         flink_python=IMAGE_PYTHON,
+        sql_gateway=f"{HOST}:{sql_gateway_port()}",  # host:port: plain HTTP
     )
 
 

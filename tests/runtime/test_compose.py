@@ -133,7 +133,7 @@ if args[:1] == ["compose"]:
         sys.exit(0)
     if verb == "ps":
         running = os.path.exists(pidfile)
-        for svc in ("kafka", "jobmanager", "taskmanager"):
+        for svc in ("kafka", "jobmanager", "taskmanager", "sql-gateway"):
             print(json.dumps({"Service": svc, "Name": f"kafka-flink-lab-{svc}-1",
                               "State": "running" if running else "exited",
                               "Health": "healthy" if running else ""}))
@@ -159,6 +159,7 @@ def fake_docker(tmp_path):
         "LABKIT_CACHE": str(paths.cache()),
         "LABKIT_KAFKA_PORT": str(free_port()),
         "LABKIT_FLINK_PORT": str(free_port()),  # nothing answers there
+        "LABKIT_SQL_GATEWAY_PORT": str(free_port()),  # nor there
         "FAKE_DOCKER_LOG": str(log),
     }
     for name in ("LABKIT_BACKEND", "LABKIT_BROKERS", "LABKIT_COMPOSE_REPLICATION", "LABKIT_TASKMANAGERS"):
@@ -193,17 +194,20 @@ def test_up_status_connect_down_through_docker_compose(fake_docker):
     assert up.returncode == 0, up.stdout + up.stderr
     base = ["compose", "-f", str(COMPOSE_FILE), "-p", "kafka-flink-lab"]
     first = compose_calls(calls)[0]
-    assert first["args"] == [*base, "up", "-d", "--build", "--wait", "kafka", "jobmanager", "taskmanager"]
+    services = ["kafka", "jobmanager", "taskmanager", "sql-gateway"]
+    assert first["args"] == [*base, "up", "-d", "--build", "--wait", *services]
     assert first["LABKIT_BROKERS"] == "1"  # docker-compose.yml's one-broker settings and volume
     assert "backend:   compose" in up.stdout
     assert f"kafka:     127.0.0.1:{port}" in up.stdout
     assert f"flink:     http://127.0.0.1:{flink_port}" in up.stdout
     assert "service:   taskmanager (running, healthy)" in up.stdout
+    assert "service:   sql-gateway (running, healthy)" in up.stdout
 
     st = json.loads(run(env, "status", "--json").stdout)
     assert st["backend"] == "compose" and st["running"]
     assert st["flink_bootstrap_servers"] == "kafka:19092" and st["flink_python"] == compose.IMAGE_PYTHON
-    assert [s["Service"] for s in st["services"]] == ["kafka", "jobmanager", "taskmanager"]
+    assert st["sql_gateway"] == f"127.0.0.1:{env['LABKIT_SQL_GATEWAY_PORT']}"  # plain HTTP, as published
+    assert [s["Service"] for s in st["services"]] == services
 
     # a notebook kernel (no flag, no env) finds the compose cluster without running `up` again
     n_up = len(compose_calls(calls))
@@ -232,7 +236,7 @@ def test_replication_profile_and_scaled_taskmanagers(fake_docker):
     cmd = first["args"]
     assert cmd[cmd.index("--profile") + 1] == "replication"
     assert cmd[cmd.index("--scale") + 1] == "taskmanager=3"
-    assert cmd[-5:] == ["kafka", "jobmanager", "taskmanager", "kafka-2", "kafka-3"]
+    assert cmd[-6:] == ["kafka", "jobmanager", "taskmanager", "sql-gateway", "kafka-2", "kafka-3"]
     assert first["LABKIT_BROKERS"] == "3"  # brokers-3.env: internal topics RF 3, min ISR 2
     st = json.loads(run(env, "status", "--json").stdout)
     assert st["flink_bootstrap_servers"] == "kafka:19092,kafka-2:19092,kafka-3:19092"

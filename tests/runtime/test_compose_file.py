@@ -1,23 +1,30 @@
 """docker-compose.yml, checked statically (there is no Docker engine on the project's machines):
 ports on 127.0.0.1 only, healthchecks, pinned images, memory limits and the docs' sums, Kafka's
-data volumes and listeners; and docs/compose.md covers every compose path.
+data volumes and listeners, the SQL Gateway service (its jar, settings and address); and
+docs/compose.md covers every compose path.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 
+import pytest
 import yaml
-from compose_files import COMPOSE_FILE, DOCS, compose_spec, kafka_env, size_bytes
+from compose_files import COMPOSE_FILE, DOCS, ROOT, compose_spec, interpolate, kafka_env, size_bytes
+from test_flink_image import entrypoint_properties, flink_distribution
 
-from labkit.runtime import artifacts, compose, flink_proc
+from labkit.errors import LabError
+from labkit.runtime import artifacts, compose, flink_proc, gateway_proc, tls
 
 # --- static checks: docker-compose.yml ---------------------------------------------------
 
 
 def test_compose_file_has_the_lab_services(spec):
     services = spec["services"]
-    assert {"kafka", "kafka-2", "kafka-3", "jobmanager", "taskmanager", "lab"} <= set(services)
+    assert {"kafka", "kafka-2", "kafka-3", "jobmanager", "taskmanager", "sql-gateway", "lab"} <= set(services)
     assert spec["name"] == compose.PROJECT
     # the cluster labkit starts is the default set; the extra brokers are a profile
     for name in compose.CLUSTER_SERVICES + ("lab",):
@@ -116,7 +123,7 @@ def test_depends_on_waits_for_healthy_services(spec):
             assert dep in services, f"{name} depends on unknown {dep}"
             assert how == {"condition": "service_healthy"}, f"{name} -> {dep}: {how}"
     assert seen >= 5
-    assert set(services["lab"]["depends_on"]) == {"kafka", "jobmanager", "taskmanager"}
+    assert set(services["lab"]["depends_on"]) == {"kafka", "jobmanager", "taskmanager", "sql-gateway"}
 
 
 def test_memory_limits_and_what_the_docs_say_about_them(spec):
@@ -129,7 +136,7 @@ def test_memory_limits_and_what_the_docs_say_about_them(spec):
 
     rows = dict(re.findall(r"^\| ([\w-]+)[^|]*\| (\d+) MB \|", doc, flags=re.M))
     assert {name: int(v) for name, v in rows.items()} == {
-        n: mb[n] for n in ("kafka", "jobmanager", "taskmanager", "lab", "kafka-2")
+        n: mb[n] for n in ("kafka", "jobmanager", "taskmanager", "sql-gateway", "lab", "kafka-2")
     }
     assert mb["kafka-2"] == mb["kafka-3"]  # the table has one row for both
     cluster_only = sum(mb[n] for n in compose.CLUSTER_SERVICES)
@@ -143,10 +150,12 @@ def test_memory_limits_and_what_the_docs_say_about_them(spec):
     ):
         assert figure in doc, figure
     header = COMPOSE_FILE.read_text().split("\nname:")[0]
-    for name in ("kafka", "jobmanager", "taskmanager", "lab", "kafka-3"):
+    for name in ("kafka", "jobmanager", "taskmanager", "sql-gateway", "lab", "kafka-3"):
         assert re.search(rf"{name}\b[^,:]* {mb[name]} MB", header), name
-    # fits an 8 GB laptop (Docker given 6 GB) with room for the replication profile
-    assert everything <= 6 * 1024 and everything + replication <= 7.5 * 1024
+    # fits an 8 GB laptop (Docker given 6.5 GB, as the docs say) with room for the replication
+    # profile
+    assert "give Docker\n6.5 GB" in doc
+    assert everything <= 6.5 * 1024 and everything + replication <= 7.5 * 1024
 
     # Flink's own budgets (the image's config is flink_proc's) fit inside their containers,
     # leaving the TaskManager room for its Python workers
@@ -155,6 +164,13 @@ def test_memory_limits_and_what_the_docs_say_about_them(spec):
     assert jm + 64 <= mb["jobmanager"] and tm + 512 <= mb["taskmanager"]
     assert f"`jobmanager.memory.process.size: {jm}m`" in doc
     assert f"`taskmanager.memory.process.size: {tm}m`" in doc
+    # the SQL Gateway's JVM: heap + metaspace + code cache, with room for the rest (threads,
+    # Netty's direct buffers, the collector)
+    jvm = dict(
+        re.findall(r"-(?:XX:)?(Xmx|MaxMetaspaceSize=|ReservedCodeCacheSize=)(\d+)m", gateway_proc.JVM_OPTS)
+    )
+    assert sum(int(v) for v in jvm.values()) + 128 <= mb["sql-gateway"], jvm
+    assert f"{jvm['Xmx']} MB Java heap" in doc
     # Kafka's heap (from docker/kafka/brokers-N.env) leaves room for the rest of the JVM
     for brokers in (1, 3):
         for name in ("kafka", *(compose.REPLICATION_SERVICES if brokers == 3 else ())):
@@ -211,6 +227,193 @@ def test_docs_cover_the_compose_paths():
         "labkit/runtime/kafka.properties",
         "docker/flink/configure.py",
         "What was checked without Docker, and what was not",
+        "sql-gateway",
+        "%%flink_sql",
+        "127.0.0.1:8083",
+        "LABKIT_SQL_GATEWAY_PORT",
+        "plain HTTP",
+        "known limitation",
     ):
         assert needle in doc, needle
     assert "embedded" not in doc and "capabilit" not in doc and "tansu" not in doc
+
+
+# --- Flink's SQL Gateway (the %%flink_sql cell's service) ----------------------------------
+
+
+def test_sql_gateway_service_runs_the_flink_image_after_the_jobmanager(spec):
+    services = spec["services"]
+    gw, jm = services["sql-gateway"], services["jobmanager"]
+    assert "sql-gateway" in compose.CLUSTER_SERVICES  # `labkit up --backend compose` starts it
+    assert "profiles" not in gw
+    assert gw["image"] == jm["image"] and gw["build"] == jm["build"] and gw["build"]["target"] == "flink"
+    # the image's Flink (FLINK_HOME=/opt/flink), started through the official entrypoint (no
+    # `entrypoint:` override), which applies FLINK_PROPERTIES before running the command
+    assert gw["command"] == ["/opt/flink/bin/sql-gateway.sh", "start-foreground"]
+    assert "entrypoint" not in gw
+    assert gw["depends_on"] == {"jobmanager": {"condition": "service_healthy"}}
+    assert gw["healthcheck"]["test"] == [
+        "CMD",
+        compose.IMAGE_PYTHON,
+        "/opt/labkit/healthcheck.py",
+        "sql-gateway",
+    ]
+    assert gw["mem_limit"] == "512m" and gw["restart"] == "unless-stopped"
+    # the JobManager's REST API is where its statements' jobs go
+    configure = load_configure()
+    assert entrypoint_properties(gw) == {
+        "jobmanager.rpc.address": "jobmanager",
+        **configure.SQL_GATEWAY_SERVICE,
+    }
+    assert configure.SQL_GATEWAY_SERVICE == {
+        "execution.target": "remote",
+        "rest.address": "jobmanager",
+        "rest.port": str(compose.FLINK_REST_PORT),
+    }
+    # the lab container reaches it by its service name, and waits for it
+    lab = services["lab"]
+    assert lab["environment"]["LABKIT_SQL_GATEWAY"] == f"sql-gateway:{compose.SQL_GATEWAY_PORT}"
+    assert lab["depends_on"]["sql-gateway"] == {"condition": "service_healthy"}
+
+
+def test_sql_gateway_port_is_published_on_localhost_only(spec):
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert raw["services"]["sql-gateway"]["ports"] == ["127.0.0.1:${LABKIT_SQL_GATEWAY_PORT:-8083}:8083"]
+    assert spec["services"]["sql-gateway"]["ports"] == [f"127.0.0.1:{compose.SQL_GATEWAY_PORT}:8083"]
+    moved = yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), {"LABKIT_SQL_GATEWAY_PORT": "18083"}))
+    assert moved["services"]["sql-gateway"]["ports"] == ["127.0.0.1:18083:8083"]
+    # in the container it listens on every interface: only the published port reaches it
+    settings = load_configure().sql_gateway()
+    assert settings["sql-gateway.endpoint.rest.bind-address"] == "0.0.0.0"
+    assert settings["sql-gateway.endpoint.rest.port"] == "8083"
+
+
+def test_compose_endpoints_name_the_sql_gateway(monkeypatch):
+    monkeypatch.delenv("LABKIT_SQL_GATEWAY_PORT", raising=False)
+    one = compose.endpoints(with_replication=False)
+    assert one.sql_gateway == "127.0.0.1:8083"
+    assert tls.url(one.sql_gateway, "v3/info") == "http://127.0.0.1:8083/v3/info"  # plain HTTP
+    assert compose.endpoints(with_replication=True).sql_gateway == "127.0.0.1:8083"
+    monkeypatch.setenv("LABKIT_SQL_GATEWAY_PORT", "18083")  # as docker-compose.yml reads it
+    assert compose.endpoints(with_replication=False).sql_gateway == "127.0.0.1:18083"
+    monkeypatch.setenv("LABKIT_SQL_GATEWAY_PORT", "80831")
+    with pytest.raises(LabError, match="not a port"):
+        compose.endpoints()
+
+
+def lock_lines() -> dict[str, tuple[str, str]]:
+    """artifacts.lock read as plain text: bundle -> (coordinate, sha256), one jar per bundle
+    (the bundles the Dockerfile checks by name have one jar each)."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in (ROOT / "labkit" / "runtime" / "artifacts.lock").read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 3 and not line.startswith("#"):
+            bundle, coordinate, sha = fields
+            out.setdefault(bundle, (coordinate, sha))
+    return out
+
+
+def test_dockerfile_puts_the_locked_sql_gateway_jar_in_flinks_opt(dockerfile, dockerfile_args):
+    """The gateway's jar: the lock's (SHA-256 checked by labkit's fetcher, then again by the
+    Dockerfile), for the image's Flink version, the only flink-sql-gateway*.jar in opt/."""
+    coordinate, sha = lock_lines()["flink-sql-gateway"]
+    assert coordinate == f"org.apache.flink:flink-sql-gateway:{dockerfile_args['APACHE_FLINK_VERSION']}"
+    assert re.fullmatch(r"[0-9a-f]{64}", sha)
+    assert dockerfile_args["FLINK_SQL_GATEWAY_SHA256"] == sha
+    (jar,) = [j for j in artifacts.locked() if j.bundle == "flink-sql-gateway"]
+    assert (jar.coordinate, jar.sha256) == (coordinate, sha)
+
+    # the build's own check of the lock's line, run here on the lock with the ARGs' values
+    (grep,) = re.findall(r'grep -Eq "(\^flink-sql-gateway [^"]+)"', dockerfile)
+    pattern = grep.replace("${APACHE_FLINK_VERSION}", dockerfile_args["APACHE_FLINK_VERSION"])
+    pattern = pattern.replace("${FLINK_SQL_GATEWAY_SHA256}", dockerfile_args["FLINK_SQL_GATEWAY_SHA256"])
+    pattern = pattern.replace("\\$", "$")
+    lock = (ROOT / "labkit" / "runtime" / "artifacts.lock").read_text()
+    assert re.search(pattern, lock, flags=re.M), pattern
+
+    step = dockerfile[dockerfile.index("-m labkit.runtime.artifacts") :]
+    cached = f"$LABKIT_CACHE/jars/{jar.bundle}/{jar.file_name}".replace(
+        dockerfile_args["APACHE_FLINK_VERSION"], "${APACHE_FLINK_VERSION}"
+    )
+    wanted = [
+        f'gateway="{cached}"',
+        'echo "${FLINK_SQL_GATEWAY_SHA256}  $gateway" | sha256sum -c -',
+        'rm -f "$FLINK_HOME"/opt/flink-sql-gateway*.jar',  # sql-gateway.sh wants exactly one
+        'cp "$gateway" "$FLINK_HOME/opt/"',
+    ]
+    at = [step.index(line) for line in wanted]
+    assert at == sorted(at), "verify, then replace the image's jar"
+    assert "sql-gateway" not in dockerfile.split("\nFROM flink AS lab")[1]  # the lab image inherits it
+
+
+def load_configure():
+    found = importlib.util.spec_from_file_location(
+        "lab_image_configure_gw", ROOT / "docker" / "flink" / "configure.py"
+    )
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
+    return module
+
+
+def test_the_image_gives_the_gateway_gateway_procs_settings():
+    """configure.py's gateway keys are gateway_proc.config()'s (what `labkit up`'s gateway
+    gets) with the container's address and port, and never touch the other roles' keys."""
+    configure = load_configure()
+    image = configure.sql_gateway()
+    local = gateway_proc.config(configure.SQL_GATEWAY_PORT)
+    assert image == {
+        **{k: v for k, v in local.items() if k not in configure.SQL_GATEWAY_SERVICE},
+        **configure.SQL_GATEWAY_NETWORK,
+    }
+    assert image["sql-gateway.endpoint.type"] == "rest"
+    assert image["sql-gateway.session.idle-timeout"] == "10 min"
+    assert (
+        image["env.java.opts.sql-gateway"]
+        == "-Xmx160m -XX:MaxMetaspaceSize=160m -XX:ReservedCodeCacheSize=48m"
+    )
+    # read by the gateway alone: the JobManager and TaskManagers share this config.yaml
+    assert all(k.startswith("sql-gateway.") or k == "env.java.opts.sql-gateway" for k in image)
+    assert not set(image) & set(configure.settings())
+
+
+def test_the_gateway_containers_config_yaml_keeps_every_setting(tmp_path):
+    """configure.py on a copy of Flink's config.yaml (as the build runs it), then the
+    official entrypoint's rewrite at the gateway container's start (its FLINK_PROPERTIES):
+    the gateway's keys - the spaced JVM options and idle timeout included - and where its
+    jobs go are all there."""
+    configure = load_configure()
+    home = flink_distribution(tmp_path / "flink")
+    wanted = configure.apply(home)
+    assert configure.sql_gateway().items() <= wanted.items()
+    conf, bin_, lib = (str(home / d) for d in ("conf", "bin", "lib"))
+    tool = [str(home / "bin" / "config-parser-utils.sh"), conf, bin_, lib]
+    at_start = {"jobmanager.rpc.address": "c0ffee", "blob.server.port": "6124", "query.server.port": "6125"}
+    for step in (at_start, entrypoint_properties(compose_spec()["services"]["sql-gateway"])):
+        subprocess.run(["bash", *tool, *(f"-D{k}={v}" for k, v in step.items())], check=True, timeout=120)
+    got = configure.read(home / "conf" / "config.yaml")
+    assert {k: got.get(k) for k in wanted} == wanted
+    assert {k: got.get(k) for k in configure.SQL_GATEWAY_SERVICE} == configure.SQL_GATEWAY_SERVICE
+
+
+def test_healthcheck_knows_the_sql_gateway(monkeypatch):
+    found = importlib.util.spec_from_file_location(
+        "healthcheck_gw", ROOT / "docker" / "flink" / "healthcheck.py"
+    )
+    hc = importlib.util.module_from_spec(found)
+    found.loader.exec_module(hc)
+    answers = {"http://127.0.0.1:8083/v3/info": {"productName": "Apache Flink", "version": "2.3.0"}}
+    monkeypatch.setattr(hc, "get", answers.__getitem__)
+    assert hc.sql_gateway()
+    answers["http://127.0.0.1:8083/v3/info"] = {"productName": "something else"}
+    assert not hc.sql_gateway()
+    answers["http://127.0.0.1:8083/v3/info"] = ["Apache Flink"]
+    assert not hc.sql_gateway()
+    # the role the compose file names exists in the script: without a gateway it says "not ready"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docker" / "flink" / "healthcheck.py"), "sql-gateway"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith("sql-gateway ")
