@@ -141,13 +141,17 @@ def connect(quiet: bool = False) -> Lab:
 
 
 def _load_sql_cell() -> None:
-    """In a notebook: the ``%%flink_sql`` cell (:mod:`labkit.sql.magic`), ready to use."""
+    """In a notebook: the ``%%flink_sql`` cell (:mod:`labkit.sql.magic`), ready to use, on a
+    new SQL Gateway session (the old one's jobs were stopped with the kernel's others)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with JupyterLab
         return
     shell = get_ipython()
-    if shell is not None and "flink_sql" not in shell.magics_manager.magics["cell"]:
-        from .sql.magic import load_ipython_extension
+    if shell is None:
+        return
+    from .sql import magic
 
-        load_ipython_extension(shell)
+    if "flink_sql" not in shell.magics_manager.magics["cell"]:
+        magic.load_ipython_extension(shell)
+    magic.reset()  # a re-run of the notebook starts with a new session: no tables left over

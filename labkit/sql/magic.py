@@ -68,7 +68,6 @@ class FlinkSql:
         self.endpoints = endpoints
         self.client = GatewayClient(endpoints.sql_gateway)
         self.cells: dict[str, list[Job | LiveQuery]] = {}  # a cell -> what it started
-        atexit.register(self.close)
 
     def close(self) -> None:
         """Stop every job this kernel's cells started, then close the session."""
@@ -263,6 +262,18 @@ def session(endpoints: Endpoints | None = None) -> FlinkSql:
             endpoints = connect(quiet=True).endpoints
         _SESSION = FlinkSql(endpoints)
     return _SESSION
+
+
+def reset() -> None:
+    """Close this kernel's session (its jobs stop): the next cell opens a new one. Also
+    what the kernel does when it shuts down."""
+    global _SESSION
+    if _SESSION is not None:
+        _SESSION.close()
+        _SESSION = None
+
+
+atexit.register(reset)
 
 
 def parse_line(line: str) -> argparse.Namespace:
