@@ -30,8 +30,9 @@ class ChangelogError(ValueError):
 class ChangelogTable:
     """Rows kept current by `apply`; `frame` is the result as of the last change."""
 
-    def __init__(self, columns: list[str] | None = None) -> None:
+    def __init__(self, columns: list[str] | None = None, types: list[str] | None = None) -> None:
         self.columns = list(columns or [])
+        self.types = list(types or [])  # Flink's logical types, to give `frame` pandas types
         self._rows: list[tuple | None] = []  # None: a removed row's place (compacted later)
         self._where: dict[tuple, list[int]] = defaultdict(list)  # row -> its places
         self._freed: int | None = None  # the place the last -U emptied, for the next +U
@@ -93,7 +94,17 @@ class ChangelogTable:
         rows = self.rows()
         if last is not None:
             rows = rows[-last:] if last else []
-        return pd.DataFrame(rows, columns=self.columns or None)
+        frame = pd.DataFrame(rows, columns=self.columns or None)
+        return typed(frame, self.types)
+
+
+def typed(frame: pd.DataFrame, types: list[str]) -> pd.DataFrame:
+    """Columns that JSON carries as text made pandas types again: Flink's TIMESTAMP,
+    TIMESTAMP_LTZ and DATE columns as datetimes (the lab's Flink runs in UTC)."""
+    for name, kind in zip(frame.columns, types, strict=False):
+        if kind.startswith("TIMESTAMP") or kind == "DATE":
+            frame[name] = pd.to_datetime(frame[name])
+    return frame
 
 
 def _hashable(value: Any) -> Any:

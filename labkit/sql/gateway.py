@@ -178,6 +178,7 @@ class Operation:
         self.statement = statement
         self.token: int | None = 0  # the next page to fetch; None after the end
         self.columns: list[str] = []
+        self.types: list[str] = []  # Flink's logical type of each column (VARCHAR, BIGINT, TIMESTAMP...)
         self.job_id: str | None = None
         self.is_query = False
         self.result_kind: str | None = None
@@ -195,6 +196,7 @@ class Operation:
         results = reply.get("results") or {}
         if results.get("columns"):
             self.columns = [c["name"] for c in results["columns"]]
+            self.types = [str((c.get("logicalType") or {}).get("type", "")) for c in results["columns"]]
         self.job_id = reply.get("jobID") or self.job_id
         self.is_query = bool(reply.get("isQueryResult")) or self.is_query
         self.result_kind = reply.get("resultKind") or self.result_kind

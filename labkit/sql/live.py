@@ -106,7 +106,7 @@ class LiveQuery(Panel):
         import ipywidgets as widgets
 
         self.job = job
-        self.table = ChangelogTable(job.operation.columns)
+        self.table = ChangelogTable(job.operation.columns, job.operation.types)
         self.table.apply_all(first or [])  # what came while the cell waited for the job to start
         self.error: LabError | None = None
         self.chart, self.bar, self.shown = chart, bar, shown
@@ -171,9 +171,10 @@ class LiveQuery(Panel):
         drawn = asked = 0.0
         shown_state = ""
         try:
-            for page in self.job.operation.pages(self.job.stopping):
+            operation = self.job.operation
+            for page in operation.pages(self.job.stopping):
                 if page.rows or not self.table.columns:
-                    self.table.columns = self.job.operation.columns
+                    self.table.columns, self.table.types = operation.columns, operation.types
                     self.table.apply_all(page.rows)
                     self._dirty.set()
                 now = time.monotonic()

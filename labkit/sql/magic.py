@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import re
 import shlex
 import time
 from collections.abc import Mapping
@@ -49,6 +50,8 @@ from .gateway import GatewayClient, Operation, Page, Result
 from .live import SHOWN_ROWS, LiveQuery, SqlJob
 from .statements import JOB, QUERY, fill, first_words, kind, split
 
+#: The tables a plan reads: ``LogicalTableScan(table=[[catalog, database, table]])``.
+_SCANS = re.compile(r"LogicalTableScan\(table=\[\[([^\]]+)\]\]")
 #: How long a bounded query may run before the cell gives up (and cancels it).
 BOUNDED_TIMEOUT_S = 300.0
 #: How long a continuous query may take to be accepted (its job submitted) before the cell
@@ -127,14 +130,34 @@ class FlinkSql:
         return answer(self.client.run(statement), statement)
 
     def bounded(self, statement: str) -> bool:
-        """Does the query end? Flink's planner says: it refuses to plan an unbounded source
-        for batch execution. Any other refusal says "no" too: the query then runs as written,
-        and Flink's error (with positions in the learner's statement) comes from that run."""
+        """Does the query end? Flink's planner says: it refuses to plan a query over an
+        unbounded table for batch execution. When it refuses for another reason (a session
+        window has no batch form yet), each table the query reads is asked the same way. A
+        query Flink cannot plan at all counts as unbounded: it then runs as written, and
+        Flink's error comes from that run, with positions in the learner's own statement."""
         try:
-            self.client.run(f"EXPLAIN {statement}", {"execution.runtime-mode": "batch"}, timeout=60)
+            self._plan(statement, batch=True)
+            return True
+        except FlinkSqlError as exc:
+            if "unbounded" in exc.message:
+                return False
+        try:
+            plan = self._plan(statement, batch=False)
         except FlinkSqlError:
             return False
+        for table in sorted(set(_SCANS.findall(plan))):
+            path = ".".join(f"`{part.strip()}`" for part in table.split(",")[:3])
+            try:
+                self._plan(f"SELECT 1 FROM {path}", batch=True)  # not *: a rowtime column trips the planner
+            except FlinkSqlError:
+                return False
         return True
+
+    def _plan(self, statement: str, batch: bool) -> str:
+        """Flink's plan of ``statement`` (EXPLAIN), for batch or streaming execution."""
+        mode = {"execution.runtime-mode": "batch" if batch else "streaming"}
+        result = self.client.run(f"EXPLAIN {statement}", mode, timeout=60)
+        return "\n".join(str(fields[0]) for _, fields in result.rows)
 
     def _submit(self, statement: str) -> Operation:
         name = owned(f"%%flink_sql: {' '.join(statement.split())[:80]}")
@@ -148,7 +171,7 @@ class FlinkSql:
         deadline = time.monotonic() + timeout
         try:
             for page in operation.pages():
-                table.columns = operation.columns
+                table.columns, table.types = operation.columns, operation.types
                 table.apply_all(page.rows)
                 progress.show(f"Running... {table.changes:,} rows received")
                 if time.monotonic() > deadline:
