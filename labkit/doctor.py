@@ -2,7 +2,7 @@
 
 Each check returns a `Finding` (ok, failed, or a warning, with the fix); `run` prints them
 in order: Python, Java, the verified jars (the Java compiler among them), the default ports,
-Kafka, Flink, and a round trip Kafka -> Flink SQL -> Kafka.
+Kafka, Flink, Flink's SQL Gateway, and a round trip Kafka -> Flink SQL -> Kafka.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import LabError
 from .lab import Lab
-from .runtime import artifacts, flink_proc, kafka_proc
+from .runtime import artifacts, flink_proc, gateway_proc, kafka_proc
 from .runtime.jvm import JavaNotFound, find_java
 from .runtime.net import port_free
 from .runtime.state import State
@@ -151,6 +151,29 @@ def check_flink(st: dict[str, Any]) -> Finding:
     )
 
 
+def check_sql_gateway(st: dict[str, Any]) -> Finding:
+    """Flink's SQL Gateway answers: every ``%%flink_sql`` cell runs there (its own process,
+    so it can be down while the JobManager answers)."""
+    gateway = st.get("sql_gateway")
+    if st["backend"] is None:
+        return Finding("sql gateway", None, "not running", "start it: `labkit up`")
+    if gateway is None:
+        return Finding(
+            "sql gateway",
+            None,
+            f"none on the {st['backend']} backend: %%flink_sql cells cannot run",
+            "name it in LABKIT_SQL_GATEWAY=host:port, then `labkit up --backend remote` again",
+        )
+    if "error" in gateway:
+        return Finding(
+            "sql gateway",
+            False,
+            f"{gateway['address']} {gateway['error']}",
+            f"`labkit up` restarts it (log: .labkit/logs/flink-{gateway_proc.ROLE}.log)",
+        )
+    return Finding("sql gateway", True, f"Flink SQL Gateway {gateway['version']} at {gateway['address']}")
+
+
 def check_roundtrip(st: dict[str, Any]) -> Finding:
     """An event goes Kafka -> a Flink SQL job -> Kafka and comes back."""
     if not st["running"] or not st.get("flink") or "error" in (st.get("flink") or {}):
@@ -193,6 +216,7 @@ LAB_CHECKS: list[Callable[[dict[str, Any]], Finding]] = [
     check_ports,
     check_cluster,
     check_flink,
+    check_sql_gateway,
     check_roundtrip,
 ]
 

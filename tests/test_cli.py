@@ -37,7 +37,7 @@ def priv(tmp_path_factory):
         lab.stop()
 
 
-NAMES = {"kafka-1", "flink-jobmanager", "flink-taskmanager", "flink-webui"}
+NAMES = {"kafka-1", "flink-jobmanager", "flink-taskmanager", "flink-webui", "flink-sqlgateway"}
 
 
 def test_a_corrupt_state_file_is_moved_aside_and_up_works(priv):

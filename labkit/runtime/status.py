@@ -2,9 +2,9 @@
 doctor`, `lab.status()`) and as the lines `labkit status` and the health panel show
 (`describe`).
 
-It only asks - the state file, the processes, Kafka's metadata, Flink's REST API, and
-``docker compose ps`` on the compose backend - and never fails: a part that does not
-answer is reported as such.
+It only asks - the state file, the processes, Kafka's metadata, Flink's REST API, its SQL
+Gateway, and ``docker compose ps`` on the compose backend - and never fails: a part that
+does not answer is reported as such.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from . import artifacts, compose, flink_proc, webui
+from . import artifacts, compose, flink_proc, gateway_proc, webui
 from .net import answers
 from .processes import rss_mb, tracked
 from .state import State
@@ -38,6 +38,8 @@ def status() -> dict[str, Any]:
         "processes": procs,
         "kafka": kafka_status(state.endpoints.bootstrap_servers),
         "flink": flink_status(state.endpoints.flink_rest, state.endpoints.web_ui),
+        # in place of the endpoint's bare address (which it carries): whether the gateway answers
+        "sql_gateway": gateway_status(state.endpoints.sql_gateway),
     }
     if state.endpoints.backend == "compose":
         out["services"] = compose.services()
@@ -87,6 +89,19 @@ def flink_status(rest: str | None, web_ui: str | None = None) -> dict[str, Any] 
     }
 
 
+def gateway_status(gateway: str | None) -> dict[str, Any] | None:
+    """Flink's SQL Gateway (the ``%%flink_sql`` cell's service): its address and the Flink
+    version it reports, or why not; None when the backend has none (a remote cluster that
+    names no LABKIT_SQL_GATEWAY). Asked, not assumed from its process: a gateway whose JVM
+    runs but whose port is lost (or a compose service still starting) runs no SQL."""
+    if not gateway:
+        return None
+    info = gateway_proc.info(gateway)
+    if info is None:
+        return {"address": gateway, "error": "does not answer"}
+    return {"address": gateway, "version": info.get("version")}
+
+
 def brokers_up(st: dict[str, Any]) -> tuple[int, int]:
     """(brokers up, brokers expected) from `status()`. A broker whose process has
     died counts as down at once, although Kafka lists it until its session times out."""
@@ -122,6 +137,18 @@ def describe(st: dict[str, Any]) -> list[str]:
             f"TaskManager(s), {flink['slots_available']}/{flink['slots_total']} slots free, "
             f"{flink['jobs_running']} job(s) running"
             + (" - no TaskManager: `labkit up` restarts it" if not flink["taskmanagers"] else "")
+        )
+    gateway = st.get("sql_gateway")
+    if gateway is None:
+        lines.append("sql gateway: none on this backend")
+    elif "error" in gateway:
+        lines.append(
+            f"sql gateway: Flink SQL Gateway at {gateway['address']} {gateway['error']} "
+            "- `labkit up` restarts it"
+        )
+    else:
+        lines.append(
+            f"sql gateway: Flink SQL Gateway {gateway['version']} at {gateway['address']} (for %%flink_sql)"
         )
     for svc in st.get("services", []):
         health = f", {svc['Health']}" if svc.get("Health") else ""

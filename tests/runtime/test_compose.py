@@ -206,7 +206,8 @@ def test_up_status_connect_down_through_docker_compose(fake_docker):
     st = json.loads(run(env, "status", "--json").stdout)
     assert st["backend"] == "compose" and st["running"]
     assert st["flink_bootstrap_servers"] == "kafka:19092" and st["flink_python"] == compose.IMAGE_PYTHON
-    assert st["sql_gateway"] == f"127.0.0.1:{env['LABKIT_SQL_GATEWAY_PORT']}"  # plain HTTP, as published
+    # plain HTTP, as published
+    assert st["sql_gateway"]["address"] == f"127.0.0.1:{env['LABKIT_SQL_GATEWAY_PORT']}"
     assert [s["Service"] for s in st["services"]] == services
 
     # a notebook kernel (no flag, no env) finds the compose cluster without running `up` again
