@@ -103,7 +103,7 @@ def typed(frame: pd.DataFrame, types: list[str]) -> pd.DataFrame:
     TIMESTAMP_LTZ and DATE columns as datetimes (the lab's Flink runs in UTC)."""
     for name, kind in zip(frame.columns, types, strict=False):
         if kind.startswith("TIMESTAMP") or kind == "DATE":
-            frame[name] = pd.to_datetime(frame[name])
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601")
     return frame
 
 

@@ -105,3 +105,16 @@ def test_places_are_compacted_after_many_deletes_and_order_is_kept():
     table.apply("+U", [1001])  # still in place after the compaction
     assert table.rows()[:3] == [(1001,), (3,), (5,)]
     assert len(table) == 100
+
+
+def test_timestamps_come_back_as_datetimes_whatever_their_fraction():
+    table = ChangelogTable(["t", "d", "n"], ["TIMESTAMP_WITHOUT_TIME_ZONE", "DATE", "BIGINT"])
+    table.apply_all(
+        [("+I", ["2026-01-01T00:00:00", "2026-01-02", 1]), ("+I", ["2026-01-01T00:00:01.5", "2026-01-03", 2])]
+    )
+    frame = table.frame()
+    assert frame["t"].tolist() == [
+        pd.Timestamp("2026-01-01 00:00:00"),
+        pd.Timestamp("2026-01-01 00:00:01.500"),
+    ]
+    assert str(frame["d"].dtype).startswith("datetime64") and frame["n"].tolist() == [1, 2]
