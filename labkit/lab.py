@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import flink
 from .flink import FlinkHelpers
+from .flink.errors import show_java_errors
 from .flink.owners import cancel_orphans, orphans_line
 from .kafka import KafkaHelpers, closing
 from .runtime import drills, lifecycle, webui
@@ -130,6 +131,7 @@ def connect(quiet: bool = False) -> Lab:
     orphaned = cancel_orphans(state.endpoints.flink_rest) if local else []
     lab = Lab(state.endpoints)
     _load_sql_cell()
+    show_java_errors()  # in a notebook: PyFlink's Java errors as Flink's message, short
     if not quiet:
         print(lab)
         if stopped:

@@ -169,3 +169,65 @@ def test_lesson_00_runs_and_its_panel_answers_a_click(page, jupyter):
     page.get_by_text("end to end", exact=False).first.scroll_into_view_if_needed()
     screenshot(page, "lesson00-panel")
     assert page.locator(".widget-html:has-text('end to end')").count() >= 1
+
+
+NEW_NOTEBOOK_READY = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    return !!(w && w.sessionContext && w.sessionContext.kernelDisplayStatus === 'idle'
+              && document.querySelector('.jp-Notebook .cm-content'));
+}"""
+#: The rows of the live table the %%flink_sql cell draws: {word: count}, from what the page shows.
+LIVE_ROWS = """() => {
+    const table = [...document.querySelectorAll('.widget-html table')].pop();
+    if (!table) return null;
+    const cells = r => [...r.querySelectorAll('td')].map(d => d.textContent);
+    return [...table.querySelectorAll('tbody tr')].map(cells);
+}"""
+
+
+def type_and_run(page, code: str) -> None:
+    """Type ``code`` into the notebook's last cell (as pasted: no auto-indent) and run it."""
+    editor = page.locator(".jp-Notebook .jp-Cell").last.locator(".cm-content")
+    editor.click()
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+
+
+def test_a_sql_cell_typed_in_a_new_notebook_updates_in_place_then_stops(page, jupyter):
+    jupyter.opened.append("Untitled.ipynb")
+    page.goto(f"{jupyter.url}/lab?reset", timeout=60_000)
+    ready = "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:create-new')"
+    page.wait_for_function(ready, timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})")
+    page.wait_for_function(NEW_NOTEBOOK_READY, timeout=120_000)
+    type_and_run(
+        page,
+        "import labkit\nlab = labkit.connect(quiet=True)\nlab.create_topic('b-words', replace=True)\n"
+        "lab.produce('b-words', [{'word': w} for w in 'to be or not to be'.split()])",
+    )
+    type_and_run(
+        page,
+        "%%flink_sql\nCREATE TABLE words (word STRING) WITH (\n"
+        "  'connector' = 'kafka', 'topic' = 'b-words',\n"
+        "  'properties.bootstrap.servers' = '{lab.flink_bootstrap_servers}',\n"
+        "  'format' = 'json', 'scan.startup.mode' = 'earliest-offset');\n"
+        "SELECT word, COUNT(*) AS n FROM words GROUP BY word",
+    )
+    counts = lambda: {w: int(n) for w, n in (page.evaluate(LIVE_ROWS) or [])}  # noqa: E731
+    wait_for(lambda: counts() == {"to": 2, "be": 2, "or": 1, "not": 1}, "the live counts in the page", 120)
+    first = page.evaluate(LIVE_ROWS)
+    type_and_run(page, "lab.produce('b-words', [{'word': 'to'}] * 3 + [{'word': 'be'}])")
+    wait_for(lambda: counts() == {"to": 5, "be": 3, "or": 1, "not": 1}, "the counts to update", 60)
+    # in place: the same four rows in the same order, only the numbers changed
+    assert [row[0] for row in page.evaluate(LIVE_ROWS)] == [row[0] for row in first]
+    header = page.locator(".widget-html:has-text('changes')").last
+    assert "RUNNING" in header.text_content()
+    header.scroll_into_view_if_needed()
+    screenshot(page, "sql-cell-live")
+    page.get_by_role("button", name="Stop").last.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-html')].some(e => e.textContent.includes('CANCELED'))",
+        timeout=60_000,
+    )
+    screenshot(page, "sql-cell-stopped")
+    assert page.locator(STDERR_OUTPUT).count() == 0

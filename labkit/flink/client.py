@@ -26,7 +26,9 @@ JobManager. What the configuration sets, and why:
 This is the one module that touches PyFlink's private names (``_gateway``,
 ``_j_completable_future``, ``_py_class``, ``_j_configuration``): PyFlink has no public way
 to do these things, and each reach-in says why. Also the JobManager's REST API
-(`rest_api`), the data behind Flink's Web UI.
+(`rest_api`), the data behind Flink's Web UI, and Flink's errors as a person reads them
+(`flink_error`, `flink_sql`): Py4J raises a Java exception as a ``Py4JJavaError`` whose text is
+the whole Java stack trace, Flink's own message somewhere in its first lines.
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..errors import LabError
+from ..errors import FlinkSqlError, LabError, causes_in, flink_message
 from ..runtime import artifacts, tls
 from ..runtime.jvm import ensure_java_env
 
@@ -191,8 +195,82 @@ def bounded(future: Any, timeout: float, what: str) -> Any:
                 f"Flink did not answer within {timeout:.0f} s while {what}. Is the cluster up? "
                 "`labkit status` shows it; the Web UI shows the job."
             ) from None
-        raise
+        raise flink_error(exc) from None  # e.g. the job failed: why, in Flink's words
     return convert(value) if convert is not None else value
+
+
+#: At most this many causes of a Java exception are read (a cycle ends there too).
+_MAX_CAUSES = 32
+
+
+def java_errors() -> tuple[type[Exception], ...]:
+    """What PyFlink raises for an exception in its JVM: Py4J's ``Py4JJavaError``, or PyFlink's
+    own ``JavaException`` (PyFlink converts a few Java classes, e.g. ``TableException``)."""
+    from py4j.protocol import Py4JJavaError
+    from pyflink.util.exceptions import JavaException
+
+    return (Py4JJavaError, JavaException)
+
+
+def java_causes(exc: BaseException) -> list[tuple[str, str]]:
+    """(Java class name, message) of the Java exception behind ``exc`` and of each of its
+    causes, outermost first; a message's blank lines dropped (as `causes_in` reads a trace).
+
+    From the JVM's own objects (``Py4JJavaError.java_exception``, ``getCause()``); PyFlink's
+    ``JavaException`` (or a JVM that no longer answers) leaves only the trace's text to read.
+    """
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            chain: list[tuple[str, str]] = []
+            while java is not None and len(chain) < _MAX_CAUSES:
+                message = java.getMessage() or ""
+                chain.append((str(java.getClass().getName()), _without_blank_lines(str(message))))
+                java = java.getCause()
+            return chain
+        except Exception:  # noqa: BLE001 - the JVM went away: read the text below
+            pass
+    return causes_in(getattr(exc, "stack_trace", None) or _text(exc))
+
+
+def flink_error(exc: BaseException, statement: str = "") -> FlinkSqlError:
+    """A PyFlink error (``Py4JJavaError``, see `java_errors`) about ``statement`` as a short
+    `FlinkSqlError`: Flink's own message (:func:`labkit.errors.flink_message`: the Java
+    wrappers dropped, Calcite's repeats too), the position it names in ``statement``, and the
+    whole Java stack trace in ``details``. Raise it ``from None``: the Py4J error's text *is*
+    that trace, 50-150 lines of Java frames with the message on its second line."""
+    details = _text(exc)
+    message = flink_message(java_causes(exc))
+    if not message:
+        lines = [ln.strip() for ln in details.splitlines() if ln.strip()]
+        message = lines[0] if lines else type(exc).__name__
+    return FlinkSqlError(message, statement, details)
+
+
+@contextmanager
+def flink_sql(statement: str) -> Iterator[None]:
+    """Run the block, a PyFlink error raised in it turned into `flink_error` about ``statement``::
+
+    with flink_sql(sql):
+        t_env.execute_sql(sql)
+    """
+    try:
+        yield
+    except java_errors() as exc:
+        raise flink_error(exc, statement) from None
+
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)``: for a ``Py4JJavaError`` its Java stack trace, which the JVM prints
+    (if it no longer answers, what Py4J said)."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - Py4J asks the JVM for the trace's text
+        return " ".join(str(arg) for arg in exc.args) or type(exc).__name__
+
+
+def _without_blank_lines(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
 def rest_api(

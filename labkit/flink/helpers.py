@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import LabError
 from ..runtime import drills
-from .client import ENDED, FLINK_TIMEOUT_S, flink_config, java_object, prepare_jvm, rest_api
+from .client import ENDED, FLINK_TIMEOUT_S, flink_config, flink_sql, java_object, prepare_jvm, rest_api
 from .jobs import Job, collect, remember, started, stop_jobs
 from .owners import owned_stream_env, owned_table_env
 
@@ -140,13 +140,16 @@ class FlinkHelpers:
         """Register a Kafka-backed table ``name`` (columns ``schema``) and return its DDL.
 
         ``schema`` is what goes between the parentheses of CREATE TABLE, so it may include
-        computed columns, METADATA columns and a WATERMARK clause.
+        computed columns, METADATA columns and a WATERMARK clause. A schema Flink refuses is
+        a `FlinkSqlError` pointing into the DDL; the options, Flink checks only when a query
+        reads (or writes) the table.
         """
         ddl = (
             f"CREATE TABLE `{name}` (\n  {schema.strip()}\n) WITH (\n  "
             f"{self.kafka_options(topic or name, **options)}\n)"
         )
-        t_env.execute_sql(ddl)
+        with flink_sql(ddl):
+            t_env.execute_sql(ddl)
         return ddl
 
     def query(
@@ -181,7 +184,9 @@ class FlinkHelpers:
         or a filter is; a plain GROUP BY is not). ``options`` are extra table
         options for every table, e.g. ``{"scan.watermark.emit.strategy": "on-event"}``.
         Every call is one Flink job on the cluster; after ``timeout`` seconds it is
-        cancelled and a `LabError` says so.
+        cancelled and a `LabError` says so. A query Flink refuses (or a job that fails) is a
+        `FlinkSqlError`: Flink's message, the position it names in ``sql`` (``line``,
+        ``column``), the Java stack trace in its ``details``.
         """
         t_env = self.table_env(streaming=streaming)
         for name, schema in tables.items():

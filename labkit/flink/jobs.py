@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError
 from ..runtime import webui
-from .client import ACTIVE, ENDED, FLINK_TIMEOUT_S, bounded, rest_api
+from .client import ACTIVE, ENDED, FLINK_TIMEOUT_S, bounded, flink_sql, rest_api
 from .owners import PIPELINE_NAME, owned
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ class Job:
 
     def wait(self, timeout: float = 300.0) -> str:
         """Block until the job ends (bounded jobs) and return its final status; a clear
-        error after ``timeout`` seconds (the job keeps running: stop it with `stop`)."""
+        error after ``timeout`` seconds (the job keeps running: stop it with `stop`), a
+        `FlinkSqlError` (Flink's message, short) if the job failed."""
         what = f"waiting for job {self.name or self.job_id}"
         bounded(self.client.get_job_execution_result(), timeout, what)
         self.final = self.final or "FINISHED"
@@ -153,10 +154,15 @@ def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: 
     metadata provider), set up in the thread that created ``t_env``; planned from another
     thread it fails now and then with "NullPointerException: metadataHandlerProvider". A
     timer cancels the job when the deadline passes - it has a unique name, so exactly this
-    job, through the REST API - which ends the wait with an error.
+    job, through the REST API - which ends the wait with an error. A query Flink refuses,
+    or whose job fails (it is not restarted), raises a `FlinkSqlError`
+    (:func:`labkit.flink.client.flink_error`): Flink's message, short.
     """
     name = owned(f"labkit-query-{uuid.uuid4().hex[:12]}")
     t_env.get_config().set(PIPELINE_NAME, name)
+    # A restart cannot help: the client stops reading at the first one ("Job restarted",
+    # instead of why), and the job would go on failing, restarting, on the cluster.
+    t_env.get_config().set("restart-strategy.type", "none")
     cancelled: list[int] = []
 
     def cancel() -> None:
@@ -169,7 +175,8 @@ def collect(t_env: TableEnvironment, sql: str, flink_rest: str | None, timeout: 
     timer.daemon = True
     timer.start()
     try:
-        return t_env.sql_query(sql).to_pandas()
+        with flink_sql(sql):  # Flink's message, short (the Java trace in its details)
+            return t_env.sql_query(sql).to_pandas()
     except Exception:
         if cancelled:
             raise LabError(

@@ -26,6 +26,8 @@ from .gateway import Operation
 
 #: The table and the header are redrawn at most this often (the chart at most half as often).
 REDRAWS_PER_S = 4.0
+#: The dot before a query that has ended without failing (grey: neither running nor failed).
+ENDED_DOT = "<span style='color:#8c959f'>&#x25CF;</span>"
 #: Rows a live table shows (the newest places); the whole result is `LiveQuery.frame()`.
 SHOWN_ROWS = 20
 
@@ -203,7 +205,8 @@ class LiveQuery(Panel):
         self.redraws += 1
         state = self.state
         final = self.finished.is_set() or state in ENDED
-        dot = FAIL if self.error or state == "FAILED" else OK
+        running = state in ACTIVE or state == "STARTING"
+        dot = FAIL if self.error or state == "FAILED" else OK if running else ENDED_DOT
         link = self.job.web_ui if self.job.job_id else ""
         job = (
             f"job <a href='{html.escape(link)}' target='_blank'><code>{self.job.job_id[:8]}</code></a>"
