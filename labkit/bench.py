@@ -34,6 +34,7 @@ import psutil
 
 from . import paths
 from .kafka import closing
+from .sql import bench as sql_bench
 from .waiting import wait_for
 
 if TYPE_CHECKING:
@@ -52,6 +53,13 @@ ROWS: list[tuple[str, str, str, Bound, Bound, int]] = [
     ("memory", "peak memory of the whole stack, lesson-like workload", "GB", ("<=", 1.8), ("<", 2.2), 2),
     ("produce", "lab.produce / raw KafkaProducer throughput", "x", (">=", 0.9), (">=", 0.8), 2),
     ("jobs", f"jobs from one kernel before a failure (of {MAX_JOBS})", "jobs", (">=", 100), (">=", 50), 0),
+    ("sql_cold", "cold start: labkit up -> first %%flink_sql result", "s", ("<=", 12), ("<", 20), 1),
+    ("sql_warm", "warm %%flink_sql bounded SELECT on Kafka -> table (med.)", "s", ("<=", 1), ("<", 2), 2),
+    ("sql_lost", "live GROUP BY at ~5,000 changes/s: changes lost", "", ("<=", 0), ("<=", 0), 0),
+    ("sql_rate", "  changes applied per second", "/s", None, None, 0),
+    ("sql_redraws", "  live table redraws per second", "/s", ("<=", 4), None, 1),
+    ("sql_reply", "  a `1+1` cell's reply meanwhile (slowest)", "ms", ("<=", 200), None, 0),
+    ("sql_rss", "SQL Gateway RSS after that use", "MB", ("<=", 250), ("<", 400), 0),
 ]
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge}
 
@@ -276,9 +284,13 @@ def run() -> dict[str, Any]:
         if up.returncode:
             raise RuntimeError(f"labkit up failed:\n{up.stdout}{up.stderr}")
         raw["labkit_up_s"] = time.time() - t0
+        # each cold figure: `labkit up`, then a fresh process (a new kernel) to its first result
+        after_up = lambda steps, last: raw["labkit_up_s"] + steps[last] - steps["process started"]  # noqa: E731
+        sql_cold = attempt("cold start, %%flink_sql", lambda: _run_worker("--cold-sql"))
+        raw["sql_cold_s"] = sql_cold and after_up(sql_cold, "first %%flink_sql result")
         cold = attempt("cold start", lambda: _run_worker("--cold"))
         raw["cold_steps_s"] = {k: round(v - t0, 1) for k, v in (cold or {}).items()}
-        raw["cold_start_s"] = cold and cold["first result read"] - t0
+        raw["cold_start_s"] = cold and after_up(cold, "first result read")
 
         import labkit
 
@@ -295,6 +307,9 @@ def run() -> dict[str, Any]:
 
         raw["first_job_in_kernel_s"] = attempt("first job of this kernel", lambda: _timed(count))
         raw["warm_s"] = attempt("warm submissions", lambda: [_timed(count) for _ in range(N_WARM)])
+        raw["sql_warm_s"] = attempt("warm %%flink_sql", lambda: sql_bench.warm_bounded(lab, topic, 1000))
+        raw["sql_live"] = attempt("live %%flink_sql GROUP BY", lambda: sql_bench.continuous_in_kernel(lab))
+        raw["sql_rss_mb"] = sql_bench.gateway_rss_mb()
         raw["mini"] = attempt("mini-cluster", lambda: _run_worker("--mini", topic, "1000"))
         peak, raw["latency_s"] = attempt("lesson-like workload", lambda: lesson_workload(lab)) or ({}, None)
         raw["peak_mb"] = {k: round(v) for k, v in sorted(peak.items(), key=lambda kv: -kv[1])}
@@ -322,6 +337,7 @@ def figures(raw: dict[str, Any]) -> dict[str, float | None]:
     warm, mini = med(raw.get("warm_s")), med((raw.get("mini") or {}).get("warm"))
     latency = med(raw.get("latency_s"))
     lab_rate, raw_rate = raw.get("produce") or (None, None)
+    live = raw.get("sql_live")
     return {
         "cold": raw.get("cold_start_s"),
         "warm": warm,
@@ -331,6 +347,13 @@ def figures(raw: dict[str, Any]) -> dict[str, float | None]:
         "memory": sum(raw["peak_mb"].values()) / 1000 if raw.get("peak_mb") else None,
         "produce": lab_rate / raw_rate if lab_rate and raw_rate else None,
         "jobs": raw.get("jobs_ok"),
+        "sql_cold": raw.get("sql_cold_s"),
+        "sql_warm": med(raw.get("sql_warm_s")),
+        "sql_lost": live["expected_changes"] - live["changes"] if live else None,
+        "sql_rate": live["changes_per_s"] if live else None,
+        "sql_redraws": live["redraws_per_s"] if live else None,
+        "sql_reply": live["reply_s_max"] * 1000 if live else None,
+        "sql_rss": raw.get("sql_rss_mb"),
     }
 
 
@@ -364,6 +387,13 @@ def report(raw: dict[str, Any]) -> None:
     print(f"a kernel's first job on a running lab {first:.1f} s (on a mini-cluster: {mini_first:.1f} s)")
     print(f"lab.produce {lab_rate:,.0f} events/s, raw KafkaProducer {raw_rate:,.0f} events/s")
     print(f"latencies: {[round(x * 1000) for x in raw.get('latency_s') or []]} ms")
+    live = raw.get("sql_live") or {}
+    if live:
+        print(
+            f"live %%flink_sql: {live['changes']:,} of {live['expected_changes']:,} changes applied, "
+            f"counts equal to pandas: {live['counts_equal']}; `1+1` replies median "
+            f"{live['reply_s_median'] * 1000:.0f} ms"
+        )
     print(f"job loop: {raw.get('jobs_ok')} jobs in {raw.get('jobs_s', 0):.0f} s; client JVM {jvm} MB")
     print("RSS per process group at the peak (MB):")
     for name, mb in raw.get("peak_mb", {}).items():
@@ -380,10 +410,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="also print the raw measurements as JSON")
     # the fresh processes `run` starts for its cold-start and mini-cluster figures
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cold-sql", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mini", nargs=2, metavar=("TOPIC", "EVENTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cold:
         cold_worker()
+        return 0
+    if args.cold_sql:
+        sql_bench.cold_worker()
         return 0
     if args.mini:
         mini_worker(args.mini[0], int(args.mini[1]))

@@ -126,7 +126,9 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         return _save_local(processes, cluster, ports, n)
     had = [name for name, info in processes.items() if name.startswith(("kafka-", "flink-"))]
     if had:
-        what = [f"Kafka broker {b.node_id}" for b in dead_brokers] + [f"the Flink {r}" for r in roles]
+        names = {gateway_proc.ROLE: "Flink's SQL Gateway", "webui": "the Flink Web UI's front door"}
+        what = [f"Kafka broker {b.node_id}" for b in dead_brokers]
+        what += [names.get(r, f"the Flink {r}") for r in roles]
         say(f"labkit: {', '.join(what)} had stopped; starting again.")
     say(
         f"labkit: starting {'Kafka' if dead_brokers else ''}"

@@ -207,6 +207,22 @@ def test_a_killed_taskmanager_is_reported_and_up_repairs_it(priv):
     assert priv.pid("flink-jobmanager") == jobmanager and priv.pid("flink-taskmanager") != taskmanager
 
 
+def test_a_killed_sql_gateway_is_reported_and_up_restarts_it_alone_on_its_port(priv):
+    priv.up()
+    others = {n: priv.pid(n) for n in ("flink-jobmanager", "flink-taskmanager", "kafka-1")}
+    gateway = priv.state()["processes"]["flink-sqlgateway"]
+    kill(gateway["pid"])
+    st = priv.status()
+    assert st["sql_gateway"]["error"] == "does not answer" and "does not answer" in describe(st)
+
+    up = priv.up()
+    assert "Flink's SQL Gateway had stopped; starting again." in up.stdout
+    again = priv.state()["processes"]["flink-sqlgateway"]
+    assert again["pid"] != gateway["pid"] and again["port"] == gateway["port"]  # kernels keep its address
+    assert {n: priv.pid(n) for n in others} == others  # nothing else restarted
+    assert priv.status()["sql_gateway"]["version"] == "2.3.0"
+
+
 def test_a_new_kernel_finds_the_running_lab_and_starts_nothing(priv):
     priv.up()
     before = priv.state()
