@@ -79,6 +79,7 @@ def test_kafka_and_flink_listen_on_this_machine_only(priv):
     assert {jobmanager["port"], jobmanager["rpc_port"]} <= ports["flink-jobmanager"]
     assert len(ports["flink-jobmanager"]) >= 3  # + the blob server
     assert len(ports["flink-taskmanager"]) >= 2  # RPC + data (shuffle)
+    assert info["flink-sqlgateway"]["port"] in ports["flink-sqlgateway"]  # Flink's SQL Gateway
 
 
 def exposed_sockets(**families: list[psutil.Process]) -> list[tuple[Any, ...]]:

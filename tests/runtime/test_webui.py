@@ -284,20 +284,21 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 @pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON), reason="no system Python for the other user")
 def test_another_user_of_this_machine_is_refused(lab):
-    """Run as `nobody`: the lab's key is unreadable, Flink's REST refuses the handshake,
-    and the Web UI asks for a login."""
+    """Run as `nobody`: the lab's key is unreadable, Flink's REST API and SQL Gateway
+    refuse the handshake, and the Web UI asks for a login."""
     code = f"""
 import http.client, ssl, sys
 try:
     open({str(tls.folder() / "rest.key")!r}).read(); print("read the key"); sys.exit(1)
 except PermissionError:
     pass
-host, port = {tls.host_port(lab.flink_rest)!r}
-try:
-    c = http.client.HTTPSConnection(host, port, timeout=10, context=ssl._create_unverified_context())
-    c.request("GET", "/overview"); print("REST answered", c.getresponse().status); sys.exit(1)
-except (ssl.SSLError, ConnectionError):
-    pass
+for host, port, path in [({tls.host_port(lab.flink_rest)!r}) + ("/overview",),
+                         ({tls.host_port(lab.endpoints.sql_gateway)!r}) + ("/v3/info",)]:
+    try:
+        c = http.client.HTTPSConnection(host, port, timeout=10, context=ssl._create_unverified_context())
+        c.request("GET", path); print("REST answered", port, c.getresponse().status); sys.exit(1)
+    except (ssl.SSLError, ConnectionError):
+        print("refused", path)
 h, p = {tls.host_port("x://" + lab.flink_web_ui)!r}
 c = http.client.HTTPConnection(h, p, timeout=10)
 c.request("GET", "/overview"); status = c.getresponse().status
@@ -316,6 +317,7 @@ print("web ui", status); sys.exit(0 if status == 401 else 1)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "web ui 401" in done.stdout
+    assert "refused /overview" in done.stdout and "refused /v3/info" in done.stdout
 
 
 def test_a_port_taken_for_the_web_ui_is_reported(tmp_path):
