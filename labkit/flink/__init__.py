@@ -2,7 +2,10 @@
 
 * :mod:`labkit.flink.client` - the PyFlink client JVM in this kernel: its configuration
   (`flink_config`, and why each setting), `prepare_jvm`, waiting on PyFlink futures with a
-  deadline (`bounded`), the JobManager's REST API (`rest_api`);
+  deadline (`bounded`), the JobManager's REST API (`rest_api`), PyFlink's Java errors made
+  short (`flink_error`);
+* :mod:`labkit.flink.errors` - in a notebook, PyFlink's own Java errors shown as Flink's
+  message, the Java trace folded under it;
 * :mod:`labkit.flink.jobs` - the `Job` handle, the jobs this kernel started (`stop_jobs`),
   a query with a deadline (`collect`);
 * :mod:`labkit.flink.helpers` - `FlinkHelpers`, the Flink methods of the lab handle
