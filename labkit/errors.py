@@ -65,6 +65,16 @@ _WRAPPERS = (
     "CompletionException",
     "RestClientException",
 )
+#: How messages that only say "something below failed" begin (a failed job's wrappers).
+_SAYS_NOTHING = (
+    "Failed to fetchResults",
+    "Failed to execute",
+    "Failed to fetch next result",
+    "Failed to fetch job execution result",
+    "Job failed (JobID",
+    "Job execution failed",
+    "Recovery is suppressed",
+)
 _POSITION = re.compile(r"\bline (\d+), column (\d+)")
 _HEAD = re.compile(
     r"^(?:Caused by: )?((?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:Exception|Error))(?:: (.*))?$"
@@ -97,11 +107,7 @@ def flink_message(chain: list[tuple[str, str]]) -> str:
     for name, message in chain:
         short = name.rsplit(".", 1)[-1]
         message = message.strip()
-        if (
-            short in _WRAPPERS
-            or not message
-            or message.startswith(("Failed to fetchResults", "Failed to execute"))
-        ):
+        if short in _WRAPPERS or not message or message.startswith(_SAYS_NOTHING):
             continue
         if any(message in earlier for earlier in said):
             continue

@@ -61,3 +61,14 @@ def test_the_error_points_at_the_line_and_column_without_a_python_traceback():
 
 def test_a_short_error_renders_as_its_message():
     assert ShortError("the gateway is down")._render_traceback_() == ["ShortError: the gateway is down"]
+
+
+def test_a_failed_job_says_its_cause_not_its_wrappers():
+    chain = [
+        ("java.lang.RuntimeException", "Failed to fetch next result"),
+        ("java.io.IOException", "Failed to fetch job execution result"),
+        ("org.apache.flink.runtime.client.JobExecutionException", "Job execution failed."),
+        ("org.apache.flink.runtime.JobException", "Recovery is suppressed by NoRestartBackoffTimeStrategy"),
+        ("java.io.IOException", "Failed to deserialize JSON 'this is not JSON'."),
+    ]
+    assert flink_message(chain) == "IOException: Failed to deserialize JSON 'this is not JSON'."

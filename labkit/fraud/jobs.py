@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..flink.client import flink_sql
 from ..flink.jobs import forget
 from ..lab import connect
 from .alerts import alerts_frame, common_alerts_frame
@@ -142,10 +143,11 @@ def _sql_on_topic(lab: Lab, topic: str, sql: str) -> list[dict]:
     topic's current end) as a streaming job; its rows as dicts."""
     t_env = lab.table_env()
     lab.kafka_table(t_env, "transactions", TX_SCHEMA, topic=topic, bounded=True)
-    result = t_env.execute_sql(sql)
-    names = result.get_table_schema().get_field_names()
-    with result.collect() as rows:
-        return [dict(zip(names, row, strict=True)) for row in rows]
+    with flink_sql(sql):  # a learner's SQL (run_sql): Flink's message and position, not a Java trace
+        result = t_env.execute_sql(sql)
+        names = result.get_table_schema().get_field_names()
+        with result.collect() as rows:
+            return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def run_sql(

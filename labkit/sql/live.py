@@ -51,7 +51,8 @@ class SqlJob(Job):
         if not self.job_id:
             return self.final or ("CANCELED" if self.stopping.is_set() else "INITIALIZING")
         try:
-            return str(rest_api(self.rest, f"jobs/{self.job_id}", timeout=5)["state"])
+            # jobs/<id>/status is the dispatcher's answer now (jobs/<id> is a cached graph)
+            return str(rest_api(self.rest, f"jobs/{self.job_id}/status", timeout=5)["status"])
         except Exception as exc:  # noqa: BLE001 - e.g. the cluster was stopped
             return self.final or f"UNKNOWN ({type(exc).__name__})"
 

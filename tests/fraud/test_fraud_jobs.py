@@ -183,3 +183,14 @@ def test_the_live_sql_job_runs_the_one_match_recognize_builder(lab):
     lab.kafka_table(t_env, "transactions", fraud.TX_SCHEMA, topic="l09-never-read")
     lab.kafka_table(t_env, "alerts", fraud.SqlPipeline.ALERTS, topic="l09-never-written")
     assert "MATCH_RECOGNIZE" in t_env.explain_sql(sql).upper()
+
+
+def test_a_learners_bad_sql_in_run_sql_is_flinks_short_message(lab):
+    from labkit.errors import FlinkSqlError
+
+    txs = [{"account_id": "a", "amount": 1.0, "timestamp": datetime(2026, 1, 1, tzinfo=timezone.utc)}]
+    with pytest.raises(FlinkSqlError) as caught:
+        fraud.run_sql(txs, "SELECT nope FROM transactions", lab=lab)
+    error = caught.value
+    assert "Column 'nope' not found" in error.message and (error.line, error.column) == (1, 8)
+    assert "at org.apache" not in str(caught.value)
