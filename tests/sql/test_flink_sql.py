@@ -168,3 +168,15 @@ def test_the_gateway_answers_the_lab_s_certificate_only(lab):
     anyone = ssl.create_default_context(cafile=str(tls.folder() / "rest.crt"))  # trusts it, has no key
     with pytest.raises(OSError):
         urllib.request.urlopen(tls.url(gateway, "v3/info"), timeout=5, context=anyone)
+
+
+def test_a_live_chart_of_one_column_against_another(lab, sql, topic):
+    words = topic("words")
+    lab.produce(words, [{"word": w} for w in "a b a c".split()])
+    sql.run_cell(kafka_table(lab, "w", words, "word STRING"))
+    live = sql.run_cell("SELECT word, COUNT(*) AS n FROM w GROUP BY word", chart=("word", "n"), bar=True)
+    live.wait_until(lambda df: len(df) == 3 and df["n"].sum() == 4)
+    live.stop()  # the final drawing includes the chart
+    (shown,) = live.plot.outputs
+    assert shown["data"]["image/png"] and shown["data"]["text/plain"] == "n by word: 3 rows"
+    assert live.widget.children[-1] is live.plot  # under the table
