@@ -190,7 +190,8 @@ def test_two_processes_connecting_at_once_share_one_cluster(tmp_path):
         assert outs[0][0] == outs[1][0]  # the same endpoints
         assert set(lab.state()["processes"]) == NAMES
         java = [p for p in lab.processes() if "java" in p.name()]
-        assert len(java) == 3, [p.cmdline()[:2] for p in java]  # one broker, one JobManager, one TaskManager
+        # one broker, one JobManager, one TaskManager, one SQL Gateway
+        assert len(java) == 4, [p.cmdline()[:2] for p in java]
     finally:
         lab.stop()
 
