@@ -180,3 +180,14 @@ def test_a_live_chart_of_one_column_against_another(lab, sql, topic):
     (shown,) = live.plot.outputs
     assert shown["data"]["image/png"] and shown["data"]["text/plain"] == "n by word: 3 rows"
     assert live.widget.children[-1] is live.plot  # under the table
+
+
+def test_a_session_the_gateway_forgot_is_replaced_and_the_learner_is_told(lab, sql, capsys):
+    sql.run_cell("CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1')")
+    old = sql.client.session
+    # as an idle timeout does
+    GatewayClient(lab.endpoints.sql_gateway).call(f"sessions/{old}", method="DELETE")
+    capsys.readouterr()
+    assert sql.run_cell("SHOW TABLES").empty  # a new session: the old one's tables are gone
+    assert sql.client.session != old
+    assert "tables created before are gone: run their CREATE cells again" in capsys.readouterr().out
