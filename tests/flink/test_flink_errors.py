@@ -4,12 +4,8 @@ a Java error from PyFlink's own API as Flink's message with the Java trace folde
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
-
 import pytest
-from jupyter_client.manager import KernelManager
+from kernels import kernel
 from py4j.protocol import Py4JJavaError
 
 from labkit.checks.sql import could_not_run, run_sql
@@ -151,58 +147,13 @@ def test_the_handler_is_installed_once_and_never_over_someone_elses():
     assert not show_java_errors(theirs) and theirs.custom_exceptions == (KeyError,)
 
 
-# --- in a real IPython kernel (the pattern of tests/sql/test_sql_kernel.py) -------------
+# --- in a real IPython kernel (tests/kernels.py) --------------------------------------
 
 SETUP = """
 import labkit
 lab = labkit.connect(quiet=True)
 t_env = lab.table_env()
 """
-
-
-def clean_env() -> dict[str, str]:
-    """The suite's environment (its lab) without this process's PyFlink client settings."""
-    dropped = ("JVM_ARGS", "_python_worker_execution_mode")
-    return {
-        k: v for k, v in os.environ.items() if k not in dropped and not k.startswith(("FLINK_", "PYFLINK_"))
-    }
-
-
-class Kernel:
-    def __init__(self, manager: KernelManager) -> None:
-        self.client = manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=120)
-
-    def run(self, code: str, timeout: float = 180) -> dict:
-        """Execute ``code``: the reply's status and traceback, and each output in order."""
-        outputs: list[tuple[str, dict]] = []
-        reply = self.client.execute_interactive(
-            code,
-            timeout=timeout,
-            output_hook=lambda msg: outputs.append((msg["msg_type"], msg["content"])),
-        )
-        kinds = [kind for kind, _ in outputs if kind in ("error", "display_data", "stream")]
-        errors = [c["traceback"] for kind, c in outputs if kind == "error"]
-        html = [c["data"].get("text/html", "") for kind, c in outputs if kind == "display_data"]
-        return {
-            "status": reply["content"]["status"],
-            "reply": reply["content"].get("traceback"),
-            "kinds": kinds,
-            "errors": errors,
-            "html": html,
-        }
-
-
-@contextlib.contextmanager
-def kernel() -> Iterator[Kernel]:
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(env=clean_env())
-    try:
-        yield Kernel(manager)
-    finally:
-        if manager.is_alive():
-            manager.shutdown_kernel(now=False)
 
 
 def test_a_kernel_shows_pyflinks_java_errors_as_flinks_message_the_trace_folded(lab):
