@@ -191,3 +191,22 @@ def test_a_session_the_gateway_forgot_is_replaced_and_the_learner_is_told(lab, s
     assert sql.run_cell("SHOW TABLES").empty  # a new session: the old one's tables are gone
     assert sql.client.session != old
     assert "tables created before are gone: run their CREATE cells again" in capsys.readouterr().out
+
+
+def test_a_backend_without_a_gateway_says_how_to_name_one():
+    from labkit.errors import LabError
+
+    remote = Endpoints("remote", "kafka:9092", "kafka:9092", "jobmanager:8081")
+    with pytest.raises(LabError, match="LABKIT_SQL_GATEWAY=host:port"):
+        FlinkSql(remote)
+
+
+def test_an_empty_cell_and_bad_lines_are_clear_errors(sql):
+    from labkit.errors import LabError
+    from labkit.sql.magic import parse_line
+
+    with pytest.raises(LabError, match="no SQL statement"):
+        sql.run_cell("-- nothing to run\n")
+    with pytest.raises(LabError, match="--rows 0: choose 1 to 10000"):
+        parse_line("--rows 0")
+    assert parse_line("-o df --chart x y --bar").chart == ["x", "y"]
