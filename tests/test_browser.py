@@ -171,10 +171,13 @@ def test_lesson_00_runs_and_its_panel_answers_a_click(page, jupyter):
     assert page.locator(".widget-html:has-text('end to end')").count() >= 1
 
 
-NEW_NOTEBOOK_READY = """() => {
-    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    return !!(w && w.sessionContext && w.sessionContext.kernelDisplayStatus === 'idle'
-              && document.querySelector('.jp-Notebook .cm-content'));
+#: The new notebook (found by its tab's title, not by focus) has a kernel connected and idle.
+NEW_NOTEBOOK_READY = """(title) => {
+    const app = window.jupyterapp;
+    const w = app && [...app.shell.widgets('main')].find(w => w.title.label === title);
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!(k && k.connectionStatus === 'connected' && k.status === 'idle'
+              && w.node.querySelector('.cm-content'));
 }"""
 #: The rows of the live table the %%flink_sql cell draws: {word: count}, from what the page shows.
 LIVE_ROWS = """() => {
@@ -199,7 +202,7 @@ def test_a_sql_cell_typed_in_a_new_notebook_updates_in_place_then_stops(page, ju
     ready = "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:create-new')"
     page.wait_for_function(ready, timeout=60_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})")
-    page.wait_for_function(NEW_NOTEBOOK_READY, timeout=120_000)
+    page.wait_for_function(NEW_NOTEBOOK_READY, arg="Untitled.ipynb", polling=250, timeout=120_000)
     type_and_run(
         page,
         "import labkit\nlab = labkit.connect(quiet=True)\nlab.create_topic('b-words', replace=True)\n"
