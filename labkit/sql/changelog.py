@@ -15,6 +15,7 @@ where the old row was, so a table of counts updates in place instead of reshuffl
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import islice
 from typing import Any
 
 import pandas as pd
@@ -89,11 +90,10 @@ class ChangelogTable:
         """The current rows, in place order."""
         return [r for r in self._rows if r is not None]
 
-    def frame(self, last: int | None = None) -> pd.DataFrame:
-        """The current result as a DataFrame (only the ``last`` rows if given)."""
-        rows = self.rows()
-        if last is not None:
-            rows = rows[-last:] if last else []
+    def frame(self, first: int | None = None) -> pd.DataFrame:
+        """The current result as a DataFrame (only its ``first`` rows if given: what a live
+        table shows, without building the whole result at every redraw)."""
+        rows = self.rows() if first is None else list(islice((r for r in self._rows if r is not None), first))
         frame = pd.DataFrame(rows, columns=self.columns or None)
         return typed(frame, self.types)
 

@@ -221,15 +221,15 @@ class LiveQuery(Panel):
         )
         if self.error is not None:
             self.header.value += f"<pre style='color:#cf222e'>{html.escape(str(self.error))}</pre>"
-        frame = self.table.frame()
-        more = len(frame) - self.shown
-        self.grid.value = frame.head(self.shown).to_html(index=False, border=0) + (
-            f"<small>... and {more:,} more rows (<code>.frame()</code> has them all)</small>"
-            if more > 0
-            else ""
-        )
+        more = len(self.table) - self.shown
+        rest = f"<small>... and {more:,} more rows (<code>.frame()</code> has them all)</small>"
+        rest = rest if more > 0 else ""
+        # in JupyterLab's own look for tables (what a DataFrame in a cell's output gets)
+        shown = self.table.frame(first=self.shown).to_html(index=False, border=0)
+        shown = shown.replace("<table ", "<table style='margin-left:0' ", 1)  # left, as a DataFrame's
+        self.grid.value = f"<div class='jp-RenderedHTMLCommon'>{shown}{rest}</div>"
         if self.plot is not None and self.chart and (final or self.redraws % 2 == 0):
-            self._draw_chart(frame)
+            self._draw_chart(self.table.frame())
 
     def _draw_chart(self, frame: pd.DataFrame) -> None:
         x, y = self.chart or ("", "")

@@ -118,3 +118,10 @@ def test_timestamps_come_back_as_datetimes_whatever_their_fraction():
         pd.Timestamp("2026-01-01 00:00:01.500"),
     ]
     assert str(frame["d"].dtype).startswith("datetime64") and frame["n"].tolist() == [1, 2]
+
+
+def test_the_first_rows_only_for_a_live_table():
+    table = ChangelogTable(["k"], ["BIGINT"])
+    table.apply_all([("+I", [i]) for i in range(50)] + [("-D", [0]), ("-D", [2])])
+    assert table.frame(first=3)["k"].tolist() == [1, 3, 4] and len(table.frame()) == 48
+    assert table.frame(first=0).empty

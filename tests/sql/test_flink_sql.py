@@ -108,6 +108,7 @@ def test_several_queries_at_once_then_stop_by_the_button_and_re_run_a_cell(lab, 
     counts.wait_until(lambda df: dict(zip(df.word, df.n, strict=True)) == {"a": 2, "b": 1})
     raw.wait_until(lambda df: sorted(df.word) == ["a", "a", "b"])
     assert counts.redraws >= 1 and "a</td>" in counts.grid.value  # what the notebook shows
+    assert counts.grid.value.startswith("<div class='jp-RenderedHTMLCommon'>")  # JupyterLab's table look
     first = counts.job_id
     again = sql.run_cell("SELECT word, COUNT(*) AS n FROM w GROUP BY word", cell_key="counts")  # a re-run
     assert counts.finished.is_set() and job_state(lab, first) == "CANCELED"  # the old job went first
