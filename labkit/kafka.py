@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -38,6 +38,9 @@ from .records import (
 )
 from .runtime.net import require_broker
 from .waiting import wait_for
+
+if TYPE_CHECKING:
+    from .explorer.panel import Explorer
 
 #: Applied to every client labkit creates (overridable per call).
 CLIENT_DEFAULTS: dict[str, Any] = {
@@ -110,6 +113,15 @@ class KafkaHelpers:
             **overrides,
         }
         return KafkaConsumer(*topics, **self.client_config(config))
+
+    def explore(self, every: float = 2.0, *, internal: bool = False) -> Explorer:
+        """The Kafka explorer: topics, messages at an offset or a time (live tail), consumer
+        groups with their lag per partition, and which broker leads and holds each partition -
+        refreshed every ``every`` seconds (Pause stops it), read-only. ``internal=True``
+        also lists Kafka's own topics (``__consumer_offsets``...)."""
+        from .explorer.panel import Explorer  # ipywidgets: loaded when a notebook asks for it
+
+        return Explorer(self, every=every, internal=internal)
 
     # --- topics -----------------------------------------------------------------
 
