@@ -34,8 +34,12 @@ import pandas as pd
 from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
 
+from ..errors import LabError
+
 #: Sizes on disk and topic settings are asked at least this often (else only on a change).
 SLOW_EVERY_S = 10.0
+#: How long one leader may take to give its partitions' offsets.
+OFFSETS_TIMEOUT_MS = 2000
 #: The topic settings the explorer shows (the rest are in ``kafka-configs.sh --describe``).
 SETTINGS = ("cleanup.policy", "retention.ms", "retention.bytes")
 
@@ -80,7 +84,7 @@ class Snapshot:
     def end_offsets(self, topic: str) -> dict[int, int]:
         """``{partition: end offset}`` of ``topic`` at this moment."""
         rows = self.partitions[self.partitions.topic == topic]
-        return {int(r.partition): int(r.end) for r in rows.itertuples()}
+        return {int(r.partition): int(r.end) for r in rows.itertuples() if r.end is not None}
 
     def group_lag(self, group: str) -> dict[tuple[str, int], int | None]:
         """``{(topic, partition): lag}`` of ``group`` (None where it committed nothing)."""
@@ -108,22 +112,27 @@ def snapshot(
     described = [t for t in admin.describe_topics() if internal or not t["name"].startswith("__")]
     names = [t["name"] for t in described]
     parts = _partitions(described)
-    offsets = _offsets(admin, consumer, parts)
+    errors: list[str] = []
+    offsets = _offsets(admin, consumer, parts, previous, errors)
     fresh = previous is None or taken - previous.slow_taken >= SLOW_EVERY_S
     sizes = previous.replica_sizes if previous is not None else {}
     if fresh or previous is None or offsets != previous.offsets:
-        sizes = _replica_sizes(admin) if parts else {}
+        sizes = _replica_sizes(admin, _alive(cluster), sizes, errors) if parts else {}
     settings = previous.settings if previous is not None else {}
     if fresh or previous is None or sorted(settings) != sorted(names):
         settings = _settings(admin, names)
     for p in parts:
-        p["start"], p["end"] = offsets[(p["topic"], p["partition"])]
+        p["start"], p["end"] = offsets.get((p["topic"], p["partition"]), (None, None))
         p["size_bytes"] = _leader_size(sizes, p)
-    errors: list[str] = []
     controller = _active_controller(admin, errors)
     brokers = _brokers(cluster, parts, controller)
     topics = _topics(parts, settings, _disk_sizes(sizes))
-    groups, lag = _groups(admin, parts)
+    try:
+        groups, lag = _groups(admin, parts, _alive(cluster))
+    except Exception as exc:  # noqa: BLE001 - a group coordinator down: its groups as last seen
+        errors.append(f"consumer groups: no answer ({type(exc).__name__}); last known ones shown")
+        groups = previous.groups if previous is not None else pd.DataFrame(columns=GROUP_COLUMNS)
+        lag = previous.lag if previous is not None else pd.DataFrame(columns=LAG_COLUMNS)
     partitions = pd.DataFrame(parts, columns=PARTITION_COLUMNS)
     partitions["leader"] = partitions["leader"].astype(object).where(partitions["leader"].notna(), None)
     return Snapshot(
@@ -143,17 +152,40 @@ def snapshot(
     )
 
 
-def _offsets(admin: Any, consumer: Any, parts: list[dict]) -> dict[tuple[str, int], tuple[int, int]]:
-    """``{(topic, partition): (log start, end)}``."""
-    if not parts:
-        return {}
-    tps = [TopicPartition(p["topic"], p["partition"]) for p in parts]
-    if consumer is not None:
-        first, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
-        return {(tp.topic, tp.partition): (first[tp], end[tp]) for tp in tps}
-    first = admin.list_partition_offsets(dict.fromkeys(tps, OffsetSpec.EARLIEST))
-    end = admin.list_partition_offsets(dict.fromkeys(tps, OffsetSpec.LATEST))
-    return {(tp.topic, tp.partition): (first[tp].offset, end[tp].offset) for tp in tps}
+def _offsets(
+    admin: Any, consumer: Any, parts: list[dict], previous: Snapshot | None, errors: list[str]
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """``{(topic, partition): (log start, end)}``, asked of each leader separately and briefly
+    (`OFFSETS_TIMEOUT_MS`): a broker that has just died is still the leader in the metadata
+    until the controller notices, and must not stall the whole refresh. Its partitions keep
+    their last known offsets (the errors say so); one never known is left out."""
+    by_leader: dict[int | None, list[TopicPartition]] = {}
+    for p in parts:
+        by_leader.setdefault(p["leader"], []).append(TopicPartition(p["topic"], p["partition"]))
+    known = previous.offsets if previous is not None else {}
+    offsets: dict[tuple[str, int], tuple[int, int]] = {}
+    for leader, tps in sorted(by_leader.items(), key=lambda item: -1 if item[0] is None else item[0]):
+        try:
+            if leader is None:
+                raise LabError(f"{len(tps)} partitions have no leader (offline)")
+            if consumer is not None:
+                first = consumer.beginning_offsets(tps, timeout_ms=OFFSETS_TIMEOUT_MS)
+                end = consumer.end_offsets(tps, timeout_ms=OFFSETS_TIMEOUT_MS)
+                found = {(tp.topic, tp.partition): (first[tp], end[tp]) for tp in tps}
+            else:
+                first = admin.list_partition_offsets(
+                    dict.fromkeys(tps, OffsetSpec.EARLIEST), timeout_ms=OFFSETS_TIMEOUT_MS
+                )
+                end = admin.list_partition_offsets(
+                    dict.fromkeys(tps, OffsetSpec.LATEST), timeout_ms=OFFSETS_TIMEOUT_MS
+                )
+                found = {(tp.topic, tp.partition): (first[tp].offset, end[tp].offset) for tp in tps}
+        except Exception as exc:  # noqa: BLE001 - one leader down: the rest of the picture stands
+            who = "" if leader is None else f"broker {leader} (leader of {len(tps)} partitions): "
+            errors.append(f"{who}no offsets ({type(exc).__name__}: {exc}); last known ones shown")
+            found = {k: known[k] for k in ((tp.topic, tp.partition) for tp in tps) if k in known}
+        offsets.update(found)
+    return offsets
 
 
 def _partitions(described: list[dict]) -> list[dict]:
@@ -177,15 +209,28 @@ def _partitions(described: list[dict]) -> list[dict]:
     return rows
 
 
-def _replica_sizes(admin: Any) -> dict[tuple[str, int, int], int]:
-    """``{(topic, partition, broker): bytes}`` for every replica the live brokers hold (a dead
-    broker answers nothing)."""
+def _alive(cluster: dict) -> list[int]:
+    """The brokers that answer (a dead one is asked nothing: its request would only time out)."""
+    return sorted(b["broker_id"] for b in cluster.get("brokers") or [] if not b.get("is_fenced"))
+
+
+def _replica_sizes(
+    admin: Any, brokers: list[int], known: dict[tuple[str, int, int], int], errors: list[str]
+) -> dict[tuple[str, int, int], int]:
+    """``{(topic, partition, broker): bytes}`` for every replica ``brokers`` hold, asked of each
+    broker alone (one that has just died keeps its last known sizes; the errors say so)."""
     sizes: dict[tuple[str, int, int], int] = {}
-    for broker in admin.describe_log_dirs():
-        for log_dir in broker.get("log_dirs") or []:
+    for broker in brokers:
+        try:
+            answer = admin.describe_log_dirs(brokers=[broker])
+        except Exception as exc:  # noqa: BLE001 - a broker down: the others still answer
+            errors.append(f"broker {broker}: no sizes ({type(exc).__name__}); last known ones shown")
+            sizes.update({k: v for k, v in known.items() if k[2] == broker})
+            continue
+        for log_dir in answer[0].get("log_dirs") or []:
             for t in log_dir.get("topics") or []:
                 for p in t["partitions"]:
-                    sizes[(t["name"], p["partition_index"], broker["broker"])] = p["partition_size"]
+                    sizes[(t["name"], p["partition_index"], broker)] = p["partition_size"]
     return sizes
 
 
@@ -221,7 +266,8 @@ def _topics(parts: list[dict], settings: dict[str, dict[str, str]], disk: dict[s
     rows = []
     for topic, mine in by_topic.items():
         own = settings.get(topic, {})
-        starts, ends = sum(p["start"] for p in mine), sum(p["end"] for p in mine)
+        known = [p for p in mine if p["end"] is not None]
+        starts, ends = sum(p["start"] for p in known), sum(p["end"] for p in known)
         rows.append(
             {
                 "topic": topic,
@@ -238,14 +284,15 @@ def _topics(parts: list[dict], settings: dict[str, dict[str, str]], disk: dict[s
 
 
 def _brokers(cluster: dict, parts: list[dict], controller: int | None) -> pd.DataFrame:
-    alive = {b["broker_id"]: f"{b['host']}:{b['port']}" for b in cluster.get("brokers") or []}
-    named = {b for p in parts for b in p["replicas"]}
+    listed = {b["broker_id"]: f"{b['host']}:{b['port']}" for b in cluster.get("brokers") or []}
+    alive = {b: listed[b] for b in _alive(cluster)}  # a fenced broker is listed, but dead to the cluster
+    named = {b for p in parts for b in p["replicas"]} | set(listed)
     rows = []
     for broker in sorted(set(alive) | named):
         rows.append(
             {
                 "broker": broker,
-                "address": alive.get(broker, ""),
+                "address": listed.get(broker, ""),
                 "alive": broker in alive,
                 "controller": broker == controller,
                 "leaders": sum(p["leader"] == broker for p in parts),
@@ -266,13 +313,14 @@ def _active_controller(admin: Any, errors: list[str]) -> int | None:
     return None if leader < 0 else int(leader)
 
 
-def _groups(admin: Any, parts: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ids = sorted(g["group_id"] for g in admin.list_groups() if g.get("protocol_type") in ("consumer", ""))
+def _groups(admin: Any, parts: list[dict], brokers: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    listed = admin.list_groups(broker_ids=brokers)
+    ids = sorted(g["group_id"] for g in listed if g.get("protocol_type") in ("consumer", ""))
     if not ids:
         return pd.DataFrame(columns=GROUP_COLUMNS), pd.DataFrame(columns=LAG_COLUMNS)
     described = admin.describe_groups(ids)
     committed = admin.list_group_offsets(ids)
-    ends = {(p["topic"], p["partition"]): p["end"] for p in parts}
+    ends = {(p["topic"], p["partition"]): p["end"] for p in parts if p["end"] is not None}
     groups, lag = [], []
     for group in ids:
         info = described.get(group) or {}

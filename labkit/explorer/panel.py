@@ -165,6 +165,7 @@ class Explorer(Panel):
         self.snap: Snapshot | None = None
         self.error = ""
         self.refreshes = 0
+        self.wakeups = 0  # times the refresh thread woke up (paused or not)
         self.pictures = 0  # brokers pictures drawn (redrawn only when they change)
         self.messages = pd.DataFrame(columns=COLUMNS)
         self.browser = MessageBrowser(kafka.client_config())
@@ -175,9 +176,9 @@ class Explorer(Panel):
         self._stop = threading.Event()
         self._build()
         self.refresh()
-        self._thread = threading.Thread(target=self._run, name="labkit-explorer", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="labkit-explorer", daemon=True)
         self.started()
-        self._thread.start()
+        self.thread.start()
 
     # --- widgets ----------------------------------------------------------------------
 
@@ -212,8 +213,8 @@ class Explorer(Panel):
         self.brokers_line = widgets.HTML()
 
         self.topic.observe(lambda _: self._topic_changed(), names="value")
-        self.show_button.on_click(lambda _: self.show_messages())
-        self.more_button.on_click(lambda _: self.next_page())
+        self.show_button.on_click(lambda _: self._said(self.show_messages))
+        self.more_button.on_click(lambda _: self._said(self.next_page))
         self.brokers_topic.observe(lambda _: self._draw_brokers(force=True), names="value")
         self.pause.observe(lambda _: self._header(), names="value")
 
@@ -234,7 +235,7 @@ class Explorer(Panel):
 
     def _header(self) -> None:
         snap = self.snap
-        dot = FAIL if self.error or snap is None else OK
+        dot = FAIL if self.error or snap is None or snap.errors else OK
         if snap is None:
             text = f"Kafka at {html.escape(self.kafka.bootstrap_servers)}: {html.escape(self.error)}"
         else:
@@ -248,12 +249,15 @@ class Explorer(Panel):
             )
             if self.error:
                 text += f"<br><b>Not refreshed:</b> {html.escape(self.error)}"
+            elif snap.errors:
+                text += f"<br><b>Partly answered:</b> {html.escape('; '.join(snap.errors))}"
         self.header.value = f"{dot} {text}"
 
     # --- refreshing -------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
+            self.wakeups += 1
             if not self.pause.value:
                 with contextlib.suppress(Exception):  # errors are shown by refresh itself
                     self.refresh()
@@ -274,7 +278,7 @@ class Explorer(Panel):
                 self._close_admin()
                 self._header()
                 return None
-            before, self.snap, self.error = self.snap, snap, "; ".join(snap.errors)
+            before, self.snap, self.error = self.snap, snap, ""
             self.refreshes += 1
             # building HTML costs more CPU than asking Kafka: only when something changed
             if before is None or not before.topics.equals(snap.topics):
@@ -348,11 +352,21 @@ class Explorer(Panel):
         self._show_page()
         return page
 
+    def _said(self, action: Any) -> None:
+        """A button's action: its error is shown above the table (`show_messages` put it
+        there), not raised into the widget manager's log where a learner never looks."""
+        with contextlib.suppress(Exception):
+            action()
+
     def next_page(self) -> pd.DataFrame:
         """What Next page does: the records after the ones shown."""
         if self.browser.where is None:
             return self.show_messages()
-        page = self.browser.more()
+        try:
+            page = self.browser.more()
+        except Exception as exc:  # noqa: BLE001 - e.g. the broker went away: said, then raised
+            self.where.value = f"{FAIL} {html.escape(str(exc))}"
+            raise
         if len(page):
             self.messages = page
         self._show_page()
@@ -392,8 +406,8 @@ class Explorer(Panel):
     def stop(self) -> None:
         """Stop refreshing and close the explorer's Kafka clients."""
         self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=15)
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout=15)
         with self._lock:
             self._close_admin()
         self.browser.close()
