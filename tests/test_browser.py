@@ -234,3 +234,72 @@ def test_a_sql_cell_typed_in_a_new_notebook_updates_in_place_then_stops(page, ju
     )
     screenshot(page, "sql-cell-stopped")
     assert page.locator(STDERR_OUTPUT).count() == 0
+
+
+def new_notebook(page, jupyter: Jupyter) -> None:
+    """Open JupyterLab, make a new notebook and wait until its kernel is ready."""
+    page.goto(f"{jupyter.url}/lab?reset", timeout=60_000)
+    ready = "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:create-new')"
+    page.wait_for_function(ready, timeout=60_000)
+    title = page.evaluate(
+        "async () => (await window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'}))"
+        ".context.path"
+    )
+    jupyter.opened.append(title)
+    page.wait_for_function(NEW_NOTEBOOK_READY, arg=title, polling=250, timeout=120_000)
+
+
+#: The rows of the last HTML table (in a widget) whose header has ``column``: lists of cell texts.
+TABLE_WITH = """(column) => {
+    const tables = [...document.querySelectorAll('.widget-html table')].filter(t =>
+        [...t.querySelectorAll('th')].some(th => th.textContent.trim() === column) && t.offsetParent !== null);
+    const table = tables.pop();
+    if (!table) return null;
+    const head = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
+    return [...table.querySelectorAll('tbody tr')].map(r =>
+        Object.fromEntries([...r.querySelectorAll('td')].map((d, i) => [head[i], d.textContent.trim()])));
+}"""
+
+
+def test_the_explorer_browses_to_an_offset_and_shows_a_groups_lag_fall(page, jupyter):
+    new_notebook(page, jupyter)
+    type_and_run(
+        page,
+        "import labkit\nlab = labkit.connect(quiet=True)\nlab.create_topic('b-explore', replace=True)\n"
+        "lab.delete_groups('b-explore-group')\n"
+        "lab.produce('b-explore', [{'n': i} for i in range(30)])\n"
+        "reader = lab.consumer('b-explore', group_id='b-explore-group', enable_auto_commit=False,"
+        " max_poll_records=10)\n"
+        "def read_some():\n"
+        "    while not reader.poll(timeout_ms=1000): pass\n"
+        "    reader.commit()\n"
+        "read_some()",
+    )
+    type_and_run(page, "explorer = lab.explore(every=1)\nexplorer")
+    page.locator(".lm-TabBar-tab:has-text('Messages')").last.wait_for(timeout=120_000)
+    page.locator(".lm-TabBar-tab:has-text('Messages')").last.click()
+    page.locator(".widget-dropdown:visible select").first.select_option("b-explore")
+    page.locator(".widget-toggle-button:visible:has-text('offset')").first.click()
+    offset = page.locator(".widget-inline-hbox:visible:has(label:text-is('offset')) input").first
+    offset.fill("25")
+    offset.press("Enter")
+    page.get_by_role("button", name="Show").last.click()
+    offsets = lambda: [r["offset"] for r in page.evaluate(TABLE_WITH, "offset") or []]  # noqa: E731
+    wait_for(lambda: offsets() == ["25", "26", "27", "28", "29"], "the page from offset 25", 60)
+    page.locator(".widget-html:visible:has-text('offsets 25-29 shown')").first.wait_for(timeout=10_000)
+    screenshot(page, "explorer-messages")
+
+    page.locator(".lm-TabBar-tab:has-text('Groups')").last.click()
+    lag = lambda: {r["group"]: r["total lag"] for r in page.evaluate(TABLE_WITH, "total lag") or []}  # noqa: E731
+    wait_for(lambda: lag().get("b-explore-group") == "20", "the group's lag (20) in the page", 60)
+    screenshot(page, "explorer-groups-lag-20")
+    type_and_run(page, "read_some()")
+    wait_for(lambda: lag().get("b-explore-group") == "10", "the lag to fall to 10", 60)
+    type_and_run(page, "read_some()")
+    wait_for(lambda: lag().get("b-explore-group") == "0", "the lag to fall to 0", 60)
+    screenshot(page, "explorer-groups-lag-0")
+    page.locator(".lm-TabBar-tab:has-text('Brokers')").last.click()
+    page.locator(".widget-html:visible:has-text('brokers up [1]')").first.wait_for(timeout=30_000)
+    screenshot(page, "explorer-brokers")
+    type_and_run(page, "explorer.stop(); reader.close()")
+    assert page.locator(STDERR_OUTPUT).count() == 0

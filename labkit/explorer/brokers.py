@@ -60,44 +60,34 @@ def draw(snap: Snapshot, topic: str | None = None) -> Figure:
     parts = shown_partitions(snap, topic)
     shown = parts.head(MAX_ROWS)
     brokers = list(snap.brokers.itertuples(index=False))
-    fig = new_figure(width=1.6 + 1.3 * max(len(brokers), 1), height=1.3 + 0.28 * max(len(shown), 1))
+    fig = new_figure(width=2.2 + 1.0 * max(len(brokers), 1), height=1.2 + 0.3 * max(len(shown), 1))
     ax = fig.add_subplot()
     for col, b in enumerate(brokers):
         label = (
             f"broker {b.broker}" + ("\ncontroller" if b.controller else "") + ("" if b.alive else "\nDOWN")
         )
-        ax.text(
-            col + 0.5,
-            -0.15,
-            label,
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            color="#57606a" if not b.alive else "black",
-        )
+        colour = "black" if b.alive else BEHIND
+        ax.text(col + 0.5, -0.15, label, ha="center", va="bottom", fontsize=8, color=colour)
         if not b.alive:
             ax.add_patch(Rectangle((col, 0), 1, max(len(shown), 1), color=DEAD, alpha=0.5, zorder=0))
     for row, (_, p) in enumerate(shown.iterrows()):
         offline = p.leader is None
+        name = f"{p.topic}[{p.partition}]" + (" offline" if offline else "")
         ax.text(
-            -0.1,
-            row + 0.5,
-            f"{p.topic}[{p.partition}]" + (" offline" if offline else ""),
-            ha="right",
-            va="center",
-            fontsize=8,
-            color=BEHIND if offline else "black",
+            -0.1, row + 0.5, name, ha="right", va="center", fontsize=8, color=BEHIND if offline else "black"
         )
         for col, b in enumerate(brokers):
             what = cell(p, b.broker)
-            if what == "leader":
-                ax.add_patch(Rectangle((col + 0.1, row + 0.1), 0.8, 0.8, color=LEADER))
-            elif what == "in sync":
-                ax.add_patch(Rectangle((col + 0.1, row + 0.1), 0.8, 0.8, color=IN_SYNC))
-            elif what == "behind":
-                ax.add_patch(
-                    Rectangle((col + 0.1, row + 0.1), 0.8, 0.8, facecolor="white", edgecolor=BEHIND, lw=1.5)
-                )
+            if not what:
+                continue
+            face, edge, ink = {
+                "leader": (LEADER, LEADER, "white"),
+                "in sync": (IN_SYNC, IN_SYNC, "black"),
+            }.get(what, ("white", BEHIND, BEHIND))
+            ax.add_patch(
+                Rectangle((col + 0.08, row + 0.12), 0.84, 0.76, facecolor=face, edgecolor=edge, lw=1.5)
+            )
+            ax.text(col + 0.5, row + 0.5, what, ha="center", va="center", fontsize=7, color=ink)
     ax.set_xlim(0, max(len(brokers), 1))
     ax.set_ylim(max(len(shown), 1), 0)
     ax.axis("off")

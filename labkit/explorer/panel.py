@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 KEEP_MESSAGES = 200
 #: Characters of a value shown before it is cut (the cut says how long the value is).
 VALUE_CHARS = 600
-ALL_REPLICATED = "(replicated topics)"
+ALL_REPLICATED = "(replicated topics, else all)"
 
 
 def size(n: float) -> str:
@@ -129,7 +129,8 @@ def value_cell(text: str, kind: str) -> str:
     cut = text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + f"... ({len(text)} characters)"
     colour = {"bytes": "#953800", "null": "#57606a"}.get(kind, "inherit")
     style = f"margin:0;text-align:left;white-space:pre-wrap;color:{colour}"
-    return f"<pre style='{style}'>{html.escape(cut)}</pre>"
+    # a newline as a character reference: pandas' to_html writes a raw one as the two characters \\n
+    return f"<pre style='{style}'>{html.escape(cut).replace(chr(10), '&#10;')}</pre>"
 
 
 def messages_html(df: pd.DataFrame) -> str:
@@ -193,7 +194,7 @@ class Explorer(Panel):
         self.start_at = widgets.ToggleButtons(
             options=["beginning", "end", "offset", "time"], value="beginning"
         )
-        self.start_at.style.button_width = "80px"
+        self.start_at.style.button_width = "90px"
         self.offset = widgets.BoundedIntText(
             value=0, min=0, max=2**62, description="offset", layout=widgets.Layout(width="200px")
         )
