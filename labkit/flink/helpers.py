@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import TableEnvironment, TableResult
 
+    from ..jobview.panel import JobView
+
 
 class FlinkHelpers:
     """Mixed into the lab handle, which provides the endpoints declared here."""
@@ -225,6 +227,20 @@ class FlinkHelpers:
         POST ``body``; the reply's JSON. E.g. ``lab.flink_api("overview")`` (TaskManagers,
         slots, jobs) or ``lab.flink_api(f"jobs/{job.job_id}/checkpoints")``."""
         return rest_api(self.flink_rest, path, body, timeout)
+
+    def job_view(self, job: Job | str, every: float = 2.0) -> JobView:
+        """A live view of ``job`` (a `Job`, or a job id from the Web UI): its graph coloured by
+        busy/backpressured time, records and rates per operator, checkpoints, watermarks per
+        subtask and per Kafka partition, refreshed every ``every`` seconds (a Pause toggle;
+        ``.stop()`` ends the refreshing, not the job). See :mod:`labkit.jobview`."""
+        from ..jobview.panel import JobView  # ipywidgets: loaded when a notebook asks for a panel
+        from ..runtime import webui
+
+        if isinstance(job, Job):
+            return job.view(every)
+        page = f"#/job/running/{str(job).strip().lower()}/overview"
+        link = lambda: webui.open_link(self.flink_rest, self.flink_web_ui, page)  # noqa: E731 - fresh each time
+        return JobView(self.flink_rest, job, link=link, every=every)
 
     def tasks(self, job: Job) -> pd.DataFrame:
         """A job's tasks as the Web UI's job graph shows them: operator (chain) name,

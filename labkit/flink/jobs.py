@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from pyflink.table import TableEnvironment, TableResult
 
+    from ..jobview.panel import JobView
+
 
 class Job:
     """A running Flink job: its status, and a way to stop it.
@@ -76,6 +78,13 @@ class Job:
     def _page(self, tab: str) -> str:
         """A link to one tab of this job's page (a login link on the lab's front door)."""
         return webui.open_link(self.rest, self.web, f"#/job/running/{self.job_id}/{tab}") if self.rest else ""
+
+    def view(self, every: float = 2.0) -> JobView:
+        """A live view of this job in a notebook (`labkit.jobview.panel.JobView`): its graph,
+        records and rates, checkpoints, watermarks, refreshed every ``every`` seconds."""
+        from ..jobview.panel import JobView  # ipywidgets: loaded when a notebook asks for a panel
+
+        return JobView(self.rest or None, self.job_id, link=lambda: self.web_ui, every=every)
 
     def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
         """Cancel the job and wait until it has ended (harmless if it already had)."""

@@ -135,6 +135,10 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         "restart-strategy.fixed-delay.delay": "1 s",
         "heartbeat.timeout": "10000",
         "heartbeat.interval": "2000",
+        # the JobManager asks the TaskManagers for metrics (records, busy time, watermarks)
+        # at most this often, when the Web UI or a job view asks it (Flink's default: 10 s,
+        # and numbers that move in 10 s steps)
+        "metrics.fetcher.update-interval": "2000",
         # The TaskManager starts faster than the JobManager and asks for its ResourceManager
         # before that exists; it then waits this long to ask again (Flink's default 10 s:
         # `labkit up` took 10 s longer whenever the TaskManager won that race).

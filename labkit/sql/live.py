@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,6 +23,9 @@ from ..flink.jobs import Job, forget, remember
 from ..panels.base import FAIL, OK, Panel, new_figure, render
 from .changelog import ChangelogError, ChangelogTable
 from .gateway import Operation
+
+if TYPE_CHECKING:
+    from ..jobview.panel import JobView
 
 #: The table and the header are redrawn at most this often (the chart at most half as often).
 REDRAWS_PER_S = 4.0
@@ -144,6 +147,13 @@ class LiveQuery(Panel):
     @property
     def job_id(self) -> str:
         return self.job.job_id
+
+    def view(self, every: float = 2.0) -> JobView:
+        """A live view of this query's Flink job (`labkit.jobview.panel.JobView`): its graph,
+        records, checkpoints and watermarks. A LabError until the gateway has named the job."""
+        if not self.job.job_id:
+            raise LabError("The query's job has not started yet: run this again in a moment.")
+        return self.job.view(every)
 
     def stop(self) -> None:
         """Cancel the query's job and show the final table."""
