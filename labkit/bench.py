@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from . import paths
+from .explorer import bench as explorer_bench
+from .jobview import bench as jobview_bench
 from .kafka import closing
 from .sql import bench as sql_bench
 from .waiting import wait_for
@@ -60,6 +62,11 @@ ROWS: list[tuple[str, str, str, Bound, Bound, int]] = [
     ("sql_redraws", "  live table redraws per second", "/s", ("<=", 4), None, 1),
     ("sql_reply", "  a `1+1` cell's reply meanwhile (slowest)", "ms", ("<=", 200), None, 0),
     ("sql_rss", "SQL Gateway RSS after that use", "MB", ("<=", 250), ("<", 400), 0),
+    ("xp_refresh", "explorer refresh, 50 topics x 4 partitions, 10 groups", "ms", ("<=", 300), ("<", 1e3), 0),
+    ("xp_idle", "  the same when nothing moved (sizes, settings skipped)", "ms", None, None, 0),
+    ("xp_page", "message browser: open a partition at an offset -> page 1", "ms", ("<=", 300), ("<", 1e3), 0),
+    ("jv_refresh", "job view refresh, a 6-operator job (median)", "ms", ("<=", 200), ("<", 500), 0),
+    ("idle_cpu", "kernel CPU, explorer + job view open, lab idle", "%", ("<=", 2), ("<", 5), 1),
 ]
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge}
 
@@ -310,6 +317,13 @@ def run() -> dict[str, Any]:
         raw["sql_warm_s"] = attempt("warm %%flink_sql", lambda: sql_bench.warm_bounded(lab, topic, 1000))
         raw["sql_live"] = attempt("live %%flink_sql GROUP BY", lambda: sql_bench.continuous_in_kernel(lab))
         raw["sql_rss_mb"] = sql_bench.gateway_rss_mb()
+        xp = explorer_bench
+        raw["explorer"] = attempt("explorer: 50 topics, 10 groups", lambda: xp.refresh_and_browse(lab))
+        raw["job_view"] = attempt("job view of a 6-operator job", lambda: jobview_bench.refresh_ms(lab))
+        raw["idle_cpu"] = attempt(
+            "a kernel with the explorer and a job view open, idle",
+            lambda: explorer_bench.idle_kernel_cpu(lab, explorer_bench.idle_job_sql(lab)),
+        )
         raw["mini"] = attempt("mini-cluster", lambda: _run_worker("--mini", topic, "1000"))
         peak, raw["latency_s"] = attempt("lesson-like workload", lambda: lesson_workload(lab)) or ({}, None)
         raw["peak_mb"] = {k: round(v) for k, v in sorted(peak.items(), key=lambda kv: -kv[1])}
@@ -338,6 +352,7 @@ def figures(raw: dict[str, Any]) -> dict[str, float | None]:
     latency = med(raw.get("latency_s"))
     lab_rate, raw_rate = raw.get("produce") or (None, None)
     live = raw.get("sql_live")
+    explorer = explorer_bench.summary(raw.get("explorer") or {})
     return {
         "cold": raw.get("cold_start_s"),
         "warm": warm,
@@ -354,6 +369,11 @@ def figures(raw: dict[str, Any]) -> dict[str, float | None]:
         "sql_redraws": live["redraws_per_s"] if live else None,
         "sql_reply": live["reply_s_max"] * 1000 if live else None,
         "sql_rss": raw.get("sql_rss_mb"),
+        "xp_refresh": explorer.get("refresh_full_ms"),
+        "xp_idle": explorer.get("refresh_idle_ms"),
+        "xp_page": explorer.get("page_fresh_ms"),
+        "jv_refresh": (raw.get("job_view") or {}).get("median_ms"),
+        "idle_cpu": (raw.get("idle_cpu") or {}).get("cpu_percent"),
     }
 
 
@@ -394,6 +414,16 @@ def report(raw: dict[str, Any]) -> None:
             f"counts equal to pandas: {live['counts_equal']}; `1+1` replies median "
             f"{live['reply_s_median'] * 1000:.0f} ms"
         )
+    explorer = explorer_bench.summary(raw.get("explorer") or {})
+    if explorer:
+        print(
+            f"explorer (median ms): full refresh {explorer['refresh_full_ms']:.0f},"
+            f" idle {explorer['refresh_idle_ms']:.0f};"
+            f" first page with a new consumer {explorer['page_fresh_ms']:.0f}, with the kept one"
+            f" {explorer['page_kept_ms']:.0f}"
+        )
+    if raw.get("job_view"):
+        print(f"job view: {json.dumps(raw['job_view'], default=str)[:400]}")
     print(f"job loop: {raw.get('jobs_ok')} jobs in {raw.get('jobs_s', 0):.0f} s; client JVM {jvm} MB")
     print("RSS per process group at the peak (MB):")
     for name, mb in raw.get("peak_mb", {}).items():
