@@ -241,18 +241,17 @@ def new_notebook(page, jupyter: Jupyter) -> None:
     page.goto(f"{jupyter.url}/lab?reset", timeout=60_000)
     ready = "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:create-new')"
     page.wait_for_function(ready, timeout=60_000)
-    title = page.evaluate(
-        "async () => (await window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'}))"
-        ".context.path"
-    )
+    create = "window.jupyterapp.commands.execute('notebook:create-new', {kernelName: 'python3'})"
+    title = page.evaluate(f"async () => (await {create}).context.path")
     jupyter.opened.append(title)
     page.wait_for_function(NEW_NOTEBOOK_READY, arg=title, polling=250, timeout=120_000)
 
 
 #: The rows of the last HTML table (in a widget) whose header has ``column``: lists of cell texts.
 TABLE_WITH = """(column) => {
+    const has = t => [...t.querySelectorAll('th')].some(th => th.textContent.trim() === column);
     const tables = [...document.querySelectorAll('.widget-html table')].filter(t =>
-        [...t.querySelectorAll('th')].some(th => th.textContent.trim() === column) && t.offsetParent !== null);
+        has(t) && t.offsetParent !== null);
     const table = tables.pop();
     if (!table) return null;
     const head = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
@@ -302,4 +301,35 @@ def test_the_explorer_browses_to_an_offset_and_shows_a_groups_lag_fall(page, jup
     page.locator(".widget-html:visible:has-text('brokers up [1]')").first.wait_for(timeout=30_000)
     screenshot(page, "explorer-brokers")
     type_and_run(page, "explorer.stop(); reader.close()")
+    assert page.locator(STDERR_OUTPUT).count() == 0
+
+
+def test_a_job_view_shows_records_flow_through_a_running_job(page, jupyter):
+    new_notebook(page, jupyter)
+    type_and_run(
+        page,
+        "import labkit\nlab = labkit.connect(quiet=True)\nlab.create_topic('b-jobview', replace=True)",
+    )
+    type_and_run(
+        page,
+        "%%flink_sql -o job\nCREATE TABLE jv_src (n INT) WITH (\n"
+        "  'connector' = 'kafka', 'topic' = 'b-jobview',\n"
+        "  'properties.bootstrap.servers' = '{lab.flink_bootstrap_servers}',\n"
+        "  'format' = 'json', 'scan.startup.mode' = 'earliest-offset');\n"
+        "CREATE TABLE jv_sink (k INT, c BIGINT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO jv_sink SELECT n % 3, COUNT(*) FROM jv_src GROUP BY n % 3",
+    )
+    type_and_run(page, "view = job.view(every=1)\nview")
+    operators = lambda: page.evaluate(TABLE_WITH, "records in") or []  # noqa: E731
+    wait_for(lambda: len(operators()) >= 2, "the job's operators in the page", 120)
+    counted = lambda: max(int(r["records in"].replace(",", "")) for r in operators())  # noqa: E731
+    assert counted() == 0
+    type_and_run(page, "lab.produce('b-jobview', [{'n': i} for i in range(50)])")
+    wait_for(lambda: counted() == 50, "50 records into the aggregation, in the page", 90)
+    type_and_run(page, "lab.produce('b-jobview', [{'n': i} for i in range(25)])")
+    wait_for(lambda: counted() == 75, "25 more", 90)
+    page.locator(".widget-html:visible:has-text('RUNNING')").first.scroll_into_view_if_needed()
+    screenshot(page, "job-view-records-flow")
+    assert page.locator(".widget-html:visible a:has-text('Web UI')").count() >= 1
+    type_and_run(page, "view.stop(); job.stop()")
     assert page.locator(STDERR_OUTPUT).count() == 0
