@@ -114,14 +114,15 @@ class KafkaHelpers:
         }
         return KafkaConsumer(*topics, **self.client_config(config))
 
-    def explore(self, every: float = 2.0, *, internal: bool = False) -> Explorer:
+    def explore(self, tab: str = "topics", *, every: float = 2.0, internal: bool = False) -> Explorer:
         """The Kafka explorer: topics, messages at an offset or a time (live tail), consumer
         groups with their lag per partition, and which broker leads and holds each partition -
-        refreshed every ``every`` seconds (Pause stops it), read-only. ``internal=True``
-        also lists Kafka's own topics (``__consumer_offsets``...)."""
+        refreshed every ``every`` seconds (Pause stops it), read-only. ``tab`` is the one it
+        opens on ("topics", "messages", "groups", "brokers"); ``internal=True`` also lists
+        Kafka's own topics (``__consumer_offsets``...)."""
         from .explorer.panel import Explorer  # ipywidgets: loaded when a notebook asks for it
 
-        return Explorer(self, every=every, internal=internal)
+        return Explorer(self, every=every, internal=internal, tab=tab)
 
     # --- topics -----------------------------------------------------------------
 

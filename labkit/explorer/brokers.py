@@ -35,13 +35,13 @@ def cell(partition: pd.Series, broker: int) -> str:
 
 
 def shown_partitions(snap: Snapshot, topic: str | None = None) -> pd.DataFrame:
-    """The partitions the picture draws: ``topic``'s, or else the replicated topics' (where
-    there is something to see), or else all of them; at most `MAX_ROWS`."""
+    """The partitions the picture draws: ``topic``'s, or all (replicated topics first: where
+    there is most to see); the first `MAX_ROWS` of them are drawn."""
     parts = snap.partitions
     if topic:
         return parts[parts.topic == topic]
-    replicated = parts[parts.replicas.map(len) > 1]
-    return replicated if len(replicated) else parts
+    replicated = parts.replicas.map(len) > 1
+    return pd.concat([parts[replicated], parts[~replicated]])
 
 
 def key(snap: Snapshot, topic: str | None = None) -> tuple:

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 KEEP_MESSAGES = 200
 #: Characters of a value shown before it is cut (the cut says how long the value is).
 VALUE_CHARS = 600
-ALL_REPLICATED = "(replicated topics, else all)"
+ALL_REPLICATED = "(all topics)"
+#: The explorer's tabs, in order (``lab.explore(tab=...)`` opens on one).
+TABS = ("topics", "messages", "groups", "brokers")
 
 
 def size(n: float) -> str:
@@ -157,9 +159,13 @@ class Explorer(Panel):
     """The Kafka explorer (see the module docstring). ``kafka`` is a lab handle (or lesson
     04b's trio): anything with Kafka helpers."""
 
-    def __init__(self, kafka: KafkaHelpers, *, every: float = 2.0, internal: bool = False) -> None:
+    def __init__(
+        self, kafka: KafkaHelpers, *, every: float = 2.0, internal: bool = False, tab: str = "topics"
+    ) -> None:
         if not 0.5 <= every <= 60:
             raise LabError(f"every={every}: refresh between every 0.5 and 60 seconds.")
+        if tab.lower() not in TABS:
+            raise LabError(f"tab={tab!r}: one of {', '.join(TABS)}.")
         self.kafka = kafka
         self.every = every
         self.internal = internal
@@ -176,6 +182,7 @@ class Explorer(Panel):
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._build()
+        self.tabs.selected_index = TABS.index(tab.lower())
         self.refresh()
         self.thread = threading.Thread(target=self._run, name="labkit-explorer", daemon=True)
         self.started()
@@ -230,8 +237,8 @@ class Explorer(Panel):
         )
         brokers = widgets.VBox([self.brokers_topic, self.brokers_line, self.brokers_view])
         self.tabs = widgets.Tab(children=[self.topics_view, messages, self.groups_view, brokers])
-        for i, title in enumerate(("Topics", "Messages", "Groups", "Brokers")):
-            self.tabs.set_title(i, title)
+        for i, title in enumerate(TABS):
+            self.tabs.set_title(i, title.capitalize())
         self.widget = widgets.VBox([widgets.HBox([self.pause, self.header]), self.tabs])
 
     def _header(self) -> None:

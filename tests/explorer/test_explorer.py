@@ -287,3 +287,13 @@ def test_idle_refreshes_draw_no_picture_and_send_no_new_html(lab):
 def test_bad_arguments_are_clear_errors(lab):
     with pytest.raises(LabError, match="between every 0.5 and 60"):
         lab.explore(every=0)
+    with pytest.raises(LabError, match="one of topics, messages, groups, brokers"):
+        lab.explore("lag")
+
+
+def test_it_opens_on_the_tab_asked_for(lab):
+    explorer = lab.explore("Groups", every=60)
+    try:
+        assert explorer.tabs.selected_index == 2 and explorer.tabs.get_title(2) == "Groups"
+    finally:
+        explorer.stop()

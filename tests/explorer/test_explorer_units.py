@@ -71,11 +71,11 @@ def test_the_brokers_picture_says_who_leads_who_is_in_sync_and_who_fell_behind()
     row = s.partitions.iloc[0]
     assert [brokers.cell(row, b) for b in (1, 2, 3)] == ["leader", "in sync", "behind"]
     assert brokers.cell(s.partitions.iloc[2], 1) == ""
-    # replicated topics first: the single-replica topic u is left out until picked
-    assert list(brokers.shown_partitions(s).topic) == ["t"]
+    # every topic, the replicated ones first (where there is most to see); or one picked
+    assert list(brokers.shown_partitions(s).topic) == ["t", "t", "u"]
     assert list(brokers.shown_partitions(s, "u").topic) == ["u"]
     assert brokers.summary(s) == (
-        "brokers up [1, 2], down [3], controller 1; 1 partitions, 0 offline, 1 replicas out of the ISR"
+        "brokers up [1, 2], down [3], controller 1; 3 partitions, 1 offline, 2 replicas out of the ISR"
     )
     assert brokers.summary(s, "u").endswith("1 partitions, 0 offline, 0 replicas out of the ISR")
     assert brokers.draw(s).axes  # draws, dead broker and all
