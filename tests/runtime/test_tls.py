@@ -3,7 +3,10 @@ Java loads without paying PBKDF2 rounds at every REST request of PyFlink's clien
 
 from __future__ import annotations
 
+import http.server
 import subprocess
+import threading
+import urllib.error
 
 import pytest
 from cryptography import x509
@@ -78,3 +81,54 @@ def test_java_reads_the_p12_with_its_password_and_not_without(folder):
 def test_kdf_rounds_of_something_that_is_not_a_pkcs12():
     assert tls.kdf_rounds(b"") == []
     assert tls.kdf_rounds(b"not a PKCS12 at all") == []
+
+
+def test_gets_from_one_thread_share_one_kept_connection_to_the_jobmanager(lab):
+    rest = lab.flink_rest
+    first = tls.kept_get(rest, "overview")
+    conn = tls._connections()[rest]  # noqa: SLF001 - which connection the call used
+    sock = conn.sock
+    second = tls.kept_get(rest, "config")
+    assert first["taskmanagers"] >= 1 and "flink-version" in second
+    assert tls._connections()[rest] is conn and conn.sock is sock  # noqa: SLF001 - no new handshake
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        tls.kept_get(rest, "jobs/00000000000000000000000000000000")
+    assert caught.value.code == 404
+    assert tls.kept_get(rest, "overview")["taskmanagers"] >= 1  # still usable after an error
+
+
+def test_a_connection_the_server_closed_is_replaced_once_and_a_dead_server_is_a_urlerror():
+    accepted = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Flink's REST server
+
+        def setup(self) -> None:
+            accepted.append(self.client_address)
+            super().setup()
+
+        def do_GET(self) -> None:
+            data = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True  # closed after the answer, without saying so
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    rest = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        assert tls.kept_get(rest, "a") == {"ok": True}
+        assert tls.kept_get(rest, "b") == {"ok": True}  # the kept one was closed: a new one
+        assert len(accepted) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    with pytest.raises(urllib.error.URLError):
+        tls.kept_get(rest, "c", timeout=2)
