@@ -2,8 +2,10 @@
 
 `GroupPanel` runs each member consumer in its own thread (kafka-python consumers are not
 thread-safe, and a rebalance needs every member polling), a producer and a lag monitor;
-it shows who owns which partition and each partition's lag over time, and keeps its
+it plots each partition's lag over time (dotted: the assignment changed) and keeps its
 history (``lag_history``, ``assignment_history``, ``processed_offsets``) for cells and tests.
+Who owns which partition now, and its lag, the lesson shows in the Kafka explorer
+(``lab.explore("groups")``), as a Kafka UI shows any group.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import pandas as pd
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from .. import events, waiting
-from .base import Panel, new_figure, render, render_frame
+from .base import Panel, new_figure, render
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -65,8 +66,8 @@ class _Member:
 class GroupPanel(Panel):
     """A consumer group you can grow and shrink while a producer keeps writing.
 
-    Shows which consumer owns which partition (it changes at every rebalance) and each
-    partition's lag over time. Lag = log end offset - the group's committed offset, both
+    Shows each partition's lag over time; dotted lines mark a change of who owns which
+    partition (a rebalance). Lag = log end offset - the group's committed offset, both
     read by a separate consumer that only asks for offsets and never joins the group.
     """
 
@@ -80,7 +81,7 @@ class GroupPanel(Panel):
         )
         self.stop_button = widgets.Button(description="Stop all", icon="stop", button_style="danger")
         self.status = widgets.HTML()
-        self.plot, self.owners = widgets.Output(), widgets.Output()
+        self.plot = widgets.Output()
         self.add_button.on_click(lambda _: self.add_consumer())
         self.remove_button.on_click(lambda _: self.remove_consumer())
         self.stop_button.on_click(lambda _: self.stop())
@@ -89,7 +90,7 @@ class GroupPanel(Panel):
                 widgets.HBox([self.rate, self.work_ms]),
                 widgets.HBox([self.add_button, self.remove_button, self.stop_button]),
                 self.status,
-                widgets.HBox([self.plot, self.owners]),
+                self.plot,
             ]
         )
         self.partitions = lab.partitions(topic)
@@ -258,12 +259,3 @@ class GroupPanel(Panel):
             ax.legend(fontsize=7, loc="upper left")
         fig.tight_layout()
         render(fig, self.plot, f"lag {self.lag}")
-        rows = [
-            {
-                "partition": p,
-                "owner": next((m for m, ps in owners.items() if p in ps), "-"),
-                "lag": self.lag.get(p, "-"),
-            }
-            for p in self.partitions
-        ]
-        render_frame(pd.DataFrame(rows), self.owners)
