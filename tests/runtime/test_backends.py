@@ -130,6 +130,19 @@ def test_remote_backend_flink_jobs_run_on_its_jobmanager(suite_taskmanager, remo
             out = lab.read(dst, timeout=5)
             on_cluster = {j["id"]: j["status"] for j in tls.call(lab.flink_rest, "jobs")["jobs"]}
             assert on_cluster.get(job.job_id) == "RUNNING"  # on the JobManager, not in this process
+            # the job view and the explorer need nothing but the remote backend's addresses
+            view = job.view(every=60)
+            try:
+                snap = view.refresh()
+                assert snap is not None and snap.status == "RUNNING" and len(snap.operators) >= 1
+            finally:
+                view.stop()
+            explorer = lab.explore(every=60)
+            try:
+                shown = explorer.refresh()
+                assert shown is not None and sum(shown.end_offsets(src).values()) == len(sent)
+            finally:
+                explorer.stop()
         finally:
             lab.stop_jobs()
         assert sorted(out["amount"]) == list(range(30, 40))
