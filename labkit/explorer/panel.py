@@ -31,7 +31,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..errors import LabError
-from ..panels.base import FAIL, OK, Panel, render
+from ..panels.base import FAIL, OK, Pace, Panel, render
 from . import brokers as brokers_picture
 from .cluster import Snapshot, snapshot
 from .messages import COLUMNS, MessageBrowser
@@ -44,6 +44,8 @@ KEEP_MESSAGES = 200
 #: Characters of a value shown before it is cut (the cut says how long the value is).
 VALUE_CHARS = 600
 ALL_REPLICATED = "(all topics)"
+#: While nothing changes, refreshes slow down to this many times ``every`` (see `Pace`).
+SLOWEST = 4
 #: The explorer's tabs, in order (``lab.explore(tab=...)`` opens on one).
 TABS = ("topics", "messages", "groups", "brokers")
 
@@ -168,6 +170,8 @@ class Explorer(Panel):
             raise LabError(f"tab={tab!r}: one of {', '.join(TABS)}.")
         self.kafka = kafka
         self.every = every
+        self.pace = Pace(every, SLOWEST * every)
+        self.changed = True  # whether the last refresh found something new
         self.internal = internal
         self.snap: Snapshot | None = None
         self.error = ""
@@ -225,6 +229,8 @@ class Explorer(Panel):
         self.more_button.on_click(lambda _: self._said(self.next_page))
         self.brokers_topic.observe(lambda _: self._draw_brokers(force=True), names="value")
         self.pause.observe(lambda _: self._header(), names="value")
+        for control in (self.follow, self.pause):  # the learner acts: refresh now, then often
+            control.observe(lambda _: self.pace.now(), names="value")
 
         messages = widgets.VBox(
             [
@@ -237,6 +243,7 @@ class Explorer(Panel):
         )
         brokers = widgets.VBox([self.brokers_topic, self.brokers_line, self.brokers_view])
         self.tabs = widgets.Tab(children=[self.topics_view, messages, self.groups_view, brokers])
+        self.tabs.observe(lambda _: self.pace.now(), names="selected_index")
         for i, title in enumerate(TABS):
             self.tabs.set_title(i, title.capitalize())
         self.widget = widgets.VBox([widgets.HBox([self.pause, self.header]), self.tabs])
@@ -248,7 +255,7 @@ class Explorer(Panel):
             text = f"Kafka at {html.escape(self.kafka.bootstrap_servers)}: {html.escape(self.error)}"
         else:
             up = int(snap.brokers.alive.sum())
-            state = "paused" if self.pause.value else f"refreshed every {self.every:g} s"
+            state = "paused" if self.pause.value else f"refreshed {self.pace}"
             when = time.strftime("%H:%M:%S", time.localtime(snap.taken))
             where = html.escape(self.kafka.bootstrap_servers)
             text = (
@@ -264,11 +271,15 @@ class Explorer(Panel):
     # --- refreshing -------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every):
+        while True:
+            self.pace.wait()
+            if self._stop.is_set():
+                return
             self.wakeups += 1
             if not self.pause.value:
                 with contextlib.suppress(Exception):  # errors are shown by refresh itself
                     self.refresh()
+                self.pace.changed(self.changed)
 
     def refresh(self) -> Snapshot | None:
         """Ask the cluster again and update every tab (and the live tail); returns the new
@@ -289,14 +300,16 @@ class Explorer(Panel):
             before, self.snap, self.error = self.snap, snap, ""
             self.refreshes += 1
             # building HTML costs more CPU than asking Kafka: only when something changed
-            if before is None or not before.topics.equals(snap.topics):
+            topics = before is None or not before.topics.equals(snap.topics)
+            groups = before is None or not (before.groups.equals(snap.groups) and before.lag.equals(snap.lag))
+            if topics:
                 self.topics_view.value = topics_html(snap)
-            if before is None or not (before.groups.equals(snap.groups) and before.lag.equals(snap.lag)):
+            if groups:
                 self.groups_view.value = groups_html(snap)
             self._options(snap)
-            self._draw_brokers()
-            if self.follow.value:
-                self._tail()
+            drawn = self._draw_brokers()
+            tailed = self._tail() if self.follow.value else False
+            self.changed = topics or groups or drawn or tailed
             self._header()
             return snap
 
@@ -321,19 +334,21 @@ class Explorer(Panel):
         if tuple(self.partition.options) != tuple(parts):
             self.partition.options = parts or [0]
 
-    def _draw_brokers(self, force: bool = False) -> None:
+    def _draw_brokers(self, force: bool = False) -> bool:
+        """Redraw the brokers picture if what it shows changed; whether it did."""
         snap = self.snap
         if snap is None:
-            return
+            return False
         topic = None if self.brokers_topic.value == ALL_REPLICATED else self.brokers_topic.value
         key = brokers_picture.key(snap, topic)
         if key == self._picture_key and not force:
-            return
+            return False
         self._picture_key = key
         line = brokers_picture.summary(snap, topic)
         self.brokers_line.value = html.escape(line)
         render(brokers_picture.draw(snap, topic), self.brokers_view, line)
         self.pictures += 1
+        return True
 
     # --- messages ---------------------------------------------------------------------
 
@@ -380,14 +395,16 @@ class Explorer(Panel):
         self._show_page()
         return page
 
-    def _tail(self) -> None:
+    def _tail(self) -> bool:
+        """Append what arrived since (live tail); whether anything did."""
         if self.browser.where is None:
-            return
+            return False
         new = self.browser.tail()
         if len(new):
             both = pd.concat([self.messages, new], ignore_index=True) if len(self.messages) else new
             self.messages = both.tail(KEEP_MESSAGES).reset_index(drop=True)
             self._show_page()
+        return bool(len(new))
 
     def _show_page(self) -> None:
         tp = self.browser.where
@@ -414,6 +431,7 @@ class Explorer(Panel):
     def stop(self) -> None:
         """Stop refreshing and close the explorer's Kafka clients."""
         self._stop.set()
+        self.pace.close()
         if self.thread is not threading.current_thread():
             self.thread.join(timeout=15)
         with self._lock:

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import LabError
-from ..panels.base import FAIL, OK, Panel, render
+from ..panels.base import FAIL, OK, Pace, Panel, render
 from ..runtime import webui
 from . import graph
 from .snapshot import JobGone, JobManagerDown, JobSnapshot, check_job_id, snapshot
@@ -36,6 +36,8 @@ from .snapshot import JobGone, JobManagerDown, JobSnapshot, check_job_id, snapsh
 ENDED_DOT = "<span style='color:#8c959f'>&#x25CF;</span>"
 #: REST calls of one refresh made at once (one per vertex).
 WORKERS = 4
+#: While nothing changes, refreshes slow down to this many times ``every`` (see `Pace`).
+SLOWEST = 4
 
 
 def _uptime(ms: int) -> str:
@@ -137,6 +139,8 @@ class JobView(Panel):
         self.snapshot: JobSnapshot | None = None
         self.error = ""
         self.refreshes = self.renders = self.skipped = 0
+        self._tables = 0  # tables redrawn (a refresh that redraws nothing slows the pace)
+        self.pace = Pace(every, SLOWEST * every)
         self.finished = threading.Event()  # the job ended (or is gone): no more refreshes
         self._drawn: Hashable = None
         self._lock = threading.Lock()
@@ -147,6 +151,7 @@ class JobView(Panel):
             value=False, description="Pause", icon="pause", tooltip="Stop refreshing (the job keeps running)"
         )
         self.pause.observe(lambda _: self._show_header(), names="value")
+        self.pause.observe(lambda _: self.pace.now(), names="value")
         self.picture = widgets.Output()
         self.operators = widgets.HTML()
         self.checkpoints = widgets.HTML()
@@ -191,6 +196,7 @@ class JobView(Panel):
     def stop(self) -> None:
         """Stop refreshing (the job itself keeps running: ``job.stop()`` ends it)."""
         self._stopping.set()
+        self.pace.close()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         self._pool.shutdown(wait=False)
@@ -201,12 +207,17 @@ class JobView(Panel):
     def _follow(self) -> None:
         """Refresh every ``every`` s until stopped, or the job ended (after a last refresh)."""
         try:
-            while not self._stopping.wait(self.every):
+            while True:
+                self.pace.wait()
+                if self._stopping.is_set():
+                    break
                 if self.pause.value:
                     self.skipped += 1
                     continue
                 try:
+                    drawn = self.renders, self._tables
                     self.refresh()
+                    self.pace.changed((self.renders, self._tables) != drawn)
                 except Exception as exc:  # noqa: BLE001 - an answer the view did not expect: said, not fatal
                     self.error = f"this refresh failed ({type(exc).__name__}: {exc})"[:300]
                     self._show_header()
@@ -214,6 +225,7 @@ class JobView(Panel):
                     break
         finally:
             self._pool.shutdown(wait=False)
+            self.pace.close()
             self._show_header()
             super().stop()
 
@@ -243,6 +255,7 @@ class JobView(Panel):
         ):
             if target.value != text:  # an unchanged table costs no message to the browser
                 target.value = text
+                self._tables += 1
 
     def _show_header(self) -> None:
         snap = self.snapshot
@@ -261,7 +274,7 @@ class JobView(Panel):
         elif self._stopping.is_set():
             pace = "stopped"
         else:
-            pace = "paused" if self.pause.value else f"every {self.every:g} s"
+            pace = "paused" if self.pause.value else str(self.pace)
         text = (
             f"{dot} <b>{html.escape(snap.name)}</b> <code>{snap.job_id}</code> <b>{state}</b> "
             f"&middot; up {_uptime(snap.duration_ms)}{ui} &middot; refreshed {when} ({pace})"

@@ -14,6 +14,8 @@
 * `Picture`: what a drawing function returns, so a cell ending in it shows the PNG (and a
   one-line summary where there are no images), whatever matplotlib backend is active.
 * `live_table`: a table that redraws in place (`lab.tail`), printing rows outside a notebook.
+* `Pace`: when a live view (the explorer, a job view) refreshes: often while what it shows
+  changes, less often while nothing does, at once after each cell the learner runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -146,6 +149,56 @@ def live_table(title: str, last: int = 10) -> Iterator[Callable[[pd.DataFrame], 
         render_frame(df.tail(last), out)
 
     yield show_rows
+
+
+class Pace:
+    """How often a live view refreshes: every ``every`` seconds while what it shows changes;
+    while nothing does, twice as long each time, up to ``slowest``; and at once after each
+    cell the learner runs (IPython's ``post_run_cell`` event), so what a cell changed shows
+    without waiting. An open view over an idle lab then costs the kernel little CPU."""
+
+    def __init__(self, every: float, slowest: float) -> None:
+        self.every, self.slowest = every, max(every, slowest)
+        self.interval = every
+        self._wake = threading.Event()
+        self._shell: Any = None
+        if in_notebook():
+            from IPython import get_ipython
+
+            self._shell = get_ipython()
+            self._shell.events.register("post_run_cell", self._after_cell)
+
+    def _after_cell(self, result: Any = None) -> None:
+        self.now()
+
+    def now(self) -> None:
+        """Refresh now, and often again (a cell ran, the learner clicked something)."""
+        self.interval = self.every
+        self._wake.set()
+
+    def changed(self, changed: bool) -> None:
+        """After a refresh: did what the view shows change?"""
+        self.interval = self.every if changed else min(self.interval * 2, self.slowest)
+
+    def wait(self) -> None:
+        """Sleep until the next refresh is due, or until `wake`."""
+        self._wake.wait(self.interval)
+        self._wake.clear()
+
+    def wake(self) -> None:
+        """End the current `wait` now (a stop, a cell run)."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """No more waiting, no more cell events."""
+        self._wake.set()
+        if self._shell is not None:
+            with contextlib.suppress(ValueError):  # already unregistered
+                self._shell.events.unregister("post_run_cell", self._after_cell)
+            self._shell = None
+
+    def __str__(self) -> str:
+        return f"every {self.every:g} s, up to {self.slowest:g} s while nothing changes"
 
 
 def _forget(fig: Figure) -> None:

@@ -59,3 +59,33 @@ def test_stop_all_stops_every_started_panel_once():
     stop_all()
     stop_all()  # nothing left running: nobody is stopped twice
     assert sorted(map(id, stopped)) == sorted([id(a), id(b)])
+
+
+def test_a_pace_slows_down_while_nothing_changes_and_speeds_up_at_once():
+    import threading
+    import time
+
+    from labkit.panels.base import Pace
+
+    pace = Pace(0.05, 0.2)
+    assert pace.interval == 0.05
+    pace.changed(False)
+    pace.changed(False)
+    assert pace.interval == 0.2  # doubled twice: 0.1, then 0.2 (the slowest)
+    pace.changed(False)
+    assert pace.interval == 0.2
+    pace.changed(True)
+    assert pace.interval == 0.05  # something changed: often again
+    pace.changed(False)
+    pace.now()  # a cell ran, or the learner clicked: now, and often again
+    assert pace.interval == 0.05
+    t0 = time.monotonic()
+    pace.wait()  # now() had set the wake-up: no sleep
+    assert time.monotonic() - t0 < 0.05
+    pace.interval = 30.0
+    threading.Timer(0.1, pace.wake).start()
+    t0 = time.monotonic()
+    pace.wait()
+    assert time.monotonic() - t0 < 10  # woken, not the 30 s
+    pace.close()
+    assert "every 0.05 s, up to 0.2 s while nothing changes" == str(pace)
