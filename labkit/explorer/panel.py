@@ -132,7 +132,7 @@ def value_cell(text: str, kind: str) -> str:
     """A value in the message table: pre-formatted, cut after `VALUE_CHARS` (and said so)."""
     cut = text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + f"... ({len(text)} characters)"
     colour = {"bytes": "#953800", "null": "#57606a"}.get(kind, "inherit")
-    style = f"margin:0;text-align:left;white-space:pre-wrap;color:{colour}"
+    style = f"margin:0;text-align:left;white-space:pre-wrap;background:transparent;color:{colour}"
     # a newline as a character reference: pandas' to_html writes a raw one as the two characters \\n
     return f"<pre style='{style}'>{html.escape(cut).replace(chr(10), '&#10;')}</pre>"
 
