@@ -71,10 +71,10 @@ def test_lesson_03_add_consumer_from_the_browser(page, jupyter):  # noqa: F811
         ".some(e => e.textContent.includes('1 consumer(s) in group'))",
         timeout=30_000,
     )
-    # the owners table (drawn by the monitor thread) names the consumer once it owns partitions
+    # the explorer's Groups tab (under the panel) names the consumer once it owns partitions
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.widget-output')]"
-        ".some(e => e.textContent.includes('consumer-3'))",
+        "() => [...document.querySelectorAll('.widget-html table')]"
+        ".some(t => [...t.querySelectorAll('td')].some(d => d.textContent.startsWith('consumer-3 ')))",
         timeout=60_000,
     )
     # ... and it processes the events the panel's producer keeps sending
