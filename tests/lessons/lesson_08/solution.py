@@ -12,6 +12,8 @@ INTERVAL = "2 s"
 SINK_OPTIONS = {
     "sink.delivery-guarantee": "exactly-once",  # Kafka transactions, committed on each checkpoint
     "sink.transactional-id-prefix": "l08-exercise",  # exactly-once needs a name for them
+    # within a stock broker's 15-minute transaction.max.timeout.ms (Flink asks for 1 hour)
+    "properties.transaction.timeout.ms": "900000",
 }
 
 # Wrong answers and the hint each must get (checked without running a job unless said).
@@ -19,6 +21,8 @@ WRONG_AT_LEAST_ONCE = (INTERVAL, {"sink.delivery-guarantee": "at-least-once"})
 WRONG_DEFAULT_GUARANTEE = (INTERVAL, {})  # the connector's default is at-least-once
 WRONG_NO_CHECKPOINTS = (None, SINK_OPTIONS)
 WRONG_NO_PREFIX = (INTERVAL, {"sink.delivery-guarantee": "exactly-once"})  # Flink rejects it (plans the job)
+WRONG_SHORT_TIMEOUT = (INTERVAL, {**SINK_OPTIONS, "properties.transaction.timeout.ms": "1000"})  # < 2 s
+WRONG_TIMEOUT_UNIT = (INTERVAL, {**SINK_OPTIONS, "properties.transaction.timeout.ms": "15 min"})
 
 
 def shortcut_balances() -> dict[str, float]:

@@ -37,6 +37,14 @@ def test_lesson_08_shortcuts_and_wrong_configurations_get_hints(lab, topic, solu
     assert not default.ok and "not set" in default.message and "default is 'at-least-once'" in default.message
     no_checkpoints = checks.lesson_08_exactly_once(lab, *solution.WRONG_NO_CHECKPOINTS)
     assert not no_checkpoints.ok and "no checkpoints" in no_checkpoints.message
+    short = checks.lesson_08_exactly_once(lab, *solution.WRONG_SHORT_TIMEOUT)
+    assert not short.ok and "longer than the time between two checkpoints" in short.hints[0]
+    assert "900000" not in " ".join(short.hints)  # a hint says what to look at, not the answer
+    unit = checks.lesson_08_exactly_once(lab, *solution.WRONG_TIMEOUT_UNIT)
+    assert not unit.ok and "whole number of milliseconds" in unit.message and "900000" not in unit.hints[0]
+    acks = {**solution.SINK_OPTIONS, "properties.acks": "1"}
+    other = checks.lesson_08_exactly_once(lab, solution.INTERVAL, acks)
+    assert not other.ok and "'properties.acks' is not one of the sink's options" in other.message
     slow = checks.lesson_08_exactly_once(lab, "5 min", solution.SINK_OPTIONS)
     assert not slow.ok and "a few seconds" in slow.hints[0]
     pay, out = topic("l08-payments"), topic("l08-totals")
