@@ -6,7 +6,7 @@ The defaults exist for reasons a learner would otherwise trip over:
 
 * fail within seconds when the broker is down (kafka-python waits 30-60 s by default);
 * ``session_timeout_ms=6000``, ``heartbeat_interval_ms=1000``: a consumer that dies is
-  noticed in seconds (kafka-python's defaults: 10 s and 3 s);
+  noticed in seconds (kafka-python's defaults: 45 s and 3 s, as the Java client's);
 * ``auto_offset_reset="earliest"``: a new group starts at the oldest event. Kafka's
   default is ``"latest"`` (only events produced after the consumer joins); lessons say
   so where it matters, and pass ``auto_offset_reset="latest"`` to show it.
