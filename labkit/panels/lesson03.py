@@ -247,7 +247,9 @@ class GroupPanel(Panel):
             ax.text(0.5, 0.5, "press Add consumer; lag appears here", ha="center", transform=ax.transAxes)
             ax.set_xticks([])
         for p in self.partitions:
-            ax.plot([t for t, _ in history], [lag[p] for _, lag in history], label=f"partition {p}")
+            # a marker on each sample: the first one, alone, is a dot and not an empty frame
+            lags = [lag[p] for _, lag in history]
+            ax.plot([t for t, _ in history], lags, marker="o", markersize=2.5, label=f"partition {p}")
         for t, _ in self.assignment_history[1:]:
             if history and t >= history[0][0]:
                 ax.axvline(t, color="grey", ls=":", lw=1)

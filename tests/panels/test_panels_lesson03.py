@@ -41,3 +41,16 @@ def test_group_panel_starts_again_after_stop(lab, topic):
     finally:
         panel.stop()
         lab.delete_groups(group)
+
+
+def test_the_first_lag_sample_is_drawn_not_an_empty_frame(lab, topic, monkeypatch):
+    from labkit.panels import lesson03
+
+    drawn = []
+    monkeypatch.setattr(lesson03, "render", lambda fig, out, summary="": drawn.append(fig))
+    panel = GroupPanel(lab, topic("l03first", partitions=2), "l03first-g", rate=0)
+    panel.lag_history.append((0.55, {0: 9, 1: 21}))  # the monitor's first sample
+    panel.draw()
+    lines = drawn[-1].axes[0].lines
+    assert [line.get_ydata().tolist() for line in lines] == [[9], [21]]
+    assert all(line.get_marker() == "o" for line in lines)  # one point: a dot, not nothing
