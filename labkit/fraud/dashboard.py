@@ -12,6 +12,7 @@ Drive it from code the same way the widgets do: set ``dash.large.value = 800`` a
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 from datetime import timedelta
@@ -91,6 +92,9 @@ class Dashboard(Panel, LiveSession):
         return float(self.event_rate.value)
 
     def _on_rule_change(self, change: dict) -> None:
+        if not self.running:  # e.g. the browser echoing a slider after the lesson stopped it
+            self.status.value = "<i>stopped</i> - the new rules run after <code>dash.start()</code>"
+            return
         self.request_restart()
         self.status.value = "<i>rules changed: restarting the Flink job...</i>"
 
@@ -106,10 +110,13 @@ class Dashboard(Panel, LiveSession):
         return self
 
     def stop(self) -> None:
-        """Stop the threads and the Flink job (topics stay, for a look afterwards)."""
+        """Stop the threads and the Flink job (topics stay, for a look afterwards); the plots
+        and the table show the last alerts, and the status line says it stopped."""
         LiveSession.stop(self)
         Panel.stop(self)
-        self.status.value = "<i>stopped</i>"
+        with contextlib.suppress(Exception):  # a last picture; the broker may be gone already
+            self.paint()
+        self.status.value = f"<i>stopped</i> after generation {self.generation} &middot; " + self.status.value
 
     # --- what the panel shows --------------------------------------------------------------
 
@@ -143,7 +150,9 @@ class Dashboard(Panel, LiveSession):
             mine = alerts[alerts["rule"] == rule] if len(alerts) else alerts
             if len(mine):
                 t = mine["event_time"].sort_values()
-                ax2.step(t, range(1, len(t) + 1), where="post", color=color, label=rule)
+                # a marker per alert: a rule with one alert is a dot, not an invisible line
+                counts = range(1, len(t) + 1)
+                ax2.step(t, counts, where="post", color=color, label=rule, marker="o", markersize=3)
         ax2.set_title(f"alerts per rule (job generation {self.generation})")
         ax2.set_xlabel("event time (UTC)")
         ax2.xaxis.set_major_formatter(DateFormatter("%H:%M"))

@@ -102,6 +102,11 @@ class LiveSession:
 
     # --- running ----------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopped: its threads (producer, supervisor, painter) are alive."""
+        return bool(self._threads) and not self._stop.is_set()
+
     def request_restart(self) -> None:
         """Restart the job with `rules` once ``debounce`` seconds pass without another request."""
         with self._lock:

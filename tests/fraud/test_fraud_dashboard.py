@@ -83,5 +83,14 @@ def test_dashboard_widgets_drive_the_job(lab, topic):
         assert "generation 2" in dash.status.value and "Latest alerts" in dash.table.value
         assert set(dash.scores().index) == {"card_testing", "velocity", "outlier"}
         assert not dash.errors
+        # every rule with an alert is drawn with a marker per alert: one alert is a dot too
+        fig = dash._figure(dash.sent_per_second(), dash.alerts(), dash.scores())  # noqa: SLF001 - the picture
+        assert all(line.get_marker() == "o" for line in fig.axes[1].lines) and fig.axes[1].lines
+        dash.stop()
+        # stopped: the status says so with the last numbers, and a slider moved afterwards
+        # (as the browser echoes one) does not claim a restart that will never happen
+        assert dash.status.value.startswith("<i>stopped</i> after generation 2")
+        dash.large.value = 1300
+        assert not dash.pending and "stopped" in dash.status.value and "restarting" not in dash.status.value
     finally:
         dash.stop()
