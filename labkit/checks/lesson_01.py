@@ -38,17 +38,20 @@ def lesson_01_produce(lab: Lab, topic: str) -> Result:
     rows = df.to_dict("records")
     if any(r["key"] != by_id[r["tx_id"]]["account_id"] for r in rows):
         return failed(
-            "The keys are not the account ids.", "Pass key=payment['account_id'] to producer.send."
+            "The keys are not the account ids.",
+            "producer.send takes a record's key as well as its value: which field names a payment's account?",
         )
     stamps = {r["tx_id"]: int(r["timestamp"].value // 1_000_000) for r in rows}
     if any(stamps[t] != by_id[t]["ts"] for t in stamps):
         return failed(
             "The record timestamps are the send time, not when the payment happened.",
-            "Pass timestamp_ms=payment['ts'] to producer.send.",
+            "producer.send can set each record's timestamp (in milliseconds); each payment says when it "
+            "happened.",
         )
     if "headers" not in df or any((r.get("headers") or {}).get("source") != "exercise" for r in rows):
         return failed(
             "The header is missing or different.",
-            "Headers are a list of (name, bytes) pairs: headers=[('source', b'exercise')].",
+            "Headers are a list of (name, value) pairs, each value bytes; the exercise names the header "
+            "and its value.",
         )
     return passed("20 payments, keyed by account, stamped with when they happened, with a header.")

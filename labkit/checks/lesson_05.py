@@ -40,6 +40,10 @@ def lesson_05_filter(lab: Lab, sql: Any, *, topic: str = "l05-clicks") -> Result
     if got < expected:
         return failed(
             f"{len(expected - got)} row(s) missing.",
-            "Are you matching every product page? LIKE '/product/%' matches /product/1, /product/2...",
+            "Are you matching every product page - /product/1, /product/2 and the rest - and not just one?",
         )
-    return failed("Not the right rows.", "Filter on device = 'mobile' and page LIKE '/product/%'.")
+    return failed(
+        "Not the right rows.",
+        "Look at the device and page columns of a few clicks: which values make a mobile view of a "
+        "product page?",
+    )

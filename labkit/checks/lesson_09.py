@@ -31,13 +31,13 @@ LESSON_09_ALERTS = {"x1-two-tiny-then-large", "x5-three-tiny", "x6-just-large"}
 
 #: The accounts that must not alert, each with the hint for the mistake that makes it alert.
 _WRONG_ALERT_HINTS = {
-    "x2-one-tiny-only": "It fires after a single tiny charge: the pattern needs two tiny rows before the "
-    "large one, e.g. PATTERN (T1 T2 L) with a DEFINE for each.",
+    "x2-one-tiny-only": "It fires after a single tiny charge: how many tiny rows does your PATTERN ask for "
+    "before the large one?",
     "x3-broken": "A normal transaction between the tiny ones and the large one must break the pattern: "
-    "keep the variables in PATTERN next to each other, with no .* or other row in between.",
-    "x4-too-slow": "Account x4's large charge comes 61 s after its first tiny one: "
-    "add WITHIN INTERVAL '1' MINUTE after the PATTERN.",
-    "x7-not-large": "500.00 is not *over* 500.00: use > rather than >=.",
+    "does your PATTERN let other rows in between?",
+    "x4-too-slow": "Account x4's large charge comes 61 s after its first tiny one: where does your query "
+    "say 'within a minute'?",
+    "x7-not-large": "500.00 is not *over* 500.00: look at the comparison in the DEFINE of a large charge.",
 }
 
 
@@ -73,12 +73,13 @@ def lesson_09_two_tiny(lab: Lab, answer: Any) -> Result:
     if missing:
         return failed(
             f"Account {missing[0]!r} should alert, and does not.",
-            "Check each DEFINE: a tiny one is amount < 1.00, a large one amount > 500.00; and "
-            "three tiny ones then a large one contain two tiny ones then a large one.",
+            "Check each DEFINE against the exercise's thresholds, and whether your PATTERN still matches "
+            "when more tiny charges come before the large one.",
         )
     if len(got) != len(set(got)):
         return failed(
             "Some accounts alert more than once.",
-            "One row per match: ONE ROW PER MATCH and AFTER MATCH SKIP PAST LAST ROW.",
+            "How many rows does one match give, and where does the next match start looking? The lesson's "
+            "query says both.",
         )
     return passed("Right: two tiny charges, then a large one, within a minute - and nothing else alerts.")

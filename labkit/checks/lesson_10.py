@@ -85,6 +85,6 @@ def lesson_10_windows(lab: Lab, rows: Any, *, window_s: int, topic: str = "l10-c
         )
     return failed(
         f"Not {rows}.",
-        "Floor each click's ts to its window (ts // (WINDOW_S * 1000)), then count distinct "
-        "(user_id, window) pairs.",
+        "A row is one user in one tumbling window: which window does each click fall in, and how many "
+        "(user, window) pairs are there?",
     )

@@ -19,4 +19,4 @@ def test_lesson_01_reference_passes_and_wrong_answers_get_hints(lab, topic, solu
     solution.wrong_no_timestamp(lab, wrong)
     result = checks.lesson_01_produce(lab, wrong)
     assert_hint(result)
-    assert "timestamp_ms" in result.hints[0]
+    assert "timestamp" in result.hints[0] and "payment['ts']" not in result.hints[0]
