@@ -8,7 +8,8 @@ lab.read("clicks")              # a pandas DataFrame
 
 This package exports the entry point (`connect`, `Lab`), the errors a learner can act on,
 and the modules lessons use as ``labkit.<name>``: `checks` (exercise checks), `events`
-(event generators) and `replication` (lesson 04b's three brokers). What runs where lives in
+(event generators), `progress` (the exercises passed: the course map) and `replication`
+(lesson 04b's three brokers). What runs where lives in
 :mod:`labkit.runtime`; each lesson's widgets in :mod:`labkit.panels`.
 """
 
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import BrokerUnavailable, LabError, UnknownTopic
 
 if TYPE_CHECKING:
-    from . import checks, events, replication
+    from . import checks, events, progress, replication
     from .lab import Lab, connect
 
 #: Loaded on first use (PEP 562): `import labkit` stays light for the lab's own small
 #: processes (the Web UI's front door, the CLI), which need none of pandas or kafka-python.
-_LAZY = {"checks": "checks", "events": "events", "replication": "replication", "Lab": "lab", "connect": "lab"}
+_LAZY = {"checks": "checks", "events": "events", "progress": "progress", "replication": "replication"}
+_LAZY.update(Lab="lab", connect="lab")
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "checks",
     "events",
+    "progress",
     "replication",
     "BrokerUnavailable",
     "Lab",

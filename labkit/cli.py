@@ -137,6 +137,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
             print("labkit: JupyterLab stopped. Kafka and Flink keep running; `labkit down` stops them.")
 
 
+def cmd_progress(args: argparse.Namespace) -> int:
+    """The course map: each lesson, its exercises passed (remembered in LABKIT_HOME)."""
+    from .progress import summary  # here: it loads pandas, `down` needs none
+
+    print(summary())
+    return 0
+
+
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
@@ -176,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("doctor", help="check Java, the jar lock, ports, Kafka, Flink and a round trip")
     p.add_argument("--quick", action="store_true", help="skip the Flink round trip")
     p.set_defaults(fn=cmd_doctor)
+    sub.add_parser("progress", help="the course map: the lessons whose exercises you passed").set_defaults(
+        fn=cmd_progress
+    )
     p = sub.add_parser("lab", help="up + JupyterLab on notebooks/")
     p.add_argument("--port", type=int, default=8888)
     p.add_argument("--notebooks", help="folder to open (default: the project's notebooks/)")

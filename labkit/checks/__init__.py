@@ -18,6 +18,7 @@ To add a lesson's check: a module ``lesson_NN.py`` with ``lesson_NN_<what>(lab, 
 
 from __future__ import annotations
 
+from ..progress import remembered
 from .lesson_00 import LESSON_00_TASKS, lesson_00_roles, lesson_00_trip
 from .lesson_01 import lesson_01_produce
 from .lesson_02 import lesson_02_order
@@ -31,6 +32,23 @@ from .lesson_08 import LESSON_08_RESTARTS, lesson_08_exactly_once
 from .lesson_09 import LESSON_09_ALERTS, LESSON_09_CASES, T09, lesson_09_rows, lesson_09_two_tiny
 from .lesson_10 import LESSON_10_TOOLS, lesson_10_tools, lesson_10_windows
 from .result import Result, failed, passed
+
+# A check that passes is remembered (labkit.progress): `labkit progress` shows the course map.
+lesson_00_roles = remembered(lesson_00_roles)
+lesson_00_trip = remembered(lesson_00_trip)
+lesson_01_produce = remembered(lesson_01_produce)
+lesson_02_order = remembered(lesson_02_order)
+lesson_03_lag = remembered(lesson_03_lag)
+lesson_03_catch_up = remembered(lesson_03_catch_up)
+lesson_04_since = remembered(lesson_04_since)
+lesson_04b_durable = remembered(lesson_04b_durable)
+lesson_05_filter = remembered(lesson_05_filter)
+lesson_06_hop = remembered(lesson_06_hop)
+lesson_07_bound = remembered(lesson_07_bound)
+lesson_08_exactly_once = remembered(lesson_08_exactly_once)
+lesson_09_two_tiny = remembered(lesson_09_two_tiny)
+lesson_10_tools = remembered(lesson_10_tools)
+lesson_10_windows = remembered(lesson_10_windows)
 
 __all__ = [
     "Result",
