@@ -9,18 +9,16 @@ JupyterLab's "Shut Down Kernel" does - gracefully, so the kernel's exit handlers
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 from jupyter_client.manager import KernelManager
 
+from labkit.kernels import kernel_env
+
 
 def clean_env() -> dict[str, str]:
     """The suite's environment (its lab) without this process's PyFlink client settings."""
-    dropped = ("JVM_ARGS", "_python_worker_execution_mode")
-    return {
-        k: v for k, v in os.environ.items() if k not in dropped and not k.startswith(("FLINK_", "PYFLINK_"))
-    }
+    return kernel_env()
 
 
 class Kernel:

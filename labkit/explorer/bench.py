@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..kafka import closing
+from ..kernels import started_kernel
 from ..waiting import wait_for
 from .cluster import snapshot
 from .messages import MessageBrowser
@@ -112,31 +112,18 @@ def idle_kernel_cpu(lab: Lab, sql: str) -> dict[str, Any]:
     """A real kernel shows an explorer and the job view of ``sql``'s job (an INSERT reading
     a topic nobody writes to) while nothing happens: its CPU, as % of one core."""
     import psutil
-    from jupyter_client.manager import KernelManager
 
-    dropped = ("JVM_ARGS", "_python_worker_execution_mode")
-    env = {
-        k: v for k, v in os.environ.items() if k not in dropped and not k.startswith(("FLINK_", "PYFLINK_"))
-    }
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(env=env)
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=120)
+    with started_kernel() as (manager, client):
         quiet = lambda msg: None  # noqa: E731 - the cells' outputs are not wanted here
         run = lambda code: client.execute_interactive(code, timeout=180, output_hook=quiet)  # noqa: E731
         reply = run(KERNEL_SETUP.format(sql=sql))
         assert reply["content"]["status"] == "ok", reply["content"]
-        kernel = psutil.Process(manager.provisioner.process.pid)  # type: ignore[union-attr]
+        kernel = psutil.Process(manager.provisioner.process.pid)
         wait_for(lambda: run(KERNEL_CHECK)["content"]["status"] == "ok", "the panels' first refreshes", 60)
         before, t0 = kernel.cpu_times(), time.monotonic()
         time.sleep(IDLE_SECONDS)  # the measurement itself: the kernel is left alone meanwhile
         after, elapsed = kernel.cpu_times(), time.monotonic() - t0
         run(KERNEL_STOP)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=False)
     used = (after.user + after.system) - (before.user + before.system)
     return {"cpu_percent": 100 * used / elapsed, "seconds": elapsed}
 

@@ -96,24 +96,12 @@ live.stop()
 def continuous_in_kernel(lab: Lab) -> dict[str, Any]:
     """A continuous GROUP BY in a real kernel while this process sends it EVENTS_PER_S events
     a second for SECONDS s and sends the kernel a ``1+1`` cell every 0.25 s."""
-    import os
-
-    from jupyter_client.manager import KernelManager
-
     from .. import events
+    from ..kernels import started_kernel
 
     topic = lab.create_topic("bench-sql-live", partitions=1, replace=True)
     sent = [{"user_id": f"u{i % KEYS}", "page": "/"} for i in range(EVENTS_PER_S * SECONDS)]
-    dropped = ("JVM_ARGS", "_python_worker_execution_mode")
-    env = {
-        k: v for k, v in os.environ.items() if k not in dropped and not k.startswith(("FLINK_", "PYFLINK_"))
-    }
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(env=env)
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=120)
+    with started_kernel() as (_, client):
         quiet = lambda msg: None  # noqa: E731 - the cells' outputs are not wanted here
         run = lambda code, timeout=180: client.execute_interactive(code, timeout=timeout, output_hook=quiet)  # noqa: E731
         assert run(KERNEL_SETUP)["content"]["status"] == "ok"
@@ -139,9 +127,6 @@ def continuous_in_kernel(lab: Lab) -> dict[str, Any]:
         client.execute_interactive(KERNEL_RESULT.format(n=len(sent)), timeout=180, output_hook=hook)
         result = json.loads("".join(printed).split("RESULT ", 1)[1])
         elapsed = time.perf_counter() - t0
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=False)
     truth: dict[str, int] = {}
     for event in sent:
         truth[event["user_id"]] = truth.get(event["user_id"], 0) + 1

@@ -37,6 +37,7 @@ from labkit.flink.owners import (
     owner,
     sinks,
 )
+from labkit.kernels import kernel_env
 
 ME = os.getpid()
 MY_START = psutil.Process(ME).create_time()
@@ -213,9 +214,7 @@ def slots_free(lab: labkit.Lab) -> int:
 def clean_env() -> dict[str, str]:
     """This process's environment (the suite's lab) without its PyFlink client's settings:
     the kernel starts a client JVM of its own, with its own log folder."""
-    dropped = ("JVM_ARGS", "_python_worker_execution_mode")
-    keep = lambda k: k not in dropped and not k.startswith(("FLINK_", "PYFLINK_"))  # noqa: E731
-    return {k: v for k, v in os.environ.items() if keep(k)}
+    return kernel_env()
 
 
 @contextlib.contextmanager
