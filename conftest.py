@@ -62,3 +62,31 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     os.environ.clear()
     os.environ.update(_CLEAN_ENVIRONMENT)
     os.environ.update(kept)
+
+
+_LESSON_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each notebook's time under nbval (kernel start and every cell): the run time
+    `labkit.course` puts in a lesson's estimate, measured in every full run."""
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        name = os.path.basename(path).removesuffix(".ipynb")
+        _LESSON_SECONDS[name] = _LESSON_SECONDS.get(name, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per lesson with its time under nbval, also written to
+    .labkit/lesson-seconds.json (what `scripts/course_table.py --times` reads)."""
+    if not _LESSON_SECONDS:
+        return
+    import json
+    from pathlib import Path
+
+    terminalreporter.section("lesson run times (nbval: kernel start + every cell)")
+    for name, seconds in sorted(_LESSON_SECONDS.items()):
+        terminalreporter.write_line(f"{name:40} {seconds:6.1f} s")
+    out = Path(__file__).parent / ".labkit" / "lesson-seconds.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({k: round(v, 1) for k, v in sorted(_LESSON_SECONDS.items())}, indent=1))

@@ -9,7 +9,8 @@ lab.read("clicks")              # a pandas DataFrame
 This package exports the entry point (`connect`, `Lab`), the errors a learner can act on,
 and the modules lessons use as ``labkit.<name>``: `checks` (exercise checks), `events`
 (event generators), `progress` (the exercises passed: the course map) and `replication`
-(lesson 04b's three brokers). What runs where lives in
+(lesson 04b's three brokers), and `predict` (a learner's guess, locked in before the cell that
+shows the answer). What runs where lives in
 :mod:`labkit.runtime`; each lesson's widgets in :mod:`labkit.panels`.
 """
 
@@ -23,11 +24,12 @@ from .errors import BrokerUnavailable, LabError, UnknownTopic
 if TYPE_CHECKING:
     from . import checks, events, progress, replication
     from .lab import Lab, connect
+    from .panels.predict import predict
 
 #: Loaded on first use (PEP 562): `import labkit` stays light for the lab's own small
 #: processes (the Web UI's front door, the CLI), which need none of pandas or kafka-python.
 _LAZY = {"checks": "checks", "events": "events", "progress": "progress", "replication": "replication"}
-_LAZY.update(Lab="lab", connect="lab")
+_LAZY.update(Lab="lab", connect="lab", predict="panels.predict")
 
 
 def __getattr__(name: str) -> Any:
@@ -57,5 +59,6 @@ __all__ = [
     "LabError",
     "UnknownTopic",
     "connect",
+    "predict",
     "__version__",
 ]
