@@ -98,29 +98,46 @@ def titles(notebooks: Path | None = None) -> dict[str, str]:
 
 
 def course_map(notebooks: Path | None = None) -> pd.DataFrame:
-    """One row per lesson: its title, the exercises passed of its total, and done or not."""
+    """One row per lesson (`labkit.course`): its title, core or optional, its estimated time,
+    the exercises passed of its total, and done or not (a lesson with no exercise: "-")."""
+    from . import course  # here: course reads this module's EXERCISES
+
     done, names = passed(), titles(notebooks)
+    try:
+        sizes = course.sizes(notebooks)
+    except (OSError, ValueError):
+        sizes = {}  # no notebooks beside this install: the map without times
     rows = []
-    for lesson, checks in EXERCISES.items():
+    for each in course.LESSONS:
+        checks = EXERCISES.get(each.number, ())
         n = sum(c in done for c in checks)
+        size = sizes.get(each.number)
+        minutes = (size.core_min if each.core else size.optional_min) if size else 0.0
         rows.append(
             {
-                "lesson": lesson,
-                "title": names.get(lesson, ""),
-                "exercises": f"{n}/{len(checks)}",
-                "done": n == len(checks),
+                "lesson": each.number,
+                "title": names.get(each.number, ""),
+                "path": "core" if each.core else "optional",
+                "time": course.hours(minutes) if size else "",
+                "exercises": f"{n}/{len(checks)}" if checks else "-",
+                "done": (n == len(checks)) if checks else None,
             }
         )
     return pd.DataFrame(rows)
+
+
+MARKS = {True: "[x]", False: "[ ]", None: "   "}  # done, not yet, no exercise
 
 
 def summary(notebooks: Path | None = None) -> str:
     """The course map as text (what ``labkit progress`` prints)."""
     table = course_map(notebooks)
     lines = [
-        f"{'[x]' if row.done else '[ ]'} {row.lesson:<4} {row.exercises:>4}  {row.title}"
+        f"{MARKS[row.done]} {row.lesson:<4} {row.exercises:>4}  {row.path:<8} {row.time:>8}  {row.title}"
         for row in table.itertuples()
     ]
-    finished = int(table.done.sum())
+    graded = table[table.done.notna()]
+    finished = int(graded.done.astype(bool).sum())
     where = folder()
-    return "\n".join([*lines, f"{finished} of {len(table)} lessons done (remembered in {where})"])
+    footer = f"{finished} of {len(graded)} lessons with exercises done (remembered in {where})"
+    return "\n".join([*lines, footer])

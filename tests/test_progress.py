@@ -26,7 +26,7 @@ def test_a_passed_check_is_remembered_and_a_failed_one_is_not(home):
     assert list(progress.passed()) == ["lesson_10_tools"]
     assert (home / "progress" / "lesson_10_tools.json").is_file()
     row = progress.course_map().set_index("lesson").loc["10"]
-    assert (row.exercises, row.done) == ("1/2", False)
+    assert (row.exercises, row.done, row.path) == ("1/2", False, "core")
     assert row.title.startswith("Kafka Streams vs Flink")
 
 
@@ -37,10 +37,11 @@ def test_labkit_progress_prints_the_course_map(home):
     command = [sys.executable, "-m", "labkit.cli", "progress"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert "[x] 05    1/1  Flink's first job" in lines[6]
-    assert lines[7].startswith("[ ] 06    0/1")
-    assert lines[-1].startswith("1 of 12 lessons done")
+    lines = {line[4:8].strip(): line for line in out.stdout.splitlines()[:-1]}
+    assert lines["05"].startswith("[x] 05    1/1  core") and "Flink's first job" in lines["05"]
+    assert lines["06"].startswith("[ ] 06    0/1  core")
+    assert lines["04c"].startswith("    04c     -  optional")  # no exercise: nothing to tick
+    assert out.stdout.splitlines()[-1].startswith("1 of 12 lessons with exercises done")
 
 
 def test_every_exercise_check_is_on_the_map_and_remembered():

@@ -69,8 +69,12 @@ class Prediction(Panel):
         self.status = w.HTML("<i>Pick your answer, then lock it in before you run the next cell.</i>")
         self.result = w.HTML("")
         self.widget = w.VBox(
-            [w.HTML(f"<b>Predict:</b> {html.escape(question)}"), w.HBox([self.input, self.lock_button]),
-             self.status, self.result]
+            [
+                w.HTML(f"<b>Predict:</b> {html.escape(question)}"),
+                w.HBox([self.input, self.lock_button]),
+                self.status,
+                self.result,
+            ]
         )
 
     def lock(self) -> Any:
@@ -85,7 +89,9 @@ class Prediction(Panel):
             return None
         self.locked = float(value) if self.number else value
         self.input.disabled = self.lock_button.disabled = True
-        self.status.value = f"{OK} Locked in: <b>{html.escape(self._show(self.locked))}</b>. Now run the next cell."
+        self.status.value = (
+            f"{OK} Locked in: <b>{html.escape(self._show(self.locked))}</b>. Now run the next cell."
+        )
         return self.locked
 
     def _problem(self, value: Any) -> str:

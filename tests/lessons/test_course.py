@@ -40,7 +40,9 @@ def test_readme_table_and_where_lines_are_what_the_notebooks_hold() -> None:
     sizes = course.sizes(NOTEBOOKS)
     for each in course.LESSONS:
         first = course.source(course.load(each, NOTEBOOKS)["cells"][0])
-        assert course.where_line(each, sizes) in first.splitlines(), f"{each.file}: run scripts/course_table.py --write"
+        assert course.where_line(each, sizes) in first.splitlines(), (
+            f"{each.file}: run scripts/course_table.py --write"
+        )
 
 
 def test_core_path_fits_six_hours_and_flink_starts_within_two_and_a_half() -> None:
@@ -63,7 +65,9 @@ def test_proofs_are_out_of_the_way(each: course.Lesson) -> None:
             problems.append(f"cell {i} drives a widget or holds {asserts} asserts: tag it {course.PROOF!r}")
         if course.hidden(cell):
             if not tagged or not src.lstrip().startswith("#"):
-                problems.append(f"cell {i} is collapsed: tag it {course.PROOF!r}, first line a comment saying what it checks")
+                problems.append(
+                    f"cell {i} is collapsed: tag it {course.PROOF!r}, first line a comment on what it checks"
+                )
             continue
         visible_proofs += tagged
         if course.code_lines(cell) > course.MAX_VISIBLE_LINES and "subject" not in course.tags(cell):
@@ -73,8 +77,11 @@ def test_proofs_are_out_of_the_way(each: course.Lesson) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("each", [x for x in course.LESSONS if x.core and x.part != "Start" and x.number != "11"],
-                         ids=lambda x: x.number)
+@pytest.mark.parametrize(
+    "each",
+    [x for x in course.LESSONS if x.core and x.part != "Start" and x.number != "11"],
+    ids=lambda x: x.number,
+)
 def test_each_core_lesson_asks_a_prediction_before_it_shows(each: course.Lesson) -> None:
     """At least one `predict(...)` whose `reveal(...)` comes in a later cell."""
     sources = [course.source(c) for c in course.load(each, NOTEBOOKS)["cells"] if c["cell_type"] == "code"]
@@ -89,8 +96,18 @@ def test_estimate_counts_text_code_run_time_and_exercises(tmp_path: Path) -> Non
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "docs").mkdir()
     md = {"cell_type": "markdown", "metadata": {}, "source": "# 99 · Test\n\n" + "word " * 298}
-    code = {"cell_type": "code", "metadata": {}, "source": "x = 1\n\n" * 12, "outputs": [], "execution_count": None}
-    proof = {**code, "metadata": {"tags": ["proof"], "jupyter": {"source_hidden": True}}, "source": "# checks\n" * 50}
+    code = {
+        "cell_type": "code",
+        "metadata": {},
+        "source": "x = 1\n\n" * 12,
+        "outputs": [],
+        "execution_count": None,
+    }
+    proof = {
+        **code,
+        "metadata": {"tags": ["proof"], "jupyter": {"source_hidden": True}},
+        "source": "# checks\n" * 50,
+    }
     optional = {"cell_type": "markdown", "metadata": {}, "source": "## Optional: deeper\n\n" + "word " * 148}
     nb = {"cells": [md, code, proof, optional, code], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (tmp_path / "notebooks" / "99_test.ipynb").write_text(json.dumps(nb))
