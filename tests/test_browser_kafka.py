@@ -11,20 +11,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_browser import STDERR_OUTPUT, jupyter, open_and_run_all, page, screenshot  # noqa: F401
+from test_browser import jupyter, page, run_all_clean, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
 STATUS = ".widget-html:has-text('read back from')"
 GROUP_STATUS = ".widget-html:has-text('consumer(s) in group')"
-NOT_YET = ".jp-OutputArea-output b:text-is('Not yet')"  # the check's verdict, not the lesson text
 
 
 def test_lesson_01_stream_panel_updates_live_in_the_browser(page, jupyter):  # noqa: F811
-    open_and_run_all(page, jupyter, "01_events.ipynb")
-    page.locator(NOT_YET).first.wait_for(timeout=300_000)  # the exercise check ran
-    assert page.locator(STDERR_OUTPUT).count() == 0
+    run_all_clean(page, jupyter, "01_events.ipynb")
 
     status = page.locator(STATUS).first
     status.scroll_into_view_if_needed()
@@ -58,9 +55,7 @@ def _processed(text: str) -> int:
 def test_lesson_03_add_consumer_from_the_browser(page, jupyter):  # noqa: F811
     # textContent, not innerText: JupyterLab renders far-away cells lazily (CSS
     # content-visibility), and the innerText of a cell that is not rendered is empty
-    open_and_run_all(page, jupyter, "03_consumer_groups.ipynb")
-    page.locator(NOT_YET).nth(1).wait_for(timeout=300_000)  # the exercise's second check: all cells ran
-    assert page.locator(STDERR_OUTPUT).count() == 0
+    run_all_clean(page, jupyter, "03_consumer_groups.ipynb")
     status = page.locator(GROUP_STATUS).first
     status.scroll_into_view_if_needed()
     processed_before = _processed(status.text_content())  # what the notebook's own consumers did
