@@ -4,14 +4,22 @@
 app -> Kafka -> Flink -> Kafka -> notebook and shows how long the trip took. The Flink job
 that does the middle hop is started by the notebook (so the learner sees its SQL); the
 panel only sends to ``send_topic`` and waits on ``receive_topic``.
+
+`two_questions` sets one of those trips beside the memory trick: what Kafka did with the event
+("Where does the data go?") and what Flink did ("What should we do with the data?"), each
+read from the topics, where both are "real-time" and both deal in streams.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from kafka import TopicPartition
@@ -86,11 +94,8 @@ class HealthPanel(Panel):
         with closing(self.lab.reader(self.receive_topic, start="end")) as consumer:
             self.result.value = f"sent <code>{trip_id}</code>, waiting for Flink..."
             sent = time.time()
-            self.lab.produce(
-                self.send_topic,
-                [{"id": trip_id, "message": self.message.value, "sent_ms": int(sent * 1000)}],
-                key="id",
-            )
+            event = {"id": trip_id, "message": self.message.value, "sent_ms": int(sent * 1000)}
+            self.lab.produce(self.send_topic, [event], key="id")
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 for records in consumer.poll(50).values():
@@ -98,6 +103,7 @@ class HealthPanel(Panel):
                         if isinstance(r.value, dict) and r.value.get("id") == trip_id:
                             trip = {
                                 "id": trip_id,
+                                "sent": event,
                                 "latency_s": round(time.time() - sent, 3),
                                 "answer": r.value,
                             }
@@ -134,3 +140,97 @@ class HealthPanel(Panel):
         fig.tight_layout()
         trips_ms = [round(t["latency_s"] * 1000) for t in self.trips]
         render(fig, self.plot, f"latency of each trip (ms): {trips_ms}")
+
+
+#: Columns `Lab.read` adds to an event's own fields.
+_METADATA = ("partition", "offset", "timestamp", "key", "headers")
+
+
+@dataclass
+class TwoQuestions:
+    """What Kafka and what Flink did with one event of a trip, read back from the topics
+    (`two_questions`). Shows itself as a table: the same field, different jobs."""
+
+    event_id: str
+    trip_ms: float
+    send_topic: str
+    receive_topic: str
+    partition: int
+    offset: int
+    stored: dict[str, Any]  # the event as Kafka holds it (its own fields)
+    kafka_kept_it_as_sent: bool  # stored == what the app sent: Kafka computed nothing
+    answer_offset: int
+    flink_made: str  # the value Flink worked out
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        ms = f"{self.trip_ms:.0f} ms"
+        stored = html.escape(json.dumps(self.stored))
+        kept = "exactly as sent" if self.kafka_kept_it_as_sent else "CHANGED (not as sent)"
+        return [
+            (
+                "real-time?",
+                f"yes: it handed this event on within the {ms} trip - twice (to Flink, then Flink's result "
+                "to this notebook)",
+                f"yes: it worked out its answer within the same {ms}",
+            ),
+            (
+                "streams?",
+                f"yes: it stores the streams <code>{self.send_topic}</code> and "
+                f"<code>{self.receive_topic}</code>",
+                "yes: the job reads one stream and writes another",
+            ),
+            (
+                "its question, for this event",
+                f"<i>Where does the data go?</i> Into <code>{self.send_topic}</code>, partition "
+                f"{self.partition}, offset {self.offset}, {kept}: <code>{stored}</code>; from there to the "
+                f"Flink job; Flink's result into <code>{self.receive_topic}</code>, offset "
+                f"{self.answer_offset}",
+                f"<i>What should we do with the data?</i> What the job's SELECT says: it worked out "
+                f"<code>shout = {html.escape(repr(self.flink_made))}</code>, a value that was nowhere before",
+            ),
+            (
+                "after the trip",
+                f"still holds the event: read back from <code>{self.send_topic}</code> just now, after Flink "
+                "read it (reading removes nothing); any app can read it again, now or tomorrow",
+                "keeps no copy of either: the job waits for the next event",
+            ),
+        ]
+
+    def _repr_html_(self) -> str:
+        head = "<tr><th></th><th>Kafka, <i>moving</i> data</th><th>Flink, <i>processing</i> data</th></tr>"
+        body = "".join(
+            f"<tr><td><b>{what}</b></td><td style='text-align:left'>{kafka}</td>"
+            f"<td style='text-align:left'>{flink}</td></tr>"
+            for what, kafka, flink in self.rows()
+        )
+        return f"<table>{head}{body}</table><p>Same field, same event, different jobs.</p>"
+
+    def __repr__(self) -> str:
+        def text(cell: str) -> str:
+            return html.unescape(re.sub(r"<[^>]+>", "", cell))
+
+        return "\n".join(f"{what}\n  Kafka: {text(k)}\n  Flink: {text(f)}" for what, k, f in self.rows())
+
+
+def two_questions(lab: Lab, trip: dict, send_topic: str, receive_topic: str) -> TwoQuestions:
+    """One trip of `HealthPanel` (``panel.trips[i]``), set beside the memory trick: where
+    Kafka put the event and whether it kept it as the app sent it, and what Flink worked out
+    from it - both read from the topics now, not from the panel's memory."""
+    sent_rows = lab.read(send_topic)
+    mine = sent_rows[sent_rows["id"] == trip["id"]].iloc[-1]
+    out = lab.read(receive_topic)
+    answer = out[out["id"] == trip["id"]].iloc[-1]
+    stored = {k: v.item() if hasattr(v, "item") else v for k, v in mine.items() if k not in _METADATA}
+    stored = {k: v for k, v in stored.items() if not (isinstance(v, float) and v != v)}  # NaN: not its field
+    return TwoQuestions(
+        event_id=trip["id"],
+        trip_ms=trip["latency_s"] * 1000,
+        send_topic=send_topic,
+        receive_topic=receive_topic,
+        partition=int(mine["partition"]),
+        offset=int(mine["offset"]),
+        stored=stored,
+        kafka_kept_it_as_sent=stored == trip["sent"] and mine["key"] == trip["id"],
+        answer_offset=int(answer["offset"]),
+        flink_made=str(answer["shout"]),
+    )

@@ -3,8 +3,9 @@
 * `LanesPanel`: send events to a topic with N partitions and watch each partition's log
   grow, one lane per partition and one box per event (colour = key).
 * `SkewPanel`: how evenly do keys spread over partitions, when a few keys are popular?
+* `read_as_delivered`: events in the order a consumer of every partition gets them.
 
-Both recreate their topic on each Send and keep what they saw (``lanes``, ``loads``) in
+The two panels recreate their topic on each Send and keep what they saw (``lanes``, ``loads``) in
 plain attributes for cells and tests.
 """
 
@@ -20,6 +21,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import events
 from ..kafka import closing
+from ..waiting import wait_for
 from .base import Panel, new_figure, render
 
 if TYPE_CHECKING:
@@ -228,3 +230,27 @@ class SkewPanel(Panel):
         ax.title.set_fontsize(9)
         fig.tight_layout()
         render(fig, self.plot, f"load per partition: {self.loads}")
+
+
+def read_as_delivered(
+    lab: Lab, topic: str, n: int, timeout: float = 30.0
+) -> list[tuple[int, str | None, Any]]:
+    """``(partition, key, value["seq"])`` of the first ``n`` events of ``topic`` in the order
+    a `KafkaConsumer` assigned every partition delivers them (lesson 02, section 4): the
+    calls of lesson 01, in a loop until ``n`` have come (a `LabError` after ``timeout`` s)::
+
+        consumer = lab.reader(topic)            # every partition, from the beginning
+        while fewer than n:
+            for records in consumer.poll(timeout_ms=500).values():
+                arrived += [(r.partition, r.key, r.value["seq"]) for r in records]
+    """
+    arrived: list[tuple[int, str | None, Any]] = []
+    with closing(lab.reader(topic)) as consumer:
+
+        def got_all() -> bool:
+            for records in consumer.poll(timeout_ms=500).values():
+                arrived.extend((r.partition, r.key, r.value["seq"]) for r in records)
+            return len(arrived) >= n
+
+        wait_for(got_all, f"{n} events of {topic!r}", timeout=timeout, every=0)
+    return arrived[:n]

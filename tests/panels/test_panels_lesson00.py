@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labkit.panels.lesson00 import HealthPanel
+from labkit.panels.lesson00 import HealthPanel, two_questions
 
 
 def test_clicking_send_round_trips_an_event_through_flink(lab, topic):
@@ -22,6 +22,13 @@ def test_clicking_send_round_trips_an_event_through_flink(lab, topic):
         assert "end to end" in panel.result.value
         # the refresh after the trip counts the event now stored in the topic
         assert f"<code>{src}</code></td><td>1</td>" in panel.topics.value
+        # the same trip beside the memory trick, read back from both topics
+        seen = two_questions(lab, panel.trips[0], src, dst)
+        assert seen.kafka_kept_it_as_sent and seen.stored == panel.trips[0]["sent"]
+        assert (seen.partition, seen.offset, seen.answer_offset, seen.flink_made) == (0, 0, 0, "ABC")
+        shown = seen._repr_html_()
+        assert "Where does the data go?" in shown and "What should we do with the data?" in shown
+        assert "exactly as sent" in repr(seen) and "<code>" not in repr(seen)
     finally:
         lab.stop_jobs()
 

@@ -3,7 +3,7 @@ on the real broker."""
 
 from __future__ import annotations
 
-from labkit.panels.lesson02 import LanesPanel, SkewPanel
+from labkit.panels.lesson02 import LanesPanel, SkewPanel, read_as_delivered
 
 
 def test_lanes_panel_keeps_each_key_in_one_lane(lab, topic, shows_picture):
@@ -33,3 +33,13 @@ def test_skew_panel_measures_partition_load(lab, topic, shows_picture):
     panel.send_button.click()
     assert sum(panel.loads.values()) == 300 and panel.imbalance < 1.5
     assert shows_picture(panel.plot)
+
+
+def test_read_as_delivered_keeps_each_partition_in_order(lab, topic):
+    name = topic("l02order", partitions=3)
+    lab.produce(name, [{"seq": i, "user": f"u{i % 5}"} for i in range(60)], key="user")
+    arrived = read_as_delivered(lab, name, 60)
+    assert sorted(seq for _, _, seq in arrived) == list(range(60))  # each event once
+    for p in {p for p, _, _ in arrived}:
+        seqs = [s for q, _, s in arrived if q == p]
+        assert seqs == sorted(seqs)  # a partition arrives in the order it was written

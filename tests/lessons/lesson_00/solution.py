@@ -11,15 +11,26 @@ from labkit.checks import LESSON_00_TASKS
 roles = dict(LESSON_00_TASKS)
 
 
-def trip(lab, send_topic: str = "l00-hello-in", receive_topic: str = "l00-hello-out") -> tuple[dict, str]:
-    """Part 2: send an event to Kafka, read Flink's answer back from Kafka."""
-    my_event = {"id": uuid.uuid4().hex[:8], "message": "my first event", "sent_ms": int(time.time() * 1000)}
-    lab.produce(send_topic, [my_event], key="id")
-    deadline = time.monotonic() + 60
-    while True:  # Flink answers within moments; the first event may wait for the job to start
-        answers = lab.read(receive_topic)
-        mine = answers[answers["id"] == my_event["id"]] if "id" in answers else answers
-        if not mine.empty or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    return my_event, mine["shout"].iloc[0]
+def my_event() -> dict:
+    """Part 2: the learner's own event (an id of their choice, a message)."""
+    return {"id": uuid.uuid4().hex[:8], "message": "my first event", "sent_ms": int(time.time() * 1000)}
+
+
+def send(lab, event: dict, send_topic: str = "l00-hello-in") -> None:
+    """Part 2: be the app - send the event to Kafka."""
+    lab.produce(send_topic, [event], key="id")
+
+
+def flinks_answer(lab):
+    """Part 2: the function the learner writes - Flink's answer for an id, read back from Kafka."""
+
+    def answer(topic: str, event_id: str) -> str:
+        out = lab.read(topic)
+        return out[out["id"] == event_id]["shout"].iloc[-1]
+
+    return answer
+
+
+def wrong_upper(event: dict):
+    """What the old exercise let pass: work Flink's answer out in Python, never reading Kafka."""
+    return lambda topic, event_id: event["message"].upper()
