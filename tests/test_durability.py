@@ -1,6 +1,7 @@
-"""Lesson 04's durability machinery on the suite's real Kafka: a broker restart keeps every
-event (and leaves the lab as usable as before), retention deletes whole old segments,
-compaction keeps the latest value per key, the lesson's waits; plus the clear errors.
+"""Lessons 04 and 04c's durability machinery on the suite's real Kafka: a broker restart
+keeps every event (and leaves the lab as usable as before), lesson 04's poll loop reads to
+the log end, retention deletes whole old segments, compaction keeps the latest value per
+key, the lessons' waits; plus the clear errors.
 (The retention and compaction pictures: tests/panels/test_panels_lesson04.py.)"""
 
 from __future__ import annotations
@@ -99,3 +100,43 @@ def test_wait_for_names_what_it_waited_for():
     began = time.monotonic()
     assert wait_for(lambda: True, "nothing")
     assert time.monotonic() - began < 0.1
+
+
+def test_consume_until_end_reads_every_partition_to_its_log_end(lab, topic):
+    """Lesson 04's poll loop: an assigned reader from the beginning, then from an offset,
+    and a subscribed group consumer (which first waits for its assignment)."""
+    name = topic("until-end", partitions=3)
+    lab.produce(name, [{"n": i, "k": i % 5} for i in range(60)], key="k")
+    seen: list[int] = []
+    reader = lab.reader(name)
+    try:
+        assert durability.consume_until_end(reader, lambda v: seen.append(v["n"])) == 60
+        assert sorted(seen) == list(range(60))
+        for tp in reader.assignment():
+            reader.seek(tp, 5)
+        ends = lab.end_offsets(name)
+        from_5 = durability.consume_until_end(reader, lambda v: None)
+        assert from_5 == sum(max(0, e - 5) for e in ends.values())
+    finally:
+        reader.close()
+    group = f"{name}-g"
+    member = lab.consumer(name, group_id=group, enable_auto_commit=False)
+    try:
+        assert durability.consume_until_end(member, lambda v: None) == 60  # the lab's "earliest"
+        member.commit()
+    finally:
+        member.close()
+    assert durability.committed(lab, group, name) == ends  # every partition committed at its end
+    assert durability.committed(lab, f"{name}-never", name) == {0: None, 1: None, 2: None}
+    lab.delete_groups(group)
+
+
+def test_consume_until_end_names_what_it_waited_for(lab, topic):
+    name = topic("until-end-late")
+    lab.produce(name, [{"n": 1}])
+    reader = lab.reader(name)
+    try:
+        with pytest.raises(LabError, match="not yet to the log end"):
+            durability.consume_until_end(reader, lambda v: None, timeout=0)  # no time at all
+    finally:
+        reader.close()

@@ -7,11 +7,15 @@ then catch it up"), against the real group's state on the broker.
 - `lesson_03_lag` checks part 1 (the cell ``checks.lesson_03_lag(lab, my_lag)``): the lag
   per partition, compared with what the broker says now.
 - `lesson_03_catch_up` checks part 2 (the cell ``checks.lesson_03_catch_up(lab,
-  processed)``): the group's lag is 0 and the learner processed exactly the events left.
+  processed)``): ``processed`` is the list of records the learner's consumer processed,
+  checked against Kafka itself (each record as the broker stores it, together exactly the
+  events after the group's commits) and the group's committed offsets now at the log end.
+  A count typed in does not pass.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from kafka import TopicPartition
@@ -115,50 +119,115 @@ def lesson_03_lag(lab: Lab, answer: Any, *, topic: str = "l03-exercise", group: 
             hint = "That is the committed offset: lag = log end offset - committed offset."
         else:
             hint = "Lag = log end offset - committed offset, asked of the broker now. " + ask
-        return failed(f"Partition {p}: you said {got[p]!r}, the broker says the lag is {want[p]}.", hint)
+        return failed(f"Partition {p}: you said {got[p]!r}; that is not the lag the broker has now.", hint)
     return passed(f"Lag {want}: {sum(want.values())} events the group has not processed, as the broker says.")
+
+
+def _stored(lab: Lab, topic: str, ends: dict[int, int]) -> dict[tuple[int, int], tuple[Any, Any]]:
+    """What Kafka stores in ``topic`` up to ``ends``: (partition, offset) -> (key, value),
+    decoded as the learner's `lab.consumer` decodes them (read by a consumer in no group)."""
+    stored: dict[tuple[int, int], tuple[Any, Any]] = {}
+    with closing(lab.reader(topic)) as reader:  # no group: it changes nobody's position
+        deadline = time.monotonic() + 30
+        while any(reader.position(tp) < ends[tp.partition] for tp in reader.assignment()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic!r} to check the records took more than 30 s")
+            for records in reader.poll(timeout_ms=200).values():
+                stored.update({(r.partition, r.offset): (r.key, r.value) for r in records})
+    return stored
+
+
+def _is_record(item: Any) -> bool:
+    return all(hasattr(item, a) for a in ("topic", "partition", "offset", "key", "value"))
 
 
 def lesson_03_catch_up(
     lab: Lab, processed: Any, *, topic: str = "l03-exercise", group: str = "l03-orders"
 ) -> Result:
-    """Exercise 03, part 2: a consumer of ``group`` processed ``processed`` events, from
-    the group's committed offsets to the log end, and committed: lag 0, nothing repeated."""
+    """Exercise 03, part 2: ``processed`` = the records a consumer of ``group`` processed
+    (what its polls returned), from the group's committed offsets to the log end, then
+    committed.
+
+    Checked against Kafka, not against a count: every record must be what the broker
+    stores at its partition and offset, together exactly the events the stopped service
+    had left (none it had done, none twice, none skipped), and the group's committed
+    offsets, asked of the broker, must now be at the log end (lag 0).
+    """
     ends, committed, starts = _state(lab, topic, group)
     left = _lag(ends, committed, starts)
-    expected = _left(ends, starts)
-    if not isinstance(processed, int) or isinstance(processed, bool):
-        return failed("processed should be a whole number.", "Count the records your polls returned.")
-    if sum(left.values()) == expected:
-        if processed == 0:
-            return failed(
-                f"Group {group!r} still has lag {left}.",
-                f"Start a consumer in the group: lab.consumer({topic!r}, group_id={group!r}); poll until its "
-                "position reaches the log end of every partition; then consumer.commit() and close().",
-            )
+    done = _done(ends)
+    todo = {(p, o) for p in ends for o in range(done.get(p, starts[p]), ends[p])}
+    untouched = sum(left.values()) == len(todo)  # the group committed nothing since the set-up
+    keep = (
+        "Keep every record your consumer's polls return, in a list (consumer.poll() gives "
+        "{partition: [records]}; section 1's function returns them): the check compares them with Kafka."
+    )
+    start = (
+        f"Start a consumer in the group: lab.consumer({topic!r}, group_id={group!r}); poll until its "
+        "position reaches the log end of every partition; then consumer.commit() and close()."
+    )
+    if isinstance(processed, (str, bytes, dict)) or not isinstance(processed, (list, tuple)):
         return failed(
-            f"You processed {processed} events, but group {group!r} committed nothing new (lag {left}).",
+            "processed should be the list of records your consumer processed, not "
+            f"{type(processed).__name__}: a number you type proves nothing, the records do.",
+            keep,
+        )
+    if not all(_is_record(r) for r in processed):
+        return failed("processed holds things that are not Kafka records.", keep)
+    if not processed:
+        if untouched:
+            return failed(f"Nothing processed yet: group {group!r} still lags behind.", start)
+        return failed(f"Group {group!r} has moved on, but processed is empty.", keep)
+    if untouched:
+        return failed(
+            f"You hand over {len(processed)} records, but group {group!r} committed nothing new.",
             f"Did your consumer use group_id={group!r}, and call consumer.commit() before close()?",
         )
-    if sum(left.values()) > 0:
+    others = sorted({r.topic for r in processed if r.topic != topic})
+    if others:
+        return failed(f"Some records come from {others}, not from {topic!r}.", start)
+    stored = _stored(lab, topic, ends)
+    for r in processed:
+        if stored.get((r.partition, r.offset)) != (r.key, r.value):
+            return failed(
+                f"Partition {r.partition}, offset {r.offset}: that record is not what Kafka stores there.",
+                "Hand over the records exactly as consumer.poll() returned them, not records made by hand.",
+            )
+    seen = [(r.partition, r.offset) for r in processed]
+    if len(set(seen)) < len(seen):
         return failed(
-            f"Group {group!r} still has lag {left}.",
-            "Keep polling until consumer.position(tp) equals the log end offset of every partition, "
-            "then commit: the group's lag is 0 only when every partition is committed at its end.",
+            f"{len(seen) - len(set(seen))} of your records are the same event processed twice.",
+            "Poll each event once: one consumer, one pass from the group's commits to the log end.",
         )
-    if processed > expected:
+    again = sorted(set(seen) - todo)
+    if again:
+        p, o = again[0]
         return failed(
-            f"You processed {processed} events, but only {expected} were left to do: some were done twice.",
-            "A consumer of the group starts at the group's committed offsets: no seek_to_beginning, "
-            "no other group_id. Re-run the set-up cell and try again.",
+            f"{len(again)} of your records (the first: partition {p}, offset {o}) come before the group's "
+            "committed offsets: events the stopped service had already processed, done again.",
+            f"A consumer of group_id={group!r} starts at the group's committed offsets: no "
+            "seek_to_beginning, no other group. Re-run the set-up cell and try again.",
         )
-    if processed < expected:
+    missing = todo - set(seen)
+    if missing and sum(left.values()) == 0:
         return failed(
-            f"The lag is 0, but you processed {processed} of the {expected} events left: some were skipped.",
+            f"The lag is 0, but {len(missing)} of the events the service had left were never processed: "
+            "they were skipped.",
             "A partition the group never committed starts where auto_offset_reset says: with 'latest' "
             "(Kafka's default) its events are skipped. Re-run the set-up cell; keep the lab's 'earliest'.",
         )
+    if missing:
+        return failed(
+            f"Group {group!r} still lags behind: {len(missing)} events not processed yet.",
+            "Keep polling until consumer.position(tp) equals the log end offset of every partition, "
+            "then commit: the group's lag is 0 only when every partition is committed at its end.",
+        )
+    if sum(left.values()):
+        return failed(
+            "You processed every event that was left, but the group's commits are not at the log end.",
+            f"Commit after processing (consumer.commit(), with group_id={group!r}) before close().",
+        )
     return passed(
-        f"{processed} events processed, exactly the lag: resumed from the group's commits, nothing "
-        "repeated, nothing skipped, and the group's lag is now 0."
+        f"{len(processed)} records, each as Kafka stores it, exactly those after the group's commits: "
+        "resumed where the group left off, nothing repeated, nothing skipped, and its lag is now 0."
     )

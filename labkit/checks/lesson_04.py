@@ -110,7 +110,7 @@ def lesson_04_since(lab: Lab, topic: str, since_ms: int, changes_since: Any) -> 
         return failed(
             f"Your consumer stopped at offset {positions[p]} of partition {p}; the log ends at {ends[p]}.",
             "Poll until consumer.position(tp) reaches the end offset of every partition "
-            "(consumer.end_offsets(...), or consume_until_end from section 2).",
+            "(consumer.end_offsets(...), or consume_until_end from labkit.durability).",
         )
     if got == want:
         return passed(

@@ -1,4 +1,5 @@
-"""Lesson 03's panel ("Consumer groups"): a group you grow and shrink while a producer writes.
+"""Lesson 03's panel ("Consumer groups"): a group you grow and shrink while a producer writes,
+and the lesson's poll loops (`join`, `poll_until`).
 
 `GroupPanel` runs each member consumer in its own thread (kafka-python consumers are not
 thread-safe, and a rebalance needs every member polling), a producer and a lag monitor;
@@ -6,6 +7,11 @@ it plots each partition's lag over time (dotted: the assignment changed) and kee
 history (``lag_history``, ``assignment_history``, ``processed_offsets``) for cells and tests.
 Who owns which partition now, and its lag, the lesson shows in the Kafka explorer
 (``lab.explore("groups")``), as a Kafka UI shows any group.
+
+`join` and `poll_until` are the loops the lesson's cells would otherwise spell out each
+time: ``consumer.poll()`` until the group has assigned the consumer its partitions, and
+until it has returned so many records or reached the log end. They return the records the
+polls returned, so a cell counts what the consumer really got.
 """
 
 from __future__ import annotations
@@ -20,10 +26,52 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from .. import events, waiting
+from ..errors import LabError
 from .base import Panel, new_figure, render
 
 if TYPE_CHECKING:
     from ..lab import Lab
+
+
+def join(consumer: Any, timeout: float = 60) -> list[Any]:
+    """Poll a subscribed ``consumer`` until its group has assigned it partitions; returns
+    the records those polls returned (none where it starts at the log end)."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while not consumer.assignment():
+        if time.monotonic() > deadline:
+            raise LabError(f"Timed out after {timeout:.0f} s waiting for the group to assign partitions.")
+        got += [r for records in consumer.poll(timeout_ms=200).values() for r in records]
+    return got
+
+
+def poll_until(consumer: Any, most: int | None = None, timeout: float = 60) -> list[Any]:
+    """``consumer.poll()`` until it has returned ``most`` records, or until its position
+    has reached the log end of every partition it is assigned (the log end when it got
+    them), whichever comes first; returns the records, in the order the polls returned
+    them. It never returns more than ``most`` (``poll(max_records=...)``), so a consumer
+    that commits afterwards commits exactly what it got. A `LabError` after ``timeout`` s.
+    """
+    got: list[Any] = []
+    ends: dict[Any, int] = {}
+    deadline = time.monotonic() + timeout
+    while most is None or len(got) < most:
+        mine = consumer.assignment()
+        if mine:
+            if set(ends) != mine:  # just assigned (or reassigned): where the log ends now
+                ends = consumer.end_offsets(list(mine))
+            if all(consumer.position(tp) >= ends[tp] for tp in mine):
+                break
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"Timed out after {timeout:.0f} s: the consumer got {len(got)} records"
+                + (f" of {most}" if most is not None else "")
+                + (", and has not reached the log end." if mine else "; no partitions assigned to it yet.")
+            )
+        left = None if most is None else most - len(got)
+        batch = consumer.poll(timeout_ms=200, max_records=left)
+        got += [r for records in batch.values() for r in records]
+    return got
 
 
 class _Member:

@@ -1,11 +1,12 @@
-"""Lesson 04's panel and pictures ("Offsets, replay and durability").
+"""Lesson 04's panel ("Durability and replay") and lesson 04c's pictures ("Retention and
+compaction").
 
-* `ReplayPanel`: replay a topic of transactions from the beginning, an offset or a time
-  (`lab.reader`'s ``start``) and rebuild the account balances from what is replayed, live.
-* `retention_picture` / `compaction_picture`: what retention deleted and what compaction
-  kept, drawn from what the lesson read before and after (as `Picture`s, so a cell ending
-  in one shows it). Waiting for the broker to act, and the log start offset and segment
-  files it is judged by, are `labkit.durability`'s.
+* `ReplayPanel` (04): replay a topic of transactions from the beginning, an offset or a
+  time (`lab.reader`'s ``start``) and rebuild the account balances from what is replayed, live.
+* `retention_picture` / `compaction_picture` (04c): what retention deleted and what
+  compaction kept, drawn from what the lesson read before and after (as `Picture`s, so a
+  cell ending in one shows it). Waiting for the broker to act, and the log start offset and
+  segment files it is judged by, are `labkit.durability`'s.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Reference solution of lesson 03's exercise (checked by labkit.checks.lesson_03_lag and
-labkit.checks.lesson_03_catch_up against the real group's state)."""
+labkit.checks.lesson_03_catch_up against the real group's state), and wrong approaches
+the checks must reject."""
 
 from __future__ import annotations
 
-import time
+from collections import namedtuple
 
 from kafka import TopicPartition
+
+from labkit.panels.lesson03 import poll_until
 
 
 def lag(lab, topic: str, group: str) -> dict[int, int]:
@@ -18,21 +21,15 @@ def lag(lab, topic: str, group: str) -> dict[int, int]:
     return lags
 
 
-def catch_up(lab, topic: str, group: str, **overrides) -> int:
-    """Part 2: the restarted service; processes from the group's commits to the log end."""
+def catch_up(lab, topic: str, group: str, *, commit: bool = True, **overrides) -> list:
+    """Part 2: the restarted service; processes from the group's commits to the log end,
+    commits, and returns the records its polls returned (the notebook's section-1 function)."""
     consumer = lab.consumer(topic, group_id=group, enable_auto_commit=False, **overrides)
-    ends = lab.end_offsets(topic)
-    processed = 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        batch = consumer.poll(timeout_ms=500)
-        processed += sum(len(records) for records in batch.values())
-        mine = consumer.assignment()
-        if len(mine) == len(ends) and all(consumer.position(tp) >= ends[tp.partition] for tp in mine):
-            break
-    consumer.commit()
+    records = poll_until(consumer)  # to the log end of every partition
+    if commit:
+        consumer.commit()
     consumer.close()
-    return processed
+    return records
 
 
 def wrong_none(lab, topic: str, group: str) -> dict[int, int]:
@@ -45,6 +42,26 @@ def wrong_none(lab, topic: str, group: str) -> dict[int, int]:
     return {tp.partition: 0 if committed[tp] is None else ends[tp] - committed[tp] for tp in tps}
 
 
-def wrong_latest(lab, topic: str, group: str) -> int:
+def wrong_latest(lab, topic: str, group: str) -> list:
     """Kafka's default reset: the never-committed partition is skipped, not processed."""
     return catch_up(lab, topic, group, auto_offset_reset="latest")
+
+
+def wrong_from_beginning(lab, topic: str, group: str) -> list:
+    """The right group, but it seeks to the beginning: redoes what the service had done."""
+    consumer = lab.consumer(topic, group_id=group, enable_auto_commit=False)
+    poll_until(consumer, 1)  # joined, one record in
+    consumer.seek_to_beginning()
+    records = poll_until(consumer)
+    consumer.commit()
+    consumer.close()
+    return records
+
+
+Forged = namedtuple("Forged", "topic partition offset key value")
+
+
+def wrong_forged(lab, topic: str) -> list:
+    """Records made by hand from lab.read() (every event, no consumer of the group)."""
+    df = lab.read(topic)
+    return [Forged(topic, int(r.partition), int(r.offset), r.key, {"x": 1}) for r in df.itertuples()]
