@@ -153,6 +153,8 @@ class Timeline:
 
     def __post_init__(self) -> None:
         self._done = threading.Event()
+        self._polled = threading.Condition()
+        self._polls = 0
         self._thread = threading.Thread(target=self._run, name="trio-timeline", daemon=True)
         self._thread.start()
 
@@ -164,7 +166,17 @@ class Timeline:
                     self.rows.append({"t": now, **row})
             except Exception:  # noqa: BLE001 - a broker dying mid-request: the next poll answers
                 pass
+            with self._polled:
+                self._polls += 1
+                self._polled.notify_all()
             self._done.wait(self.every)
+
+    def wait_polls(self, n: int, timeout: float = 30.0) -> None:
+        """Block until ``n`` more polls have been made (each records every partition once)."""
+        with self._polled:
+            target = self._polls + n
+            if not self._polled.wait_for(lambda: self._polls >= target, timeout):
+                raise TimeoutError(f"the timeline made {self._polls - target + n} of {n} polls in {timeout}s")
 
     def stop(self) -> pd.DataFrame:
         self._done.set()

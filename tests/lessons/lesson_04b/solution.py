@@ -1,13 +1,26 @@
 """Reference solution of lesson 04b's exercise (checked by labkit.checks.lesson_04b_durable).
 
-Survive one broker loss without losing an acknowledged write, on three brokers: three
-copies (two are left when one broker dies), acknowledge only once two are in sync
-(min.insync.replicas=2, so a write is never on the leader alone), and make the producer
-wait for them (acks='all')."""
+To keep accepting writes with ``may_lose`` brokers down, each partition needs at least
+``min_insync_replicas`` copies left then: replication_factor - may_lose >= min_insync_replicas.
+For an acknowledged write to outlive those failures, it must have been on more brokers than
+can die: min_insync_replicas >= may_lose + 1, with acks='all' so the leader waits for them.
+Both hold with 2 * may_lose + 1 copies (the trio's case: 3 copies, 2 in sync)."""
 
-ANSWER = {"replication_factor": 3, "min_insync_replicas": 2, "acks": "all"}
 
-# Two copies and min.insync.replicas=2: one broker down leaves one copy - writes refused.
-WRONG_TWO_COPIES = {"replication_factor": 2, "min_insync_replicas": 2, "acks": "all"}
+def settings(brokers: int, may_lose: int) -> tuple[int, int, str]:
+    return 2 * may_lose + 1, may_lose + 1, "all"
+
+
+# The lesson's own numbers, copied: right for 3 brokers losing 1, refused writes for 5 losing 2.
+def copied(brokers: int, may_lose: int) -> tuple[int, int, str]:
+    return 3, 2, "all"
+
+
+# As many copies as brokers, but acknowledged with as few in sync as can die: lost when they do.
+def too_few_in_sync(brokers: int, may_lose: int) -> tuple[int, int, str]:
+    return brokers, may_lose, "all"
+
+
 # Nothing refused, probably nothing lost - but the leader acknowledges alone.
-WRONG_ACKS_1 = {"replication_factor": 3, "min_insync_replicas": 2, "acks": 1}
+def acks_1(brokers: int, may_lose: int) -> tuple[int, int, int]:
+    return 2 * may_lose + 1, may_lose + 1, 1
