@@ -6,11 +6,14 @@
 * `plot_watermark_timeline`: a real job's events, Flink's watermark after each, and the
   moment each window fired (from what the job wrote to Kafka).
 * `plot_tradeoff`: late events and result delay against the watermark bound.
+* the lesson's plumbing, out of the learner's way: `read_when` (wait for a live job's output
+  in a topic), `at`, `per_5s`, `clicks_schema` and `start_idle_job` (the idle-partition job).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -170,3 +173,73 @@ class DisorderPanel(Panel):
             title=f"disorder {self.disorder.value} s, watermark bound {self.bound.value} s",
             out=self.out if in_notebook() else None,  # outside a notebook: no PNG to make
         )
+
+
+# --- the lesson's plumbing: waiting for a job's output, and the idle-partition job ---------
+
+
+def read_when(
+    lab: Any, topic: str, done: Callable[[pd.DataFrame], bool], timeout: float = 60
+) -> pd.DataFrame:
+    """``lab.read(topic)`` as soon as ``done(rows)`` holds (a live job writes it); a
+    `TimeoutError` after ``timeout`` seconds, saying how many rows the topic holds."""
+    deadline = time.monotonic() + timeout
+    while not done(rows := lab.read(topic)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{topic} still holds {len(rows)} rows after {timeout} s")
+        time.sleep(0.5)
+    return rows
+
+
+def at(ms: int) -> str:
+    """An epoch-ms event time as the clock time it shows (the clicks start at 00:00:00)."""
+    return str(pd.to_datetime(ms, unit="ms").strftime("%H:%M:%S.%f")[:-3])
+
+
+def per_5s(times: Iterable[Any]) -> list[int]:
+    """How many of these times (timestamps, or epoch milliseconds like an event's ``ts``)
+    fall into each 5-second bucket, in time order."""
+    values = list(times)
+    numbers = bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    series = pd.Series(
+        pd.to_datetime(values, unit="ms", utc=True) if numbers else pd.to_datetime(values, utc=True)
+    )
+    return [int(n) for n in series.dt.floor("5s").value_counts().sort_index().tolist()]
+
+
+def clicks_schema(bound: float = 1) -> str:
+    """The lesson's clicks table: its columns, event time and a watermark ``bound`` s behind."""
+    return (
+        "event_id STRING, user_id STRING, ts BIGINT, ev_time AS TO_TIMESTAMP_LTZ(ts, 3), "
+        f"WATERMARK FOR ev_time AS ev_time - INTERVAL '{bound:g}' SECOND"
+    )
+
+
+#: The idle-partition job's SQL: 5 s window counts, and (optionally) every event it reads with
+#: the watermark at that moment.
+IDLE_WINDOWS = """
+    INSERT INTO results
+    SELECT window_start, window_end, COUNT(*)
+    FROM TUMBLE(TABLE clicks, DESCRIPTOR(ev_time), INTERVAL '5' SECOND)
+    GROUP BY window_start, window_end
+"""
+IDLE_SEEN = "INSERT INTO seen SELECT event_id, CAST(CURRENT_WATERMARK(ev_time) AS STRING) FROM clicks"
+
+
+def start_idle_job(
+    lab: Any, out_topic: str, seen_topic: str | None = None, *, topic: str = "l07-idle", **options: str
+) -> Any:
+    """The 5 s window count over ``topic`` as a live job (unbounded), its windows into
+    ``out_topic``; with ``seen_topic``, it also copies every event it reads there, with the
+    watermark at that moment. ``options``: extra source options (e.g. the idle timeout)."""
+    env = lab.table_env()
+    lab.kafka_table(env, "clicks", clicks_schema(1), topic=topic, **options)
+    lab.kafka_table(
+        env, "results", "window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT", topic=out_topic
+    )
+    statements = env.create_statement_set()
+    statements.add_insert_sql(IDLE_WINDOWS)
+    if seen_topic:
+        lab.kafka_table(env, "seen", "event_id STRING, watermark_at STRING", topic=seen_topic)
+        statements.add_insert_sql(IDLE_SEEN)
+    return lab.start(statements.execute(), out_topic)

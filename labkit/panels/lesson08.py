@@ -5,10 +5,16 @@
 * `TotalsPanel`: a slider over those records, to watch the totals fall back to the last
   checkpoint where the restarted attempt begins. (Lesson 04's `ReplayPanel` replays a
   Kafka topic; this one replays a job's output, hence its own name.)
+* the lesson's plumbing, out of the learner's way: `read_totals` (a topic as a reader with
+  one isolation level sees it), `results_of` (the result each payment should produce),
+  `checkpoint_table` (what a checkpoint holds per operator) and `first_offset`.
 """
 
 from __future__ import annotations
 
+import collections
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -89,3 +95,55 @@ class TotalsPanel(Panel):
             f"{row['tx_id']}, written by attempt <b>{row['attempt']}</b>"
         )
         plot_totals(self.records, upto=i, out=self.plot)
+
+
+# --- the lesson's plumbing ------------------------------------------------------------------
+
+
+def read_totals(lab: Any, topic: str, isolation_level: str = "read_uncommitted") -> pd.DataFrame:
+    """Every record of ``topic`` (one partition) as a reader with this isolation level sees
+    it: offset, account_id, payments, total. read_uncommitted (Kafka's default) gets every
+    record in the log; read_committed skips records of aborted transactions and stops
+    before any transaction still open."""
+    from kafka import TopicPartition
+
+    reader = lab.consumer(isolation_level=isolation_level, enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    reader.assign([tp])
+    reader.seek_to_beginning(tp)
+    end, rows, deadline = reader.end_offsets([tp])[tp], [], time.monotonic() + 30
+    while reader.position(tp) < end and time.monotonic() < deadline:
+        rows += [{"offset": r.offset, **r.value} for r in reader.poll(200).get(tp, [])]
+    reader.close()
+    return pd.DataFrame(rows, columns=["offset", "account_id", "payments", "total"])
+
+
+def results_of(payments: Sequence[dict]) -> list[tuple[str, int]]:
+    """The result each payment should produce, in order: (its account, the account's running
+    count after it)."""
+    seen: collections.Counter[str] = collections.Counter()
+    out = []
+    for p in payments:
+        seen[p["account_id"]] += 1
+        out.append((p["account_id"], seen[p["account_id"]]))
+    return out
+
+
+def checkpoint_table(lab: Any, job: Any, checkpoint: dict) -> pd.DataFrame:
+    """What a completed checkpoint (`Lab.trigger_checkpoint`'s reply) holds per operator: the
+    operator's name (as the job graph shows it) and its state in bytes."""
+    names = {v["id"]: v["name"][:60] for v in lab.flink_api(f"jobs/{job.job_id}")["vertices"]}
+    rows = [{"operator": names[v], "state (bytes)": t["state_size"]} for v, t in checkpoint["tasks"].items()]
+    return pd.DataFrame(rows, columns=["operator", "state (bytes)"])
+
+
+def first_offset(lab: Any, topic: str) -> int:
+    """The first offset still in ``topic``'s partition 0 (after retention or `delete_records`)."""
+    from kafka import TopicPartition
+
+    probe = lab.consumer()
+    try:
+        tp = TopicPartition(topic, 0)
+        return int(probe.beginning_offsets([tp])[tp])
+    finally:
+        probe.close()

@@ -28,3 +28,18 @@ def test_watermark_timeline_picture_draws_fired_and_open_windows():
     both = window_rows((0, 5, 1), (5, 10, 3))
     plot_watermark_timeline(seen, window_rows((0, 5, 1)), bound=1, size=5, late=["e2"])  # [5,10) open
     plot_watermark_timeline(later, both, bound=1, size=5, late=["e2"], later=["e5"])
+
+
+def test_the_lessons_plumbing_helpers():
+    """`per_5s` counts timestamps and epoch milliseconds alike; `at` shows a clock time;
+    `clicks_schema` writes the watermark bound asked for."""
+    import pandas as pd
+
+    from labkit.panels.lesson07 import at, clicks_schema, per_5s
+
+    clicks = list(events.clicks(100, seed=7, rate=10))
+    ms = [c["ts"] for c in clicks]
+    assert per_5s(ms) == per_5s(pd.to_datetime(ms, unit="ms", utc=True))
+    assert sum(per_5s(ms)) == 100
+    assert at(1767225600000 + 1500) == "00:00:01.500"
+    assert "INTERVAL '4' SECOND" in clicks_schema(4) and "INTERVAL '1' SECOND" in clicks_schema()

@@ -25,3 +25,11 @@ def test_totals_panel_shows_the_state_as_of_each_output_record():
     acct = out.loc[31, "account_id"]
     assert panel.state[acct] == records[21]["total"]  # fell back to the checkpoint's value
     plot_totals(out)  # draws without a notebook too
+
+
+def test_results_of_gives_each_payment_its_accounts_running_count():
+    from labkit.panels.lesson08 import results_of
+
+    payments = [{"account_id": a} for a in ("a", "b", "a", "a", "b")]
+    assert results_of(payments) == [("a", 1), ("b", 1), ("a", 2), ("a", 3), ("b", 2)]
+    assert dict(results_of(payments)) == {"a": 3, "b": 2}  # the lesson's counts: the last running count

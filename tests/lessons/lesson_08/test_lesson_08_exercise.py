@@ -1,10 +1,18 @@
 """Lesson 08's exercise: the reference configuration passes through a real TaskManager kill
-(and the cluster is as it was afterwards); shortcuts and wrong configurations get a hint,
-most of them before any job runs."""
+(and the cluster is as it was afterwards); shortcuts, what the lesson's cells show (copied),
+and wrong configurations get a hint, most of them before any job runs."""
 
 from __future__ import annotations
 
 from labkit import checks
+from labkit.checks.lesson_08 import TIMEOUT
+
+
+def solution_missing_timeout_message() -> str:
+    return (
+        f"No {TIMEOUT}: Flink's exactly-once sink then asks for 1-hour transactions, and a stock broker "
+        "(transaction.max.timeout.ms at its default) refuses the sink at start-up."
+    )
 
 
 def test_lesson_08_reference_passes_through_a_taskmanager_kill(lab, topic, solution):
@@ -45,8 +53,18 @@ def test_lesson_08_shortcuts_and_wrong_configurations_get_hints(lab, topic, solu
     acks = {**solution.SINK_OPTIONS, "properties.acks": "1"}
     other = checks.lesson_08_exactly_once(lab, solution.INTERVAL, acks)
     assert not other.ok and "'properties.acks' is not one of the sink's options" in other.message
-    slow = checks.lesson_08_exactly_once(lab, "5 min", solution.SINK_OPTIONS)
-    assert not slow.ok and "a few seconds" in slow.hints[0]
+    slow = checks.lesson_08_exactly_once(lab, "11 s", solution.SINK_OPTIONS)
+    assert not slow.ok and "within 10 s" in slow.message and "invisible" in slow.hints[0]
+    copied = checks.lesson_08_exactly_once(lab, *solution.COPIED_FROM_THE_LESSON)  # the lesson's cells fail
+    assert not copied.ok and "within 10 s" in copied.message
+    copied_options = checks.lesson_08_exactly_once(lab, solution.INTERVAL, solution.COPIED_FROM_THE_LESSON[1])
+    assert not copied_options.ok and copied_options.message == solution_missing_timeout_message()
+    no_timeout = checks.lesson_08_exactly_once(lab, *solution.WRONG_NO_TIMEOUT)
+    assert not no_timeout.ok and "refuses the sink at start-up" in no_timeout.message
+    too_long = checks.lesson_08_exactly_once(lab, *solution.WRONG_FLINK_TIMEOUT)
+    assert not too_long.ok and "stock broker" in too_long.message
+    for hinted in (no_timeout, too_long, slow, short, unit):
+        assert not any("900000" in h or "900 000" in h for h in hinted.hints)  # no hint gives the value
     pay, out = topic("l08-payments"), topic("l08-totals")
     no_prefix = checks.lesson_08_exactly_once(lab, *solution.WRONG_NO_PREFIX, payments=pay, totals=out)
     assert not no_prefix.ok and "sink.transactional-id-prefix must be specified" in no_prefix.message
