@@ -1,14 +1,27 @@
-"""Lesson 09's exercise (notebooks/09_fraud_detection.ipynb, "Exercise: card testing,
-twice": the cell ``checks.lesson_09_two_tiny(lab, answer)``).
+"""Lesson 09's exercises (notebooks/09_fraud_detection.ipynb).
 
-The answer is a Flink SQL MATCH_RECOGNIZE query over the table ``transactions`` (see
-`labkit.fraud.run_sql`); the check runs it on a fixed hand-made sequence with one account
-per case (`LESSON_09_CASES`) and compares which accounts alert with `LESSON_09_ALERTS`.
+``lesson_09_replay`` - "Exercise: yesterday, through tomorrow's rule" (the cell
+``checks.lesson_09_replay(lab, answer)``), the lesson's exercise on its thesis: a new rule
+arrives (`LESSON_09_NEW_RULE`: more than 3 payments of one account in a 10 s window); run
+it as a new Flink job that reads ``l09-transactions`` from its first offset, and find the
+new rule's alerts the socket job ("Flink alone") could never raise: those with a payment
+sent while it was down (the day's `LESSON_09_OUTAGE` rows, the lesson's ``midday``). The
+check runs the new rule itself, as a real Flink job over the same topic, and compares.
+
+``lesson_09_two_tiny`` - the optional "Exercise: card testing, twice" (imported from this
+module, not on the course map): a Flink SQL MATCH_RECOGNIZE query over the table
+``transactions`` (see `labkit.fraud.run_sql`); the check runs it on a fixed hand-made
+sequence with one account per case (`LESSON_09_CASES`) and compares which accounts alert
+with `LESSON_09_ALERTS`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from .. import fraud
 from .result import Result, failed, passed
@@ -83,3 +96,116 @@ def lesson_09_two_tiny(lab: Lab, answer: Any) -> Result:
             "query says both.",
         )
     return passed("Right: two tiny charges, then a large one, within a minute - and nothing else alerts.")
+
+
+# --- the lesson's exercise: yesterday, through tomorrow's rule ------------------------------
+
+#: The lesson's day of payments (its ``txs``: n, seed, fraud_rate) and the rows of it the
+#: socket job never received (its ``midday``).
+LESSON_09_DAY = (3000, 9, 0.03)
+LESSON_09_OUTAGE = (1000, 2000)
+#: Tomorrow's rule: the velocity rule with a lower threshold (more than 3, not 5).
+LESSON_09_NEW_RULE_N = 3
+
+
+def lesson_09_day() -> pd.DataFrame:
+    """The lesson's day of payments, as its section 1 makes them."""
+    n, seed, fraud_rate = LESSON_09_DAY
+    return fraud.transactions(int(n), seed=int(seed), fraud_rate=fraud_rate)
+
+
+def lesson_09_outage_ids() -> set[str]:
+    """The tx_ids of the payments sent while the socket job was down."""
+    first, last = LESSON_09_OUTAGE
+    return set(lesson_09_day()["tx_id"].iloc[first:last])
+
+
+def _alert_sets(answer: Any) -> tuple[list[tuple[str, ...]], set[str]] | None:
+    """The answer's alerts, each as its sorted tx_ids, and the rules it names (if it says);
+    None if it is not alerts."""
+    rules: set[str] = set()
+    if isinstance(answer, pd.DataFrame):
+        if "tx_ids" not in answer.columns:
+            return None
+        if "rule" in answer.columns:
+            rules = set(answer["rule"])
+        rows: Iterable[Any] = list(answer["tx_ids"])
+    elif isinstance(answer, Iterable) and not isinstance(answer, (str, bytes, dict)):
+        rows = list(answer)
+    else:
+        return None
+    alerts = []
+    for ids in rows:
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            return None
+        alerts.append(tuple(sorted(str(i) for i in ids)))
+    return alerts, rules
+
+
+def _account(alert: tuple[str, ...], accounts: dict[str, str]) -> str:
+    return accounts.get(alert[0], "?") if alert else "?"
+
+
+def lesson_09_replay(lab: Lab, answer: Any, *, transactions: str = "l09-transactions") -> Result:
+    """The new rule's alerts on yesterday that the socket job lost: the alerts of a job with
+    `LESSON_09_NEW_RULE_N` over ``transactions`` (from offset 0) with a payment in the outage."""
+    found = _alert_sets(answer)
+    if found is None or not found[0]:
+        return failed(
+            "No alerts yet.",
+            "Section 6 starts a Flink job that reads a topic from its first offset: start one like it "
+            "with the new rule, and keep the alerts that hold a payment the socket job never received.",
+        )
+    alerts, rules = found
+    others = sorted(rules - {"velocity"})
+    if others:
+        return failed(
+            f"Your answer holds alerts of the rule(s) {', '.join(others)}.",
+            "Only the new rule's alerts count: the table your job returned says which rule raised each.",
+        )
+    outage = lesson_09_outage_ids()
+    seen_by_socket = [a for a in alerts if not set(a) & outage]
+    if seen_by_socket:
+        return failed(
+            f"{len(seen_by_socket)} of your alerts hold no payment of the outage: the socket job received "
+            "all of their payments.",
+            "Which payments did the socket job never receive? Section 5 stopped it for part of the day.",
+        )
+    stored = lab.read(transactions)
+    day = lesson_09_day()
+    if len(stored) != len(day) or set(stored.get("tx_id", [])) != set(day["tx_id"]):
+        return failed(
+            f"{transactions} does not hold the lesson's {len(day)} payments (it has {len(stored)} records).",
+            "Run section 2's cell that sends them again (it starts from an empty topic), then your job.",
+        )
+    # the check runs the new rule itself, as a real Flink job over the same topic
+    replayed = fraud.replay(lab, transactions, fraud.Rules(velocity_n=LESSON_09_NEW_RULE_N))
+    new_rule = replayed[replayed["rule"] == "velocity"]
+    # two overlapping windows can hold the same payments: an alert is counted as often as raised
+    expected = Counter(tuple(sorted(ids)) for ids in new_rule["tx_ids"] if set(ids) & outage)
+    got = Counter(alerts)
+    accounts = dict(zip(day["tx_id"], day["account_id"], strict=True))
+    wrong = [a for a in got if a not in expected]
+    if wrong:
+        return failed(
+            f"{len(wrong)} of your alerts (one on {_account(wrong[0], accounts)}) are not alerts of the new "
+            "rule on yesterday's payments.",
+            "Did your job run the new rule's threshold, over the whole topic?",
+        )
+    if got - expected:
+        return failed(
+            "Some alerts are in your answer more often than the new rule raised them.",
+            "Keep each row of your job's table once.",
+        )
+    missing = sorted((expected - got).elements())
+    if missing:
+        return failed(
+            f"{len(missing)} lost alerts are missing (one on {_account(missing[0], accounts)}).",
+            "Did your job read the topic from its first offset, with the new rule's threshold? A job that "
+            "starts at the end sees nothing of yesterday; one with the old threshold misses the new alerts.",
+        )
+    return passed(
+        f"Right: tomorrow's rule raises {len(new_rule)} alerts on yesterday; {expected.total()} of them "
+        "needed a payment the socket job never received. Only Kafka still had those payments, so only a "
+        "job that replays the topic could find them."
+    )

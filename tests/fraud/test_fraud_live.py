@@ -1,5 +1,5 @@
-"""labkit.fraud.live: the "Flink alone" socket feed (the savepoint round trip runs in
-notebook 09, on a real job)."""
+"""labkit.fraud.live: "Kafka alone" (read_as_group) and the "Flink alone" socket feed (the
+drill - both jobs, the savepoint round trip - runs in notebook 09, on real jobs)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,20 @@ def test_socket_feed_delivers_to_the_connected_reader_and_drops_the_rest():
         assert feed.delivered == ["a", "b"] and feed.dropped == ["before", "while-down"]
     finally:
         feed.close()
+
+
+def test_read_as_group_reads_every_record_and_commits_its_position(lab, topic):
+    """Lesson 09's "Kafka alone": each group reads every record and commits its own position."""
+    from labkit.fraud.live import read_as_group
+
+    name = topic("l09-groups", partitions=3)
+    sent = [{"tx_id": f"t{i}", "account_id": f"a{i % 4}"} for i in range(30)]
+    lab.produce(name, sent, key="account_id")
+    groups = [f"{name}-fraud", f"{name}-audit"]
+    try:
+        for group in groups:
+            values, position = read_as_group(lab, name, group, len(sent))
+            assert sorted(v["tx_id"] for v in values) == sorted(tx["tx_id"] for tx in sent)
+            assert position == len(sent)
+    finally:
+        lab.delete_groups(*groups)
