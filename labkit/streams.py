@@ -15,8 +15,10 @@ them::
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +47,24 @@ if TYPE_CHECKING:
 
 #: What lesson 10 uses from the app's processes (see the module docstring).
 __all__ = [
+    "EXERCISE_ARRIVALS",
+    "LATE_ARRIVALS",
+    "LATE_CHOICES",
     "StreamsApp",
     "StreamsUnavailable",
+    "arrivals",
     "assignment",
+    "closers",
     "counts",
+    "dropped",
+    "dropped_by",
+    "expected_counts",
     "internal_topics",
+    "owners",
     "read",
     "reset",
     "running",
+    "send_arrivals",
     "source",
     "start",
     "stop",
@@ -155,6 +167,18 @@ def assignment(lab: Lab, application_id: str) -> pd.DataFrame:
     return df.sort_values("client_id", ignore_index=True)
 
 
+def owners(now: pd.DataFrame) -> dict[int, int]:
+    """Which instance owns which partition, from an `assignment`: ``{partition: instance}``.
+    An instance's consumer is named after its ``client.id``, ``<application.id>-instance-<n>``
+    (set by labkit), followed by Kafka Streams' ``-StreamThread-1-consumer``."""
+    owned = {}
+    for client_id, parts in zip(now["client_id"], now["partitions"], strict=True):
+        found = re.search(r"-instance-(\d+)", str(client_id))
+        for part in parts:
+            owned[int(str(part).rsplit("[", 1)[1].rstrip("]"))] = int(found.group(1)) if found else 0
+    return dict(sorted(owned.items()))
+
+
 def reset(lab: Lab, application_id: str) -> None:
     """Start the application afresh, as Kafka's ``kafka-streams-application-reset`` tool
     and ``KafkaStreams.cleanUp()`` would: stop its instances, delete its consumer group
@@ -167,6 +191,130 @@ def reset(lab: Lab, application_id: str) -> None:
         gone = lambda: not set(doomed) & set(lab.topics())  # noqa: E731
         wait_for(gone, f"{application_id}'s internal topics to go", 30, every=0.05)
     shutil.rmtree(app_home(application_id), ignore_errors=True)
+
+
+# --- sending test data -----------------------------------------------------------
+
+#: Lesson 10's late-data test, in the order the events are sent: (user, partition, event
+#: time in seconds after `events.start_ms`). ``a`` at 5 s arrives after ``a`` at 25 s.
+LATE_ARRIVALS: list[tuple[str, int, int]] = [
+    ("a", 0, 1), ("a", 0, 12), ("a", 0, 25), ("b", 1, 2), ("a", 0, 5), ("b", 1, 6)
+]
+#: The exercise's test: two stragglers, ``a`` at 8 s (after ``a`` at 31 s) and ``b`` at 4 s
+#: (after ``b`` at 9 s).
+EXERCISE_ARRIVALS: list[tuple[str, int, int]] = [
+    ("a", 0, 3), ("b", 1, 2), ("a", 0, 14), ("b", 1, 9), ("a", 0, 31), ("a", 0, 8), ("b", 1, 4)
+]
+
+
+def send_arrivals(lab: Lab, topic: str, arrivals: Sequence[tuple[str, int, int]], t0: int) -> pd.DataFrame:
+    """Send each ``(user, partition, second)`` to that partition of ``topic``, in this order,
+    as ``{"user_id": user, "ts": t0 + second * 1000}`` with that record timestamp (Kafka
+    Streams' and Flink's event time). Returns what was sent, one row per event."""
+    producer = lab.producer()
+    try:
+        for user, partition, second in arrivals:
+            ts = t0 + second * 1000
+            value = {"user_id": user, "ts": ts}
+            producer.send(topic, key=user, value=value, partition=partition, timestamp_ms=ts)
+        producer.flush()
+    finally:
+        producer.close()
+    return pd.DataFrame(list(arrivals), columns=["user", "partition", "event time (s)"])
+
+
+def closers(lab: Lab, topic: str, at_ms: int) -> list[dict[str, Any]]:
+    """One click per partition of ``topic`` at event time ``at_ms``, each by a user already in
+    that partition (so, keyed by user, it lands there): both engines' clocks move past every
+    earlier window. Sent (and returned)."""
+    a_user_per_partition = lab.read(topic).groupby("partition")["key"].first()
+    made = [
+        {"event_id": f"closer-{p}", "user_id": user, "page": "/", "device": "mobile", "ts": at_ms}
+        for p, user in a_user_per_partition.items()
+    ]
+    lab.produce(topic, made, key="user_id", timestamp="ts")
+    return made
+
+
+def expected_counts(clicks: Iterable[dict[str, Any]], window_s: int) -> pd.DataFrame:
+    """What both engines should say, counted with pandas: clicks per user per ``window_s``
+    seconds of event time (``ts``), as user_id, window_start (UTC), clicks."""
+    size = window_s * 1000
+    return (
+        pd.DataFrame(list(clicks))
+        .assign(window_start=lambda d: pd.to_datetime(d["ts"] // size * size, unit="ms", utc=True))
+        .groupby(["user_id", "window_start"])
+        .size()
+        .rename("clicks")
+        .reset_index()
+    )
+
+
+_EXPIRED = re.compile(
+    r"partition=\[(\d+)\] offset=\[(\d+)\] timestamp=\[(\d+)\] window=\[(\d+),(\d+)\) "
+    r"expiration=\[(\d+)\] streamTime=\[(\d+)\]"
+)
+
+
+def dropped(app: StreamsApp, at_least: int = 0, timeout: float = 60.0) -> pd.DataFrame:
+    """The events an instance dropped as late, from its log's "Skipping record for expired
+    window" warnings: partition, offset, timestamp (the event's time), its window, the
+    expiration (stream time - grace) and the partition's stream time then (epoch ms).
+    With ``at_least``, first waits until it has logged that many."""
+    columns = ["partition", "offset", "timestamp", "window_start", "window_end", "expiration", "stream_time"]
+
+    def now() -> pd.DataFrame:
+        rows = [
+            [int(x) for x in found.groups()]
+            for line in app.log_lines("Skipping record for expired window")
+            if (found := _EXPIRED.search(line))
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    if not at_least:
+        return now()
+    return wait_for(
+        lambda: table if len(table := now()) >= at_least else None,
+        f"{app.name} to log {at_least} late event(s)",
+        timeout,
+    )
+
+
+#: Lesson 10's prediction: who drops ``a`` at 5 s of `LATE_ARRIVALS`, and why (the keys are
+#: what `dropped_by` says).
+LATE_CHOICES = {
+    "kafka streams": "Kafka Streams: partition 0's own clock is already at 25 s",
+    "flink": "Flink: its watermark follows the newest event of all, 25 s",
+    "both": "both: it arrived after a newer event of its user",
+    "neither": "neither: 2 s of grace is enough for it",
+}
+
+
+def arrivals(sent: Sequence[tuple[str, int, int]]) -> pd.DataFrame:
+    """``(user, partition, second)`` tuples (`LATE_ARRIVALS`, `EXERCISE_ARRIVALS`) as a table."""
+    return pd.DataFrame(list(sent), columns=["user", "partition", "event time (s)"])
+
+
+def dropped_by(
+    streams_dropped: pd.DataFrame,
+    flink_counts: pd.DataFrame,
+    sent: pd.DataFrame,
+    t0: int,
+    user: str,
+    second: int,
+    window_s: int = 10,
+) -> str:
+    """Who dropped ``user``'s event at ``second`` (after ``t0``) of ``sent`` (`send_arrivals`):
+    "kafka streams" (its log warned about it, `dropped`), "flink" (its count of that window,
+    ``flink_counts``, is short of the events sent into it), "both" or "neither"."""
+    by_streams = bool((streams_dropped["timestamp"] == t0 + second * 1000).any())
+    start = pd.Timestamp(t0 + second // window_s * window_s * 1000, unit="ms", tz="UTC")
+    window = flink_counts[(flink_counts["user_id"] == user) & (flink_counts["window_start"] == start)]
+    into = sent[(sent["user"] == user) & (sent["event time (s)"] // window_s == second // window_s)]
+    by_flink = int(window["clicks"].sum()) < len(into)
+    return {(True, True): "both", (True, False): "kafka streams", (False, True): "flink"}.get(
+        (by_streams, by_flink), "neither"
+    )
 
 
 # --- reading results ---------------------------------------------------------------

@@ -86,10 +86,67 @@ def test_a_second_instance_splits_the_partitions_and_gives_them_back(lab, topic)
         split = streams.wait_balanced(lab, [one, two], src)
         assert len(split) == 2 and sorted(one.tasks + two.tasks) == ["0_0", "0_1", "0_2"]
         assert one.tasks and two.tasks
+        owners = streams.owners(split)  # what lesson 10's picture draws: {partition: instance}
+        assert sorted(owners) == [0, 1, 2] and set(owners.values()) == {1, 2}
+        assert sorted(p for p, i in owners.items() if i == 2) == sorted(int(t[2:]) for t in two.tasks)
         two.stop()
-        streams.wait_balanced(lab, [one], src)
-        assert sorted(one.tasks) == ["0_0", "0_1", "0_2"]
+        back = streams.wait_balanced(lab, [one], src)
+        assert sorted(one.tasks) == ["0_0", "0_1", "0_2"] and streams.owners(back) == {0: 1, 1: 1, 2: 1}
         assert one.rss_mb() > 0 and one.startup_s() > 0
     finally:
         streams.reset(lab, app_id)
     assert not streams_proc.running(app_id)
+
+
+class _Logged:
+    """A stand-in for a `StreamsApp`: only its log lines."""
+
+    name = "streams-fake-1"
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def log_lines(self, containing: str) -> list[str]:
+        return [line for line in self.lines if containing in line]
+
+
+def test_dropped_reads_the_expired_window_warnings_and_dropped_by_says_who():
+    t0 = 1_767_225_600_000
+    warning = (
+        "12:00:01 WARN KStreamWindowAggregate - Skipping record for expired window. topic=[l10-late] "
+        f"partition=[0] offset=[3] timestamp=[{t0 + 5000}] window=[{t0},{t0 + 10000}) "
+        f"expiration=[{t0 + 23000}] streamTime=[{t0 + 25000}]"
+    )
+    app = _Logged(["STATE RUNNING 1 0_0 0_1", warning])
+    table = streams.dropped(app)  # type: ignore[arg-type]
+    assert table.to_dict("records") == [
+        {
+            "partition": 0,
+            "offset": 3,
+            "timestamp": t0 + 5000,
+            "window_start": t0,
+            "window_end": t0 + 10000,
+            "expiration": t0 + 23000,
+            "stream_time": t0 + 25000,
+        }
+    ]
+    assert streams.dropped(_Logged([])).empty  # type: ignore[arg-type]
+    sent = streams.arrivals(streams.LATE_ARRIVALS)
+    flink = streams.tidy(
+        pd.DataFrame(
+            {"user_id": ["a", "a"], "window_start": [t0, t0 + 10000], "window_end": [t0 + 10000, t0 + 20000],
+             "clicks": [2, 1]}
+        )
+    )
+    assert streams.dropped_by(table, flink, sent, t0, "a", 5) == "kafka streams"  # Flink has both of [0, 10)
+    assert streams.dropped_by(table.iloc[:0], flink.assign(clicks=1), sent, t0, "a", 5) == "flink"
+    assert streams.dropped_by(table.iloc[:0], flink, sent, t0, "a", 12) == "neither"
+
+
+def test_expected_counts_are_clicks_per_user_and_window():
+    clicks = [{"user_id": "u", "ts": 1000}, {"user_id": "u", "ts": 9999}, {"user_id": "u", "ts": 10000},
+              {"user_id": "v", "ts": 500}]
+    got = streams.expected_counts(clicks, window_s=10)
+    assert got[["user_id", "clicks"]].values.tolist() == [["u", 2], ["u", 1], ["v", 1]]
+    starts = [pd.Timestamp(0, tz="UTC"), pd.Timestamp(10_000, unit="ms", tz="UTC")]
+    assert got["window_start"].tolist()[:2] == starts

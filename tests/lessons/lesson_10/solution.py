@@ -1,5 +1,5 @@
 """Reference solutions of lesson 10's exercises (checked by labkit.checks.lesson_10_tools and
-labkit.checks.lesson_10_windows)."""
+labkit.checks.lesson_10_late)."""
 
 TOOLS = {
     "keep every order event for 30 days so that three teams can read them at their own pace": "kafka",
@@ -17,8 +17,15 @@ TOOLS = {
 # what a learner might answer first: everything that processes data is Flink
 WRONG_ALL_FLINK = {task: ("kafka" if tool == "kafka" else "flink") for task, tool in TOOLS.items()}
 
+# Exercise 2. a at 8 s is in partition 0, whose stream time is at 31 s when it arrives:
+# Kafka Streams closed [0 s, 10 s) at 10 + 2 = 12 s. b at 4 s is in partition 1, whose stream
+# time is 9 s: its window is still open there. Flink's watermark is the minimum over both
+# partitions, at most 9 - 2 = 7 s: neither window has closed.
+LATE = {"a at 8 s": "kafka streams", "b at 4 s": "neither", "why": "B"}
+# Kafka Streams keeps a at 8 s while 10 s (its window's end) > 31 s - grace: grace > 21 s.
+GRACE_S = 22
 
-def window_rows(clicks: list[dict], window_s: int) -> int:
-    """How many (user, window) rows a tumbling count with ``window_s``-second windows gives:
-    one per user and window in which that user clicked at least once."""
-    return len({(c["user_id"], c["ts"] // (window_s * 1000)) for c in clicks})
+# what a learner who copies the lesson's answer (Kafka Streams drops the late event) gives
+WRONG_COPIED = {"a at 8 s": "kafka streams", "b at 4 s": "kafka streams", "why": "B"}
+# ... and one who thinks Flink's watermark follows the newest event of all partitions
+WRONG_GLOBAL_CLOCK = {"a at 8 s": "both", "b at 4 s": "neither", "why": "C"}
