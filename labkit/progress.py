@@ -36,8 +36,8 @@ EXERCISES: dict[str, tuple[str, ...]] = {
     "06": ("lesson_06_hop",),
     "07": ("lesson_07_bound",),
     "08": ("lesson_08_exactly_once",),
-    "09": ("lesson_09_two_tiny",),
-    "10": ("lesson_10_tools", "lesson_10_windows"),
+    "09": ("lesson_09_replay",),
+    "10": ("lesson_10_tools", "lesson_10_late"),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -29,8 +29,8 @@ from .lesson_05 import LESSON_05_SCHEMA, lesson_05_filter
 from .lesson_06 import LESSON_06_SCHEMA, lesson_06_hop
 from .lesson_07 import lesson_07_bound
 from .lesson_08 import LESSON_08_RESTARTS, lesson_08_exactly_once
-from .lesson_09 import LESSON_09_ALERTS, LESSON_09_CASES, T09, lesson_09_rows, lesson_09_two_tiny
-from .lesson_10 import LESSON_10_TOOLS, lesson_10_tools, lesson_10_windows
+from .lesson_09 import LESSON_09_ALERTS, LESSON_09_CASES, T09, lesson_09_replay, lesson_09_rows
+from .lesson_10 import LESSON_10_TOOLS, LESSON_10_WHY, lesson_10_late, lesson_10_tools
 from .result import Result, failed, passed
 
 # A check that passes is remembered (labkit.progress): `labkit progress` shows the course map.
@@ -46,9 +46,9 @@ lesson_05_filter = remembered(lesson_05_filter)
 lesson_06_hop = remembered(lesson_06_hop)
 lesson_07_bound = remembered(lesson_07_bound)
 lesson_08_exactly_once = remembered(lesson_08_exactly_once)
-lesson_09_two_tiny = remembered(lesson_09_two_tiny)
+lesson_09_replay = remembered(lesson_09_replay)
 lesson_10_tools = remembered(lesson_10_tools)
-lesson_10_windows = remembered(lesson_10_windows)
+lesson_10_late = remembered(lesson_10_late)
 
 __all__ = [
     "Result",
@@ -75,8 +75,9 @@ __all__ = [
     "LESSON_09_CASES",
     "LESSON_09_ALERTS",
     "lesson_09_rows",
-    "lesson_09_two_tiny",
+    "lesson_09_replay",
     "LESSON_10_TOOLS",
+    "LESSON_10_WHY",
     "lesson_10_tools",
-    "lesson_10_windows",
+    "lesson_10_late",
 ]

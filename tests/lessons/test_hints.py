@@ -13,16 +13,21 @@ CHECKS = Path(labkit.checks.__file__).parent
 
 #: Pieces of the reference answers (tests/lessons/lesson_NN/solution.py) a hint must not spell out.
 ANSWERS = {
-    "lesson_01.py": ["key=payment", "timestamp_ms=payment", "b'exercise'"],
+    "lesson_01.py": ["timestamp_ms=r.timestamp", "headers=r.headers", "key=r.key"],
+    "lesson_04b.py": ["2 * may_lose", "may_lose + 1"],
     "lesson_05.py": ["LIKE '/product/%'", "device = 'mobile'"],
+    "lesson_08.py": ["900000", "900 000", "15 min"],
     "lesson_09.py": [
         "PATTERN (T1 T2 L)",
         "WITHIN INTERVAL",
         "ONE ROW PER MATCH",
         "SKIP PAST LAST ROW",
         "> 500.00",
+        "velocity_n=3",
+        "iloc[1000:2000]",
+        "day[1000:2000]",
     ],
-    "lesson_10.py": ["ts // (WINDOW_S"],
+    "lesson_10.py": ["22 s", "GRACE_S = 22", "grace=22"],
 }
 
 
