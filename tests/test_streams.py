@@ -35,15 +35,7 @@ def test_kafka_streams_and_flink_agree_on_another_data_set(lab, topic):
         closers = [{"event_id": f"closer-{p}", "user_id": u, "ts": later} for p, u in users.items()]
         lab.produce(clicks_topic, closers, key="user_id", timestamp="ts")
 
-        size = window_s * 1000
-        truth = (
-            pd.DataFrame(clicks)
-            .assign(window_start=lambda d: pd.to_datetime(d["ts"] // size * size, unit="ms", utc=True))
-            .groupby(["user_id", "window_start"])
-            .size()
-            .rename("clicks")
-            .reset_index()
-        )
+        truth = streams.expected_counts(clicks, window_s)  # pandas
         flink = streams.tidy(
             lab.query(
                 f"""SELECT user_id, window_start, window_end, COUNT(*) AS clicks

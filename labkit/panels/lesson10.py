@@ -178,26 +178,20 @@ def plot_windows(
         for i, engine in enumerate(ENGINES):
             p = home + (i - 0.5) * width
             h = keyed[engine].get(windows[home], 0)
-            if engine in dropped_by:
-                ax.plot([p], [h + top * 0.22], marker="x", markersize=11, mew=2.5, color="#cf222e")
-                ax.text(
-                    p,
-                    h + top * 0.3,
-                    f"{event['user_id']} at {second:g} s\ndropped",
-                    ha="center",
-                    fontsize=7,
-                    color="#cf222e",
-                )
-            else:
-                ax.plot([p], [h + top * 0.22], marker="P", markersize=10, color="#1a7f37")
-                ax.text(
-                    p,
-                    h + top * 0.3,
-                    f"{event['user_id']} at {second:g} s\ncounted",
-                    ha="center",
-                    fontsize=7,
-                    color="#1a7f37",
-                )
+            dropped = engine in dropped_by
+            colour = "#cf222e" if dropped else "#1a7f37"
+            crossed: dict[str, Any] = {"marker": "x", "markersize": 11, "mew": 2.5}
+            marker = crossed if dropped else {"marker": "P", "markersize": 10}
+            ax.plot([p], [h + top * 0.22], color=colour, **marker)
+            verdict = "dropped" if dropped else "counted"
+            ax.text(
+                p,
+                h + top * 0.3,
+                f"{event['user_id']} at {second:g} s\n{verdict}",
+                ha="center",
+                fontsize=7,
+                color=colour,
+            )
         who = " and ".join(e for e in ENGINES if e in dropped_by) or "neither engine"
         marked.append(f"{event['user_id']} at {second:g} s dropped by {who}")
     labels = [

@@ -137,14 +137,7 @@ class Prediction(Panel):
         return f"Predict: {self.question}"
 
 
-def predict(
-    question: str,
-    choices: Sequence[str] = (),
-    *,
-    number: bool = False,
-    low: float | None = None,
-    high: float | None = None,
-    unit: str = "",
-) -> Prediction:
-    """A `Prediction` widget: show it, let the learner lock in a guess, then `reveal`."""
-    return Prediction(question, choices, number=number, low=low, high=high, unit=unit)
+def predict(question: str, choices: Sequence[str] = (), **number: Any) -> Prediction:
+    """A `Prediction` widget: show it, let the learner lock in a guess, then `reveal`.
+    ``number`` takes `Prediction`'s ``number=True, low=, high=, unit=``."""
+    return Prediction(question, choices, **number)

@@ -24,6 +24,20 @@ def send(lab, topic: str, partitions: dict[int, list[int]]) -> None:
     producer.close(timeout=5)
 
 
+def wait_snapshot(lab, job, condition, what: str):
+    """The job's snapshot once its source has read partitions 0 and 1 to offset 19 (2 is
+    empty) and ``condition(snapshot)`` holds."""
+    last = [None]
+
+    def holds() -> bool:
+        last[0] = snap = snapshot(lab.flink_rest, job.job_id, last[0])
+        offsets = snap.partitions["offset"].tolist() if len(snap.partitions) else []
+        return offsets == [19, 19, -1] and condition(snap)
+
+    wait_for(holds, what, timeout=90)
+    return last[0]
+
+
 def by_vertex(reply: dict) -> dict[str, tuple[int, int]]:
     return {v["id"]: (v["metrics"]["read-records"], v["metrics"]["write-records"]) for v in reply["vertices"]}
 
@@ -86,15 +100,12 @@ def test_watermarks_equal_flinks_and_the_empty_partition_holds_them_back(lab, to
     job = six_operator_job(lab, name)  # parallelism 1: one reader for the three partitions
     try:
         lab.wait_until_running(job)
-        snap = None
-
-        def all_partitions_read():
-            nonlocal snap
-            snap = snapshot(lab.flink_rest, job.job_id, snap)
-            p = snap.partitions
-            return len(p) == 3 and p["offset"].tolist() == [19, 19, -1] and len(snap.watermarks) == 6
-
-        wait_for(all_partitions_read, "the source's split metrics", timeout=90)
+        snap = wait_snapshot(
+            lab,
+            job,
+            lambda s: len(s.watermarks) == 6,
+            "the source's split metrics",
+        )
         parts = snap.partitions.set_index("partition")
         assert parts.loc[0, "watermark_ms"] == times[0][-1] - 1000  # WATERMARK et - INTERVAL '1' SECOND
         assert parts.loc[1, "watermark_ms"] == times[1][-1] - 1000
@@ -122,15 +133,12 @@ def test_with_an_idle_timeout_flink_marks_the_empty_partition_idle(lab, topic):
     job = six_operator_job(lab, name, **{"scan.watermark.idle-timeout": "1 s"})
     try:
         lab.wait_until_running(job)
-        snap = None
-
-        def empty_partition_idle():
-            nonlocal snap
-            snap = snapshot(lab.flink_rest, job.job_id, snap)
-            p = snap.partitions
-            return len(p) == 3 and p["state"].iloc[2] == "idle" and p["offset"].tolist() == [19, 19, -1]
-
-        wait_for(empty_partition_idle, "Flink to mark partition 2 idle", timeout=90)
+        snap = wait_snapshot(
+            lab,
+            job,
+            lambda s: s.partitions["state"].iloc[2] == "idle",
+            "Flink to mark partition 2 idle",
+        )
         parts = snap.partitions.set_index("partition")
         assert parts.loc[2, "watermark"] == "none yet" and parts.loc[2, "idle_ms_per_s"] > 500
         assert not parts.loc[2, "holds_back"]  # an idle split does not hold the watermark back
