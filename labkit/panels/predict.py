@@ -117,6 +117,7 @@ class Prediction(Panel):
         told = f"the answer is {self._show(answer)}"
         if self.locked is None:
             verdict = f"You did not lock in a guess; {told}."
+            self.status.value = "<i>The answer is out: no guess can be locked in now.</i>"
         elif self.number:
             off = float(answer) - self.locked
             verdict = (

@@ -131,5 +131,6 @@ def test_prediction_locks_in_refuses_out_of_range_and_compares() -> None:
     pick = Prediction("Which?", choices=["a", "b"])
     assert pick.lock() is None  # nothing picked yet
     assert pick.reveal("b", why="because").startswith("You did not lock in a guess; the answer is b.")
+    assert "lock it in" not in pick.status.value and pick.lock_button.disabled  # no stale invitation
     with pytest.raises(ValueError):
         pick.reveal("c")
