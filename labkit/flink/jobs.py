@@ -12,13 +12,16 @@ The names of their jobs say which kernel started them (:mod:`labkit.flink.owners
 from __future__ import annotations
 
 import atexit
+import functools
 import threading
 import time
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError
 from ..runtime import webui
+from ..waiting import wait_for
 from .client import ACTIVE, ENDED, FLINK_TIMEOUT_S, bounded, flink_sql, rest_api
 from .owners import PIPELINE_NAME, owned
 
@@ -43,6 +46,7 @@ class Job:
         self.rest = rest
         self.web = web  # the lab's Web UI front door (host:port), if it has one
         self.started = time.time()
+        self.views: weakref.WeakSet[JobView] = weakref.WeakSet()  # shown ended at once by stop()
         # How the job ended, when this handle ended it or waited for it.
         self.final: str | None = None
 
@@ -84,7 +88,25 @@ class Job:
         records and rates, checkpoints, watermarks, refreshed every ``every`` seconds."""
         from ..jobview.panel import JobView  # ipywidgets: loaded when a notebook asks for a panel
 
-        return JobView(self.rest or None, self.job_id, link=lambda: self.web_ui, every=every)
+        made = JobView(self.rest or None, self.job_id, link=lambda: self.web_ui, every=every)
+        self.views.add(made)
+        return made
+
+    def show_ended(self, timeout: float = 10.0) -> None:
+        """Redraw every view of this job now that it has ended (`stop` calls it): a view says
+        CANCELED when the cell that stopped the job ends, not at its next refresh. The
+        JobManager answers from a copy of the job's graph kept up to 3 s (its
+        ``web.refresh-interval``), so a view asks again until it sees the end."""
+
+        def shows_the_end(view: JobView) -> bool:
+            view.refresh()
+            return view.finished.is_set()
+
+        for view in list(self.views):
+            try:
+                wait_for(functools.partial(shows_the_end, view), "a view to show its job ended", timeout)
+            except Exception:  # noqa: BLE001 - a view is a picture: stopping the job must not fail on it
+                pass
 
     def stop(self, timeout: float = FLINK_TIMEOUT_S) -> None:
         """Cancel the job and wait until it has ended (harmless if it already had)."""
@@ -99,6 +121,7 @@ class Job:
                 break
             time.sleep(0.05)  # CANCELLING: tasks are being stopped
         self.final = self.final or "CANCELED"
+        self.show_ended()
 
     def wait(self, timeout: float = 300.0) -> str:
         """Block until the job ends (bounded jobs) and return its final status; a clear

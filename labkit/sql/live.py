@@ -76,6 +76,7 @@ class SqlJob(Job):
                 time.sleep(0.05)
         self.final = self.final or "CANCELED"
         forget(self)
+        self.show_ended()
 
     def wait(self, timeout: float = 300.0) -> str:
         """Block until the job ends and return its final status (a `LabError` after ``timeout``)."""

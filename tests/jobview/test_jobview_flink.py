@@ -92,6 +92,21 @@ def test_the_graph_is_the_plans_and_records_flow_in_a_running_view(lab, topic):
         job.stop()
 
 
+def test_stopping_the_job_shows_it_ended_in_its_views_at_once(lab, topic):
+    """Not at the view's next refresh (here a minute away): when job.stop() returns."""
+    job = six_operator_job(lab, topic("jv-stop"))
+    view = job.view(every=60)
+    try:
+        lab.wait_until_running(job)
+        view.refresh()
+        assert view.snapshot.status == "RUNNING"
+    finally:
+        job.stop()
+    assert view.snapshot.status == "CANCELED" and "CANCELED" in view.header.value
+    assert view.finished.is_set() and "ended: no more refreshes" in view.header.value
+    view.stop()
+
+
 def test_watermarks_equal_flinks_and_the_empty_partition_holds_them_back(lab, topic):
     name = topic("jv-idle", partitions=3)
     base = 1_700_000_000_000
