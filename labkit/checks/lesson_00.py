@@ -65,12 +65,14 @@ def _flinks_answer(lab: Lab, topic: str, event_id: str, wait: float) -> Any:
     return wait_for(found, f"Flink's answer in {topic!r}", timeout=wait, every=0.5)
 
 
-def _ask(function: Callable[..., Any], topic: str, event_id: str) -> tuple[Any, str]:
-    """``function(topic, event_id)``, or the error it raised, as text."""
+def _misses(function: Callable[..., Any], topic: str, event_id: str, expected: Any) -> str:
+    """What ``function(topic, event_id)`` did instead of returning ``expected`` ("raised
+    ...", "returned ..."); "" if it returned it."""
     try:
-        return function(topic, event_id), ""
+        got = function(topic, event_id)
     except Exception as exc:  # noqa: BLE001 - the learner's code: its error becomes the message
-        return None, f"{type(exc).__name__}: {exc}"
+        return f"raised {type(exc).__name__}: {exc}"
+    return "" if got == expected else f"returned {got!r}"
 
 
 def lesson_00_trip(
@@ -119,9 +121,8 @@ def lesson_00_trip(
             "flinks_answer should be a function of (topic, event_id).",
             "Run the cell that defines it (def flinks_answer...), then pass the function itself.",
         )
-    got, error = _ask(flinks_answer, receive_topic, event["id"])
-    if error or got != flink:
-        said = f"raised {error}" if error else f"returned {got!r}"
+    said = _misses(flinks_answer, receive_topic, event["id"], flink)
+    if said:
         return failed(
             f"Flink's answer for your event is in {receive_topic!r}, but flinks_answer({receive_topic!r}, "
             f"{event['id']!r}) {said}.",
@@ -139,9 +140,8 @@ def lesson_00_trip(
             f"{wait:.0f} s.",
             "Processing is Flink's job: is the job still running? (job.status should say RUNNING.)",
         )
-    got, error = _ask(flinks_answer, receive_topic, theirs["id"])
-    if error or got != secret:
-        said = f"raised {error}" if error else f"returned {got!r}"
+    said = _misses(flinks_answer, receive_topic, theirs["id"], secret)
+    if said:
         return failed(
             f"flinks_answer found the answer for your event, but for an event the check sent "
             f"(id {theirs['id']!r}, a message you have not seen) it {said}.",
