@@ -65,6 +65,18 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{x:.0f}%"
 
 
+def size_text(n: Any) -> str:
+    """Bytes as a person reads them (kB, MB: powers of 1000, as Flink's Web UI shows)."""
+    if n is None or n != n:
+        return "-"
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
 def _box(row: dict[str, Any]) -> tuple[str, ...]:
     """The lines a vertex's box shows, rounded as drawn (also its share of `picture_key`)."""
     words = str(row["operator"]).split(" -> ")
@@ -77,6 +89,7 @@ def _box(row: dict[str, Any]) -> tuple[str, ...]:
         f"in {_count(row['records_in'])} · {_rate(row['in_per_s'])}",
         f"out {_count(row['records_out'])} · {_rate(row['out_per_s'])}",
         f"busy {_pct(row['busy_pct'])} · backpr. {_pct(row['backpressured_pct'])}",
+        *([] if size_text(row.get("state_bytes")) == "-" else [f"state {size_text(row['state_bytes'])}"]),
     )
 
 

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pandas as pd
 
@@ -46,17 +45,6 @@ def _uptime(ms: int) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {s % 60:02d}s" if m else f"{s}s"
 
 
-def _size(n: Any) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
 def _table(frame: pd.DataFrame) -> str:
     """A DataFrame in JupyterLab's own table look, left-aligned."""
     shown = frame.to_html(index=False, border=0, na_rep="-")
@@ -74,6 +62,7 @@ def operators_html(snap: JobSnapshot) -> str:
         "records out": ops["records_out"].map("{:,}".format),
         "in/s": ops["in_per_s"].map(rate), "out/s": ops["out_per_s"].map(rate),
         "busy": ops["busy_pct"].map(pct), "backpressured": ops["backpressured_pct"].map(pct),
+        "state (last checkpoint)": ops["state_bytes"].map(graph.size_text),
     })  # fmt: skip
     return "<b>Operators</b>" + _table(shown)
 
@@ -82,7 +71,7 @@ def checkpoints_html(snap: JobSnapshot) -> str:
     c = snap.checkpoints
     text = f"{c['completed']} completed, {c['failed']} failed, {c['in_progress']} in progress"
     if c["last_id"] is not None:
-        text += f"; last #{c['last_id']}: {c['last_duration_ms']} ms, {_size(c['last_size_bytes'])}"
+        text += f"; last #{c['last_id']}: {c['last_duration_ms']} ms, {graph.size_text(c['last_size_bytes'])}"
     if c["restored_id"] is not None:
         kind = "savepoint" if c["restored_savepoint"] else "checkpoint"
         text += f"; restored from {kind} #{c['restored_id']}"

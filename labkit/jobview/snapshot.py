@@ -9,7 +9,9 @@
   meters average over their last 60 s), busy and backpressured time (ms per second of the
   busiest subtask, as the Web UI colours a vertex, shown as %);
 * ``edges`` - from ``/jobs/:id/plan`` (each node's ``inputs``: ``id``, ``ship_strategy``);
-* ``checkpoints`` - counts, the last completed one (duration, size), the restored one;
+* ``checkpoints`` - counts, the last completed one (duration, size), the restored one; and
+  each operator's state in that checkpoint (``state_bytes``: the full size of what it keeps,
+  from ``/jobs/:id/checkpoints/details/:cid``, asked once per new checkpoint);
 * ``watermarks`` - every subtask of every vertex: its input watermark (what
   ``/jobs/:id/vertices/:vid/watermarks`` answers); a source task has none, so its row is
   its source operator's *output* watermark (``kind``). ``Long.MIN_VALUE`` is "none yet";
@@ -73,13 +75,17 @@ _SPLIT = re.compile(r"^(\d+)\.([^.]+)\.split\.(.+)-(\d+)\.watermark\.(\w+)$")
 _OFFSET = re.compile(r"^(\d+)\.([^.]+)\.KafkaSourceReader\.topic\.(.+)\.partition\.(\d+)\.currentOffset$")
 OPERATOR_COLUMNS = [
     "vertex_id", "operator", "name", "parallelism", "status", "records_in", "records_out",
-    "in_per_s", "out_per_s", "busy_pct", "backpressured_pct", "idle_pct",
+    "in_per_s", "out_per_s", "busy_pct", "backpressured_pct", "idle_pct", "state_bytes",
 ]  # fmt: skip
 WATERMARK_COLUMNS = ["vertex_id", "vertex", "subtask", "kind", "watermark_ms", "watermark"]
 PARTITION_COLUMNS = [
     "vertex", "subtask", "topic", "partition", "watermark_ms", "watermark", "offset",
     "active_ms_per_s", "idle_ms_per_s", "paused_ms_per_s", "state", "holds_back",
 ]  # fmt: skip
+
+
+#: A checkpoint's id and each vertex's state in it (bytes).
+StateOf = tuple[Any, dict[str, int]]
 
 
 class JobManagerDown(LabError):
@@ -119,6 +125,8 @@ class JobSnapshot:
     #: what the next snapshot reuses: the plan, and each source vertex's metric names
     plan: dict[str, Any] = field(default_factory=dict, repr=False)
     listed: dict[str, tuple[float, list[str]]] = field(default_factory=dict, repr=False)
+    #: the last completed checkpoint's id and each vertex's state in it (bytes)
+    state_of: StateOf = field(default=(None, {}), repr=False)
 
     @property
     def ended(self) -> bool:
@@ -283,6 +291,7 @@ def snapshot(
     answers = list(run(lambda pair: _vertex(rest, job_id, *pair), wanted))
     per_vertex = {v["id"]: a for (v, _), a in zip(wanted, answers, strict=True)}
     stats = checkpoints()
+    state_of = _state_of(rest, job_id, stats, previous.state_of if previous is not None and known else None)
     took = (time.perf_counter() - t0) * 1000
     return JobSnapshot(
         job_id=job_id,
@@ -292,7 +301,7 @@ def snapshot(
         duration_ms=int(job.get("duration", 0) or 0),
         taken=time.time(),
         took_ms=took,
-        operators=_operators(vertices, per_vertex),
+        operators=_operators(vertices, per_vertex, state_of[1]),
         edges=edges_of(plan),
         checkpoints=_checkpoints(stats),
         watermarks=_watermarks(vertices, per_vertex),
@@ -300,7 +309,22 @@ def snapshot(
         notes=_notes(sources, per_vertex, running),
         plan=plan,
         listed=listed,
+        state_of=state_of,
     )
+
+
+def _state_of(rest: str | None, job_id: str, stats: dict, known: StateOf | None) -> StateOf:
+    """Each vertex's state in the last completed checkpoint (bytes), asked only when that
+    checkpoint is new: a checkpoint's figures never change once it has completed."""
+    known = known or (None, {})
+    done = (stats.get("latest") or {}).get("completed") or {}
+    if done.get("id") is None or done.get("id") == known[0]:
+        return known
+    try:
+        tasks = ask(rest, f"jobs/{job_id}/checkpoints/details/{done['id']}").get("tasks", {})
+    except (JobManagerDown, JobGone):  # its details already dropped from Flink's history
+        return known
+    return done["id"], {v: int(t.get("state_size") or 0) for v, t in tasks.items()}
 
 
 def edges_of(plan: dict) -> list[Edge]:
@@ -316,7 +340,9 @@ def _each_subtask(values: dict[str, str], name: str, parallelism: int) -> list[f
     return [_number(values[f"{i}.{name}"]) for i in range(parallelism) if f"{i}.{name}" in values]
 
 
-def _operators(vertices: list[dict], per_vertex: dict[str, dict[str, str]]) -> pd.DataFrame:
+def _operators(
+    vertices: list[dict], per_vertex: dict[str, dict[str, str]], state: dict[str, int]
+) -> pd.DataFrame:
     rows = []
     for v in vertices:
         values, p = per_vertex.get(v["id"], {}), int(v["parallelism"])
@@ -335,6 +361,7 @@ def _operators(vertices: list[dict], per_vertex: dict[str, dict[str, str]]) -> p
             int(m.get("read-records", 0)), int(m.get("write-records", 0)),
             total("numRecordsInPerSecond"), total("numRecordsOutPerSecond"),
             most("busyTimeMsPerSecond"), most("backPressuredTimeMsPerSecond"), most("idleTimeMsPerSecond"),
+            state.get(v["id"]),
         ])  # fmt: skip
     return pd.DataFrame(rows, columns=OPERATOR_COLUMNS)
 

@@ -15,6 +15,7 @@ class FakeFlink:
     def __init__(self) -> None:
         self.records = 10
         self.status = "RUNNING"
+        self.checkpoint = 2  # the last completed checkpoint's id
         self.requests: list[str] = []
         self.address = ""
 
@@ -39,7 +40,10 @@ class FakeFlink:
             nodes = [{"id": SOURCE}, {"id": SINK, "inputs": [{"id": SOURCE, "ship_strategy": "REBALANCE"}]}]
             return {"plan": {"nodes": nodes}}
         if path == f"/jobs/{JOB_ID}/checkpoints":
-            return {"counts": {"completed": 2}, "latest": {"completed": {"id": 2, "end_to_end_duration": 30}}}
+            done = {"id": self.checkpoint, "end_to_end_duration": 30}
+            return {"counts": {"completed": self.checkpoint}, "latest": {"completed": done}}
+        if path == f"/jobs/{JOB_ID}/checkpoints/details/{self.checkpoint}":  # the sink's state grows
+            return {"tasks": {SOURCE: {"state_size": 120}, SINK: {"state_size": 1500 * self.checkpoint}}}
         if path.startswith(f"/jobs/{JOB_ID}/vertices/") and path.endswith("/metrics"):
             values = {"0.busyTimeMsPerSecond": "250.0", "0.currentInputWatermark": "1000"}
             if "get" not in query:

@@ -42,6 +42,21 @@ def test_the_graph_is_the_plans_edges_left_to_right(fake_flink):
     assert "REBALANCE" in shown and any("busy 25%" in t for t in shown)
 
 
+def test_each_operators_state_is_its_share_of_the_last_checkpoint_asked_once_per_checkpoint(fake_flink):
+    details = lambda: sum("/checkpoints/details/" in r for r in fake_flink.requests)  # noqa: E731
+    view = JobView(fake_flink.address, JOB_ID, start=False)
+    assert view.snapshot.operators["state_bytes"].tolist() == [120, 3000]
+    assert "3.0 kB" in view.operators.value and "120 B" in view.operators.value
+    view.refresh()
+    assert details() == 1  # a completed checkpoint's figures never change: asked once
+    fake_flink.checkpoint = 3
+    view.refresh()
+    assert details() == 2 and view.snapshot.operators["state_bytes"].tolist() == [120, 4500]
+    shown = [t.get_text() for t in graph.draw(view.snapshot).axes[0].texts]
+    assert any("state 4.5 kB" in t for t in shown)
+    view.stop()
+
+
 def test_pause_stops_refreshing_and_stop_ends_the_thread(fake_flink):
     view = JobView(fake_flink.address, JOB_ID, every=0.05)
     wait_for(lambda: view.refreshes >= 3, "the thread to refresh")
