@@ -53,6 +53,29 @@ def test_ddl_show_describe_and_a_bounded_query_as_a_dataframe(lab, sql, topic, c
     assert "== Optimized Physical Plan ==" in capsys.readouterr().out  # the plan, as text
 
 
+RATES = """CREATE TABLE rates (cur STRING, rate DOUBLE, ts BIGINT, t AS TO_TIMESTAMP_LTZ(ts, 3),
+  WATERMARK FOR t AS t, PRIMARY KEY (cur) NOT ENFORCED) WITH (
+  'connector' = 'upsert-kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{servers}',
+  'key.format' = 'raw', 'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset')"""
+
+
+def test_a_temporal_join_on_a_bounded_upsert_table_is_bounded_too(lab, sql, topic):
+    """Neither a temporal join nor an upsert-kafka table has a batch form, yet both end when
+    their topics are read to a bound: the cell returns the finished result, not a live one."""
+    orders, rates = topic("orders"), topic("rates")
+    lab.produce(orders, [{"id": 0, "cur": "EUR", "ts": 1000}, {"id": 1, "cur": "EUR", "ts": 3000}],
+                timestamp="ts")  # fmt: skip
+    lab.produce(rates, [{"cur": "EUR", "rate": 1.1, "ts": 0}, {"cur": "EUR", "rate": 1.2, "ts": 2000}],
+                key="cur", timestamp="ts")  # fmt: skip
+    columns = "id INT, cur STRING, ts BIGINT, t AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR t AS t"
+    sql.run_cell(kafka_table(lab, "orders", orders, columns, bounded=True))
+    sql.run_cell(RATES.format(topic=rates, servers=lab.flink_bootstrap_servers))
+    df = sql.run_cell("SELECT o.id, r.rate FROM orders AS o JOIN rates FOR SYSTEM_TIME AS OF o.t AS r "
+                      "ON o.cur = r.cur")  # fmt: skip
+    assert isinstance(df, pd.DataFrame)  # finished, not a LiveQuery
+    assert dict(zip(df.id, df.rate, strict=True)) == {0: 1.1, 1: 1.2}  # each order at its rate then
+
+
 def upsert_table(lab: labkit.Lab, topic: str) -> str:
     return f"""CREATE TABLE accounts (id STRING, city STRING, balance INT,
   PRIMARY KEY (id) NOT ENFORCED) WITH (
