@@ -10,7 +10,8 @@ A lesson's time is *estimated the same way for every lesson*, from what is in it
   (6: a beginner reads code about a third as fast as prose, ~8 words a line);
 * its run time: the notebook's time under nbval, measured in the last full run
   (`docs/lesson-seconds.json`, written from `.labkit/lesson-seconds.json` by the script);
-* `EXERCISE_MINUTES` (10) for each exercise (each check in `labkit.progress.EXERCISES`).
+* `EXERCISE_MINUTES` (10) for each exercise (each check in `labkit.progress.EXERCISES`),
+  optional time when the cell that calls its check sits in an optional section.
 
 A cell tagged ``proof`` is run-only: it proves a claim to CI (drives a widget from code, a
 block of asserts) and teaches nothing new. Collapsed (``jupyter.source_hidden``) its first
@@ -66,6 +67,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("06", "06_windows.ipynb", "Flink", True),
     Lesson("07", "07_event_time_watermarks.ipynb", "Flink", True),
     Lesson("08", "08_state_exactly_once.ipynb", "Flink", True),
+    Lesson("08b", "08b_joins.ipynb", "Flink", True),
     Lesson("09", "09_fraud_detection.ipynb", "Together", True),
     Lesson("10", "10_kafka_streams_vs_flink.ipynb", "Together", True),
     Lesson("11", "11_cheat_sheet.ipynb", "Together", True),
@@ -184,12 +186,15 @@ def size(each: Lesson, root: Path | None = None, seconds: dict[str, float] | Non
             optional += minutes
         else:
             core += minutes
-    exercises = len(EXERCISES.get(each.number, ()))
-    fixed = run_s / 60 + exercises * EXERCISE_MINUTES
+    checks = EXERCISES.get(each.number, ())
+    in_optional = [source(c) for c, flag in zip(nb["cells"], optional_cells(nb), strict=True) if flag]
+    extra = sum(any(f"checks.{name}(" in text for text in in_optional) for name in checks)
+    exercises = len(checks)
     if each.core:
-        core += fixed
+        core += run_s / 60 + (exercises - extra) * EXERCISE_MINUTES
+        optional += extra * EXERCISE_MINUTES
     else:
-        optional += fixed
+        optional += run_s / 60 + exercises * EXERCISE_MINUTES
     return Size(len(nb["cells"]), n_words, n_lines, proofs, exercises, run_s, core, optional)
 
 

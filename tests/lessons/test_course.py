@@ -118,6 +118,20 @@ def test_estimate_counts_text_code_run_time_and_exercises(tmp_path: Path) -> Non
     assert size.optional_min == pytest.approx(150 / 150 + 12 / 6)
 
 
+def test_an_exercise_in_an_optional_section_is_optional_time(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "notebooks").mkdir()
+    cell = lambda kind, text: {"cell_type": kind, "metadata": {}, "source": text, "outputs": []}  # noqa: E731
+    nb = {"cells": [cell("markdown", "# 99 · Test"), cell("code", "checks.lesson_99_a(lab, x)"),
+                    cell("markdown", "## Optional: more"), cell("code", "checks.lesson_99_b(x)")]}
+    (tmp_path / "notebooks" / "99_test.ipynb").write_text(json.dumps(nb))
+    monkeypatch.setitem(course.EXERCISES, "99", ("lesson_99_a", "lesson_99_b"))
+    lesson = course.Lesson("99", "99_test.ipynb", "Kafka", True)
+    size = course.size(lesson, tmp_path / "notebooks", seconds={})
+    assert size.exercises == 2
+    assert size.core_min == pytest.approx(2 / 150 + 1 / 6 + course.EXERCISE_MINUTES)
+    assert size.optional_min == pytest.approx(2 / 150 + 1 / 6 + course.EXERCISE_MINUTES)
+
+
 def test_prediction_locks_in_refuses_out_of_range_and_compares() -> None:
     guess = Prediction("How many?", number=True, low=0, high=300, unit="events")
     guess.input.value = 301
