@@ -266,3 +266,67 @@ def ledger(
             }
 
     return _take(gen(), n)
+
+
+PRODUCTS = ["kettle", "lamp", "mug", "chair", "desk", "rug"]
+CARRIERS = ["dhl", "ups", "bike"]
+HOUR_MS = 3_600_000
+
+
+def orders(
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    rate: float = 1 / 240,
+    start: datetime | str | int | None = None,
+) -> Iterator[dict]:
+    """Web-shop orders: ``order_id``, ``product`` (one of `PRODUCTS`), ``qty`` (1-3), ``ts``.
+
+    The default ``rate`` is one order every 4 minutes of event time on average (360 a day),
+    so that joins "within 4 hours" or "the price at the time of the order" mean something."""
+    _check_rate(rate)
+    rng = random.Random(seed)
+
+    def gen() -> Iterator[dict]:
+        for i, ts in enumerate(_times(rng, start_ms(start), rate)):
+            product, qty = rng.choice(PRODUCTS), rng.randint(1, 3)
+            yield {"order_id": f"o{seed}-{i:04d}", "product": product, "qty": qty, "ts": ts}
+
+    return _take(gen(), n)
+
+
+def shipments(placed: Iterable[dict], *, seed: int = 0, unshipped: float = 0.1) -> list[dict]:
+    """The shipments of ``placed`` orders, in event-time order: ``shipment_id``,
+    ``order_id``, ``carrier``, ``ts``. Most leave 10 minutes to 4 hours after their order;
+    about one in eight takes longer (up to 10 hours), and a share ``unshipped`` of the
+    orders never ships - so a join "shipped within 4 hours" keeps some orders and not others."""
+    rng = random.Random(seed)
+    out = []
+    for order in placed:
+        if rng.random() < unshipped:
+            continue
+        slow = rng.random() < 0.125
+        delay = rng.uniform(4.0, 10.0) if slow else rng.uniform(1 / 6, 4.0)
+        out.append({"shipment_id": f"s-{order['order_id']}", "order_id": order["order_id"],
+                    "carrier": rng.choice(CARRIERS), "ts": order["ts"] + int(delay * HOUR_MS)})
+    return sorted(out, key=lambda s: s["ts"])
+
+
+def prices(
+    *, seed: int = 0, hours: float = 24, changes: int = 4, start: datetime | str | int | None = None
+) -> list[dict]:
+    """Price changes, in event-time order: ``product``, ``price`` (euros, 2 decimals), ``ts``.
+
+    Every product gets a first price at ``start`` and about ``changes`` changes in the
+    ``hours`` after it, each 5-25 % up or down: a changelog keyed by product, the kind a
+    compacted topic keeps."""
+    rng = random.Random(seed)
+    t0 = start_ms(start)
+    out = []
+    for product in PRODUCTS:
+        price = round(rng.uniform(10, 200), 2)
+        out.append({"product": product, "price": price, "ts": t0})
+        for ts in sorted(t0 + int(rng.uniform(0, hours) * HOUR_MS) for _ in range(changes)):
+            price = round(price * rng.choice([-1, 1]) * rng.uniform(0.05, 0.25) + price, 2)
+            out.append({"product": product, "price": price, "ts": ts})
+    return sorted(out, key=lambda p: (p["ts"], p["product"]))

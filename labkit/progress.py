@@ -36,6 +36,7 @@ EXERCISES: dict[str, tuple[str, ...]] = {
     "06": ("lesson_06_hop",),
     "07": ("lesson_07_bound",),
     "08": ("lesson_08_exactly_once",),
+    "08b": ("lesson_08b_billing",),
     "09": ("lesson_09_replay",),
     "10": ("lesson_10_tools", "lesson_10_late"),
 }

@@ -4,8 +4,10 @@ Written independently of Flink, so a lesson can assert that Flink's answer is ri
 `windows_pandas` (tumbling, hopping, cumulative and session windows), `arrival_order` +
 `watermark_sim` (bounded out-of-orderness watermarks and which events a window drops as
 late), `watermark_after` + `watermark_timeline` (a real job's watermark after each
-event, and when its windows fired), `running_totals`, and `apply_transaction` (lesson 04's
-derived balances). No Kafka, no Flink, no widgets here: checks import these without
+event, and when its windows fired), `running_totals`, `apply_transaction` (lesson 04's
+derived balances), and lesson 08b's joins: `interval_join`, `price_at_order` (an as-of
+join), `billed_at_shipping`, with `same_rows` (a Flink result equal to one of these, row
+for row). No Kafka, no Flink, no widgets here: checks import these without
 pulling in a UI module.
 """
 
@@ -227,3 +229,61 @@ def watermark_timeline(seen: pd.DataFrame, windows: pd.DataFrame, *, bound: floa
 def apply_transaction(balances: dict[str, int], tx: dict) -> None:
     """The derived result a service keeps: each account's balance in cents."""
     balances[tx["account_id"]] = balances.get(tx["account_id"], 0) + tx["amount_cents"]
+
+
+def interval_join(orders: Iterable[dict], shipments: Iterable[dict], hours: float) -> pd.DataFrame:
+    """Each order with each of its shipments that left within ``hours`` of it (event time,
+    both ends included, as Flink's ``BETWEEN``): order_id, product, carrier, minutes (whole
+    minutes from order to shipment). Sorted by order_id."""
+    o = pd.DataFrame(list(orders))[["order_id", "product", "ts"]]
+    s = pd.DataFrame(list(shipments))[["order_id", "carrier", "ts"]]
+    both = o.merge(s, on="order_id", suffixes=("_o", "_s"))
+    both = both[(both["ts_s"] >= both["ts_o"]) & (both["ts_s"] <= both["ts_o"] + int(hours * 3_600_000))]
+    both = both.assign(minutes=(both["ts_s"] - both["ts_o"]) // 60_000)
+    return both[["order_id", "product", "carrier", "minutes"]].sort_values("order_id").reset_index(drop=True)
+
+
+def _priced(left: pd.DataFrame, prices: Iterable[dict]) -> pd.DataFrame:
+    """``left`` (with ``product``, ``qty`` and ``ts``) with the price its product had at
+    ``ts``: the latest price change at or before it (`pandas.merge_asof`, backward), and
+    ``total`` = qty x price rounded to cents. Rows before their product's first price are
+    left out, as an inner join leaves them."""
+    p = pd.DataFrame(list(prices)).sort_values("ts")[["product", "price", "ts"]]
+    joined = pd.merge_asof(left.sort_values("ts"), p, on="ts", by="product", direction="backward")
+    return joined.dropna(subset=["price"]).assign(total=lambda d: (d["qty"] * d["price"]).round(2))
+
+
+def price_at_order(orders: Iterable[dict], prices: Iterable[dict]) -> pd.DataFrame:
+    """Each order with the price its product had when the order was placed (an as-of
+    join): order_id, product, qty, price, total. Sorted by order_id."""
+    joined = _priced(pd.DataFrame(list(orders)), prices)
+    out = joined[["order_id", "product", "qty", "price", "total"]]
+    return out.sort_values("order_id").reset_index(drop=True)
+
+
+def billed_at_shipping(
+    orders: Iterable[dict], shipments: Iterable[dict], prices: Iterable[dict]
+) -> pd.DataFrame:
+    """Each shipped order billed at the price its product had when it *shipped* (the
+    shipment's ``ts``): order_id, total. Sorted by order_id."""
+    o = pd.DataFrame(list(orders))[["order_id", "product", "qty"]]
+    shipped = o.merge(pd.DataFrame(list(shipments))[["order_id", "ts"]], on="order_id")
+    joined = _priced(shipped, prices)
+    return joined[["order_id", "total"]].sort_values("order_id").reset_index(drop=True)
+
+
+def same_rows(flink: pd.DataFrame, truth: pd.DataFrame) -> bool:
+    """Flink's rows are ``truth``'s, row for row (order aside): the same columns, and the
+    same multiset of rows, numbers compared as numbers (Flink's DECIMAL comes back as
+    ``decimal.Decimal``, pandas has floats) to the cent and below."""
+    if list(flink.columns) != list(truth.columns) or len(flink) != len(truth):
+        return False
+
+    def canonical(df: pd.DataFrame) -> list[tuple]:
+        cols = []
+        for name in df.columns:
+            numbers = pd.to_numeric(df[name], errors="coerce")
+            cols.append(numbers.astype(float).round(6) if numbers.notna().all() else df[name].astype(str))
+        return sorted(zip(*cols, strict=True))
+
+    return canonical(flink) == canonical(truth)

@@ -6,8 +6,8 @@ red cross with a *hint* (what to look at, never the answer)::
     from labkit import checks
     checks.lesson_05_filter(lab, my_sql)
 
-One module per lesson, in lesson order (``lesson_00`` ... ``lesson_10``), each saying what
-its check compares and which notebook cell calls it; `result` holds `Result`, `passed`
+One module per lesson, in lesson order (``lesson_00`` ... ``lesson_10``, with 04b and
+08b), each saying what its check compares and which notebook cell calls it; `result` holds `Result`, `passed`
 and `failed`, `sql` runs a learner's Flink SQL (lessons 05, 06, 09). The plain-pandas
 truths the checks compare against are `labkit.reference`'s. The hidden reference solution
 of each exercise, which must pass its check, is ``tests/lessons/lesson_NN/solution.py``.
@@ -29,6 +29,7 @@ from .lesson_05 import LESSON_05_SCHEMA, lesson_05_filter
 from .lesson_06 import LESSON_06_SCHEMA, lesson_06_hop
 from .lesson_07 import lesson_07_bound
 from .lesson_08 import LESSON_08_RESTARTS, lesson_08_exactly_once
+from .lesson_08b import lesson_08b_billing
 from .lesson_09 import LESSON_09_ALERTS, LESSON_09_CASES, T09, lesson_09_replay, lesson_09_rows
 from .lesson_10 import LESSON_10_TOOLS, LESSON_10_WHY, lesson_10_late, lesson_10_tools
 from .result import Result, failed, passed
@@ -46,6 +47,7 @@ lesson_05_filter = remembered(lesson_05_filter)
 lesson_06_hop = remembered(lesson_06_hop)
 lesson_07_bound = remembered(lesson_07_bound)
 lesson_08_exactly_once = remembered(lesson_08_exactly_once)
+lesson_08b_billing = remembered(lesson_08b_billing)
 lesson_09_replay = remembered(lesson_09_replay)
 lesson_10_tools = remembered(lesson_10_tools)
 lesson_10_late = remembered(lesson_10_late)
@@ -71,6 +73,7 @@ __all__ = [
     "lesson_07_bound",
     "LESSON_08_RESTARTS",
     "lesson_08_exactly_once",
+    "lesson_08b_billing",
     "T09",
     "LESSON_09_CASES",
     "LESSON_09_ALERTS",

@@ -17,6 +17,7 @@ ANSWERS = {
     "lesson_04b.py": ["2 * may_lose", "may_lose + 1"],
     "lesson_05.py": ["LIKE '/product/%'", "device = 'mobile'"],
     "lesson_08.py": ["900000", "900 000", "15 min"],
+    "lesson_08b.py": ["AS OF s.ship_time", "'12' HOUR", "12 HOUR", "ship_time"],
     "lesson_09.py": [
         "PATTERN (T1 T2 L)",
         "WITHIN INTERVAL",
