@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import flink
+from .errors import LabError
 from .flink import FlinkHelpers
 from .flink.errors import show_java_errors
 from .flink.owners import cancel_orphans, orphans_line
@@ -21,6 +22,7 @@ from .runtime.status import status
 
 if TYPE_CHECKING:
     from .panels.status import StatusPanel
+    from .runtime.postgres_proc import Postgres
 
 
 class Lab(KafkaHelpers, FlinkHelpers):
@@ -99,6 +101,20 @@ class Lab(KafkaHelpers, FlinkHelpers):
             " - see docs/compose.md, 'Lessons that need the local backend'."
         )
         return False
+
+    def postgres(self) -> Postgres:
+        """The lab's PostgreSQL, the database at the end of a pipeline: started on first use
+        (a few seconds the first time), then reused; ``labkit down`` stops it, its data stays
+        in LABKIT_HOME. ``.jdbc_url`` for Flink's JDBC connector, ``.query(sql)`` for a
+        DataFrame, ``.connect()`` for psycopg (:mod:`labkit.runtime.postgres_proc`)."""
+        from .runtime import postgres_proc
+
+        if self.backend != "local":
+            raise LabError(
+                f"The lab's PostgreSQL runs beside a local lab only; this lab runs on {self.backend!r}, "
+                "whose Flink could not reach a database on this machine's loopback."
+            )
+        return postgres_proc.ensure_running(quiet=False)
 
     def status(self) -> dict[str, Any]:
         """What runs where, as plain data (what `labkit status --json` prints)."""
