@@ -322,13 +322,21 @@ class FlinkHelpers:
                     f"{timeout:.0f} s. Web UI: {job.checkpoints_ui}"
                 )
             time.sleep(0.1)
-        while True:  # the statistics follow the completion by a moment
+        # The statistics follow the completion by a moment - and until the JobManager's copy
+        # of this job catches up (up to 3 s), Flink 2.3's REST handler answers from a cache
+        # keyed by checkpoint id alone: another job's checkpoint with the same id. Only
+        # details naming this job's own operators are this checkpoint's.
+        ours = {v["id"] for v in self.flink_api(f"jobs/{job.job_id}")["vertices"]}
+        while True:
             try:
-                return self.flink_api(f"jobs/{job.job_id}/checkpoints/details/{cid}")
+                details = self.flink_api(f"jobs/{job.job_id}/checkpoints/details/{cid}")
+                if details.get("tasks") and set(details["tasks"]) <= ours:
+                    return details
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                raise LabError(f"Flink did not give the statistics of checkpoint {cid} of job {job.job_id}.")
+            time.sleep(0.1)
 
     def wait_restored(self, job: Job, after: float = 0.0, timeout: float = 120.0) -> dict:
         """Block until ``job`` has been restored from a checkpoint (at ``after``, a

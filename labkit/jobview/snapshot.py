@@ -49,6 +49,8 @@ import pandas as pd
 
 from ..errors import LabError
 from ..flink.client import ENDED, rest_api
+from . import checkpoints
+from .checkpoints import StateOf
 
 #: Flink's "no watermark yet" (Long.MIN_VALUE): never a date.
 NO_WATERMARK = -(2**63)
@@ -82,10 +84,6 @@ PARTITION_COLUMNS = [
     "vertex", "subtask", "topic", "partition", "watermark_ms", "watermark", "offset",
     "active_ms_per_s", "idle_ms_per_s", "paused_ms_per_s", "state", "holds_back",
 ]  # fmt: skip
-
-
-#: A checkpoint's id and each vertex's state in it (bytes).
-StateOf = tuple[Any, dict[str, int]]
 
 
 class JobManagerDown(LabError):
@@ -278,10 +276,16 @@ def snapshot(
     def listing(v: dict) -> tuple[float, list[str]]:
         return now, [m["id"] for m in ask(rest, f"jobs/{job_id}/vertices/{v['id']}/metrics") or []]
 
-    def checkpoints() -> dict:
+    def checkpoint_stats() -> dict:
         try:
             return ask(rest, f"jobs/{job_id}/checkpoints")
         except JobManagerDown:  # a job without checkpointing, or its stats not kept
+            return {}
+
+    def details(checkpoint_id: Any) -> dict:
+        try:
+            return ask(rest, f"jobs/{job_id}/checkpoints/details/{checkpoint_id}")
+        except (JobManagerDown, JobGone):  # its details already dropped from Flink's history
             return {}
 
     run = pool.map if pool is not None else map
@@ -290,8 +294,9 @@ def snapshot(
     wanted = [(v, listed.get(v["id"], (0.0, []))[1]) for v in vertices] if running else []
     answers = list(run(lambda pair: _vertex(rest, job_id, *pair), wanted))
     per_vertex = {v["id"]: a for (v, _), a in zip(wanted, answers, strict=True)}
-    stats = checkpoints()
-    state_of = _state_of(rest, job_id, stats, previous.state_of if previous is not None and known else None)
+    stats = checkpoint_stats()
+    before = previous.state_of if previous is not None and known else None
+    state_of = checkpoints.state_per_vertex(stats, {v["id"] for v in vertices}, before, details)
     took = (time.perf_counter() - t0) * 1000
     return JobSnapshot(
         job_id=job_id,
@@ -303,7 +308,7 @@ def snapshot(
         took_ms=took,
         operators=_operators(vertices, per_vertex, state_of[1]),
         edges=edges_of(plan),
-        checkpoints=_checkpoints(stats),
+        checkpoints=checkpoints.summary(stats),
         watermarks=_watermarks(vertices, per_vertex),
         partitions=_partitions(sources, per_vertex),
         notes=_notes(sources, per_vertex, running),
@@ -311,20 +316,6 @@ def snapshot(
         listed=listed,
         state_of=state_of,
     )
-
-
-def _state_of(rest: str | None, job_id: str, stats: dict, known: StateOf | None) -> StateOf:
-    """Each vertex's state in the last completed checkpoint (bytes), asked only when that
-    checkpoint is new: a checkpoint's figures never change once it has completed."""
-    known = known or (None, {})
-    done = (stats.get("latest") or {}).get("completed") or {}
-    if done.get("id") is None or done.get("id") == known[0]:
-        return known
-    try:
-        tasks = ask(rest, f"jobs/{job_id}/checkpoints/details/{done['id']}").get("tasks", {})
-    except (JobManagerDown, JobGone):  # its details already dropped from Flink's history
-        return known
-    return done["id"], {v: int(t.get("state_size") or 0) for v, t in tasks.items()}
 
 
 def edges_of(plan: dict) -> list[Edge]:
@@ -364,27 +355,6 @@ def _operators(
             state.get(v["id"]),
         ])  # fmt: skip
     return pd.DataFrame(rows, columns=OPERATOR_COLUMNS)
-
-
-def _checkpoints(stats: dict) -> dict[str, Any]:
-    counts = stats.get("counts", {})
-    latest = stats.get("latest") or {}
-    done = latest.get("completed") or {}
-    restored = latest.get("restored") or {}
-    return {
-        "completed": int(counts.get("completed", 0)),
-        "failed": int(counts.get("failed", 0)),
-        "in_progress": int(counts.get("in_progress", 0)),
-        "restored": int(counts.get("restored", 0)),
-        "last_id": done.get("id"),
-        "last_duration_ms": done.get("end_to_end_duration"),
-        "last_size_bytes": done.get("checkpointed_size", done.get("state_size")),
-        "last_completed_ms": done.get("latest_ack_timestamp"),
-        "restored_id": restored.get("id"),
-        "restored_ms": restored.get("restore_timestamp"),
-        "restored_path": restored.get("external_path"),
-        "restored_savepoint": restored.get("is_savepoint"),
-    }
 
 
 def _watermarks(vertices: list[dict], per_vertex: dict[str, dict[str, str]]) -> pd.DataFrame:

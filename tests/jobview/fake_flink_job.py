@@ -16,6 +16,7 @@ class FakeFlink:
         self.records = 10
         self.status = "RUNNING"
         self.checkpoint = 2  # the last completed checkpoint's id
+        self.foreign = False  # answer its details with another job's checkpoint of the same id
         self.requests: list[str] = []
         self.address = ""
 
@@ -43,6 +44,8 @@ class FakeFlink:
             done = {"id": self.checkpoint, "end_to_end_duration": 30}
             return {"counts": {"completed": self.checkpoint}, "latest": {"completed": done}}
         if path == f"/jobs/{JOB_ID}/checkpoints/details/{self.checkpoint}":  # the sink's state grows
+            if self.foreign:  # what Flink's REST answers from its cache before its copy of the job catches up
+                return {"tasks": {"c" * 32: {"state_size": 7753}}}
             return {"tasks": {SOURCE: {"state_size": 120}, SINK: {"state_size": 1500 * self.checkpoint}}}
         if path.startswith(f"/jobs/{JOB_ID}/vertices/") and path.endswith("/metrics"):
             values = {"0.busyTimeMsPerSecond": "250.0", "0.currentInputWatermark": "1000"}

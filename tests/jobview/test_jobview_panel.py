@@ -49,9 +49,12 @@ def test_each_operators_state_is_its_share_of_the_last_checkpoint_asked_once_per
     assert "3.0 kB" in view.operators.value and "120 B" in view.operators.value
     view.refresh()
     assert details() == 1  # a completed checkpoint's figures never change: asked once
-    fake_flink.checkpoint = 3
+    fake_flink.checkpoint, fake_flink.foreign = 3, True  # another job's checkpoint 3 first
     view.refresh()
-    assert details() == 2 and view.snapshot.operators["state_bytes"].tolist() == [120, 4500]
+    assert view.snapshot.operators["state_bytes"].tolist() == [120, 3000]  # not taken for this job's
+    fake_flink.foreign = False
+    view.refresh()
+    assert details() == 3 and view.snapshot.operators["state_bytes"].tolist() == [120, 4500]
     shown = [t.get_text() for t in graph.draw(view.snapshot).axes[0].texts]
     assert any("state 4.5 kB" in t for t in shown)
     view.stop()
