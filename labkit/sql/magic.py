@@ -48,7 +48,7 @@ from ..runtime.state import Endpoints
 from .changelog import ChangelogTable
 from .gateway import GatewayClient, Operation, Page, Result
 from .live import SHOWN_ROWS, LiveQuery, SqlJob
-from .statements import JOB, QUERY, fill, first_words, kind, split
+from .statements import JOB, QUERY, fill, first_words, hide_secrets, kind, split
 
 #: The tables a plan reads: ``LogicalTableScan(table=[[catalog, database, table]])``.
 _SCANS = re.compile(r"LogicalTableScan\(table=\[\[([^\]]+)\]\]")
@@ -222,8 +222,9 @@ class FlinkSql:
 
 def answer(result: Result, statement: str) -> pd.DataFrame | None:
     """Flink's answer to a statement that is not a query: a table, a plan's text (printed),
-    or "OK" (printed) when there is nothing more to say."""
-    frame = pd.DataFrame([fields for _, fields in result.rows], columns=result.columns or None)
+    or "OK" (printed) when there is nothing more to say - secret option values masked."""
+    rows = [[hide_secrets(v) if isinstance(v, str) else v for v in fields] for _, fields in result.rows]
+    frame = pd.DataFrame(rows, columns=result.columns or None)
     if result.result_kind == "SUCCESS" or frame.empty and not len(frame.columns):
         print(f"{' '.join(first_words(statement, 2))}: OK")
         return None

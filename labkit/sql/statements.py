@@ -77,3 +77,22 @@ def fill(cell: str, namespace: Mapping[str, Any]) -> str:
         return str(found)
 
     return _VARIABLE.sub(value, cell).replace("{{", "{").replace("}}", "}")
+
+
+#: Words that make an option's value a secret - Flink's own list (``GlobalConfiguration``'s
+#: sensitive keys), which it masks in its error messages but not in ``SHOW CREATE TABLE``.
+SECRET_WORDS = ("password", "secret", "token", "apikey", "api-key", "jaas.config", "auth-params",
+                "service-key", "basic-auth", "http-headers", "fs.azure.account.key")  # fmt: skip
+_OPTION = re.compile(r"('(?P<key>[^'\n]+)'\s*=\s*)'(?:[^']|'')*'")
+
+
+def hide_secrets(text: str) -> str:
+    """``text`` with the value of every ``'<key>' = '<value>'`` option whose key names a
+    secret replaced by ``'******'``, as Flink itself writes it: what Flink answers (``SHOW
+    CREATE TABLE`` of a JDBC table prints its password) reaches the notebook without it."""
+
+    def mask(found: re.Match) -> str:
+        secret = any(word in found.group("key").lower() for word in SECRET_WORDS)
+        return f"{found.group(1)}'******'" if secret else found.group(0)
+
+    return _OPTION.sub(mask, text)

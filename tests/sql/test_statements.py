@@ -61,3 +61,18 @@ def test_variables_and_their_attributes_are_filled_in_and_double_braces_stay():
 def test_an_unknown_variable_is_named():
     with pytest.raises(LabError, match="no variable 'nope'"):
         fill("SELECT {nope}", {})
+
+
+def test_secret_option_values_are_masked_and_others_kept():
+    from labkit.sql.statements import hide_secrets
+
+    shown = """WITH (
+  'connector' = 'jdbc',
+  'password' = 'p''w d',
+  'properties.sasl.jaas.config' = 'org.apache.kafka...ScramLoginModule required password="x";',
+  'url' = 'jdbc:postgresql://127.0.0.1:15432/lab'
+)"""
+    masked = hide_secrets(shown)
+    assert "'password' = '******'" in masked and "p''w d" not in masked
+    assert "'properties.sasl.jaas.config' = '******'" in masked and "ScramLoginModule" not in masked
+    assert "'url' = 'jdbc:postgresql://127.0.0.1:15432/lab'" in masked and "'connector' = 'jdbc'" in masked
