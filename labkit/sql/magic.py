@@ -19,7 +19,8 @@ Which queries are bounded is Flink's to say: the planner is asked to plan the qu
 batch execution (``EXPLAIN`` with ``execution.runtime-mode: batch``), which it refuses
 for an unbounded source. Options: ``-o NAME`` stores the last result (a DataFrame, a
 `LiveQuery` or a `SqlJob`) in the notebook's variable NAME; ``--chart X Y`` (``--bar``)
-draws column Y against X under a live table; ``--rows N`` shows N rows of it.
+draws column Y against X under a live table; ``--rows N`` shows N rows of it;
+``--local-only WHAT`` runs the cell on the local lab only (elsewhere it says WHAT is skipped).
 ``{name}`` in the SQL is replaced by that notebook variable's value (``{{`` for a brace).
 
 One gateway session per kernel (its tables and ``SET`` options last as long as the
@@ -311,6 +312,7 @@ def parse_line(line: str) -> argparse.Namespace:
     parser.add_argument("--chart", nargs=2, metavar=("X", "Y"), help="chart column Y against X (live)")
     parser.add_argument("--bar", action="store_true", help="a bar chart instead of a line")
     parser.add_argument("--rows", type=int, default=SHOWN_ROWS, help="rows a live table shows")
+    parser.add_argument("--local-only", metavar="WHAT", help="skip the cell, saying so, unless the lab is local")
     try:
         options = parser.parse_args(shlex.split(line))
     except (argparse.ArgumentError, SystemExit, ValueError) as exc:
@@ -330,6 +332,8 @@ def flink_sql(line: str, cell: str) -> Any:
     try:
         options = parse_line(line)
         namespace = shell.user_ns if shell is not None else {}
+        if options.local_only and not _local_here(options.local_only):
+            return None
         result = session().run_cell(
             cell,
             namespace,
@@ -345,6 +349,15 @@ def flink_sql(line: str, cell: str) -> Any:
     if options.output and shell is not None:
         shell.user_ns[options.output] = result
     return result
+
+
+def _local_here(what: str) -> bool:
+    """``--local-only WHAT``: a cell that needs what only the local lab has (its PostgreSQL,
+    files its TaskManager writes on this machine) asks `Lab.drill_here`, which on compose or
+    remote prints one line saying ``what`` is skipped, as the lessons' Python cells do."""
+    from ..lab import Lab
+
+    return Lab(session().endpoints).drill_here(what)
 
 
 def _cell_id(shell: Any) -> str | None:

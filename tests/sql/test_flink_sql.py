@@ -237,3 +237,22 @@ def test_an_empty_cell_and_bad_lines_are_clear_errors(sql):
     with pytest.raises(LabError, match="--rows 0: choose 1 to 10000"):
         parse_line("--rows 0")
     assert parse_line("-o df --chart x y --bar").chart == ["x", "y"]
+
+
+def test_a_local_only_cell_runs_on_the_local_lab_and_says_it_is_skipped_elsewhere(lab, monkeypatch, capsys):
+    """``%%flink_sql --local-only WHAT``: a cell that needs the local lab's PostgreSQL runs
+    there; on compose it prints drill_here's one line and runs nothing (no session is asked)."""
+    from labkit.sql import magic
+
+    assert magic.parse_line('--local-only "the PostgreSQL section" -o x').local_only == "the PostgreSQL section"
+    assert magic.flink_sql('--local-only "it"', "SELECT 1 AS n")["n"].tolist() == [1]  # local: it ran
+
+    class Compose:
+        endpoints = Endpoints("compose", "127.0.0.1:9092", "kafka:19092", "127.0.0.1:8081")
+
+        def run_cell(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a skipped cell runs nothing")
+
+    monkeypatch.setattr(magic, "session", lambda: Compose())
+    assert magic.flink_sql('--local-only "the PostgreSQL section"', "SELECT 1") is None
+    assert "Skipped: the PostgreSQL section needs the local backend" in capsys.readouterr().out
