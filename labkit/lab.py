@@ -91,8 +91,9 @@ class Lab(KafkaHelpers, FlinkHelpers):
     def drill_here(self, what: str) -> bool:
         """Whether a lesson's failure drill - or a part that needs what only the local lab has,
         its PostgreSQL - can run on this lab: True on the local backend, whose Kafka and Flink
-        are processes the lab started (its to restart or kill, on this machine). Elsewhere (compose, remote) it prints one line saying ``what`` (e.g. "the
-        broker restart") is skipped and why, and returns False: the lesson's cell skips it.
+        are processes the lab started (its to restart or kill, on this machine). Elsewhere
+        (compose, remote) it prints one line saying ``what`` (e.g. "the broker restart") is
+        skipped and why, and returns False: the lesson's cell skips it.
         """
         if self.backend == "local":
             return True
