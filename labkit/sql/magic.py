@@ -312,7 +312,7 @@ def parse_line(line: str) -> argparse.Namespace:
     parser.add_argument("--chart", nargs=2, metavar=("X", "Y"), help="chart column Y against X (live)")
     parser.add_argument("--bar", action="store_true", help="a bar chart instead of a line")
     parser.add_argument("--rows", type=int, default=SHOWN_ROWS, help="rows a live table shows")
-    parser.add_argument("--local-only", metavar="WHAT", help="skip the cell, saying so, unless the lab is local")
+    parser.add_argument("--local-only", metavar="WHAT", help="run on the local lab only (else say so)")
     try:
         options = parser.parse_args(shlex.split(line))
     except (argparse.ArgumentError, SystemExit, ValueError) as exc:

@@ -244,7 +244,8 @@ def test_a_local_only_cell_runs_on_the_local_lab_and_says_it_is_skipped_elsewher
     there; on compose it prints drill_here's one line and runs nothing (no session is asked)."""
     from labkit.sql import magic
 
-    assert magic.parse_line('--local-only "the PostgreSQL section" -o x').local_only == "the PostgreSQL section"
+    options = magic.parse_line('--local-only "the PostgreSQL section" -o x')
+    assert options.local_only == "the PostgreSQL section"
     assert magic.flink_sql('--local-only "it"', "SELECT 1 AS n")["n"].tolist() == [1]  # local: it ran
 
     class Compose:
