@@ -69,6 +69,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("08", "08_state_exactly_once.ipynb", "Flink", True),
     Lesson("08b", "08b_joins.ipynb", "Flink", True),
     Lesson("09", "09_fraud_detection.ipynb", "Together", True),
+    Lesson("09b", "09b_out_of_kafka.ipynb", "Together", False),
     Lesson("10", "10_kafka_streams_vs_flink.ipynb", "Together", True),
     Lesson("11", "11_cheat_sheet.ipynb", "Together", True),
 )

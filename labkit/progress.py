@@ -38,6 +38,7 @@ EXERCISES: dict[str, tuple[str, ...]] = {
     "08": ("lesson_08_exactly_once",),
     "08b": ("lesson_08b_billing",),
     "09": ("lesson_09_replay",),
+    "09b": ("lesson_09b_orders_once",),
     "10": ("lesson_10_tools", "lesson_10_late"),
 }
 

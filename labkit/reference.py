@@ -7,7 +7,8 @@ late), `watermark_after` + `watermark_timeline` (a real job's watermark after ea
 event, and when its windows fired), `running_totals`, `apply_transaction` (lesson 04's
 derived balances), and lesson 08b's joins: `interval_join`, `price_at_order` (an as-of
 join), `billed_at_shipping`, with `same_rows` (a Flink result equal to one of these, row
-for row). No Kafka, no Flink, no widgets here: checks import these without
+for row), and lesson 09b's `sales_per_product` (what its database table and its lake
+should both say). No Kafka, no Flink, no widgets here: checks import these without
 pulling in a UI module.
 """
 
@@ -270,6 +271,14 @@ def billed_at_shipping(
     shipped = o.merge(pd.DataFrame(list(shipments))[["order_id", "ts"]], on="order_id")
     joined = _priced(shipped, prices)
     return joined[["order_id", "total"]].sort_values("order_id").reset_index(drop=True)
+
+
+def sales_per_product(orders: Iterable[dict]) -> pd.DataFrame:
+    """Orders and items (sum of ``qty``) per product, one row per product, sorted by
+    product: the table lesson 09b's Flink job keeps in PostgreSQL."""
+    df = pd.DataFrame(list(orders), columns=["order_id", "product", "qty", "ts"])
+    out = df.groupby("product").agg(orders=("order_id", "count"), items=("qty", "sum")).reset_index()
+    return out.astype({"orders": "int64", "items": "int64"})
 
 
 def same_rows(flink: pd.DataFrame, truth: pd.DataFrame) -> bool:

@@ -6,11 +6,12 @@ red cross with a *hint* (what to look at, never the answer)::
     from labkit import checks
     checks.lesson_05_filter(lab, my_sql)
 
-One module per lesson, in lesson order (``lesson_00`` ... ``lesson_10``, with 04b and
-08b), each saying what its check compares and which notebook cell calls it; `result` holds `Result`, `passed`
-and `failed`, `sql` runs a learner's Flink SQL (lessons 05, 06, 09). The plain-pandas
-truths the checks compare against are `labkit.reference`'s. The hidden reference solution
-of each exercise, which must pass its check, is ``tests/lessons/lesson_NN/solution.py``.
+One module per lesson, in lesson order (``lesson_00`` ... ``lesson_10``, with 04b, 08b
+and 09b), each saying what its check compares and which notebook cell calls it; `result`
+holds `Result`, `passed` and `failed`, `sql` runs a learner's Flink SQL (lessons 05, 06,
+09). The plain-pandas truths the checks compare against are `labkit.reference`'s. The
+hidden reference solution of each exercise, which must pass its check, is
+``tests/lessons/lesson_NN/solution.py``.
 
 To add a lesson's check: a module ``lesson_NN.py`` with ``lesson_NN_<what>(lab, answer)
 -> Result``, re-exported below.
@@ -31,6 +32,7 @@ from .lesson_07 import lesson_07_bound
 from .lesson_08 import LESSON_08_RESTARTS, lesson_08_exactly_once
 from .lesson_08b import lesson_08b_billing
 from .lesson_09 import LESSON_09_ALERTS, LESSON_09_CASES, T09, lesson_09_replay, lesson_09_rows
+from .lesson_09b import lesson_09b_orders_once
 from .lesson_10 import LESSON_10_TOOLS, LESSON_10_WHY, lesson_10_late, lesson_10_tools
 from .result import Result, failed, passed
 
@@ -49,6 +51,7 @@ lesson_07_bound = remembered(lesson_07_bound)
 lesson_08_exactly_once = remembered(lesson_08_exactly_once)
 lesson_08b_billing = remembered(lesson_08b_billing)
 lesson_09_replay = remembered(lesson_09_replay)
+lesson_09b_orders_once = remembered(lesson_09b_orders_once)
 lesson_10_tools = remembered(lesson_10_tools)
 lesson_10_late = remembered(lesson_10_late)
 
@@ -79,6 +82,7 @@ __all__ = [
     "LESSON_09_ALERTS",
     "lesson_09_rows",
     "lesson_09_replay",
+    "lesson_09b_orders_once",
     "LESSON_10_TOOLS",
     "LESSON_10_WHY",
     "lesson_10_tools",

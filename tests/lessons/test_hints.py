@@ -28,6 +28,7 @@ ANSWERS = {
         "iloc[1000:2000]",
         "day[1000:2000]",
     ],
+    "lesson_09b.py": ["PRIMARY KEY (order_id)", "order_id TEXT PRIMARY KEY", "order_id STRING PRIMARY KEY"],
     "lesson_10.py": ["22 s", "GRACE_S = 22", "grace=22"],
 }
 
