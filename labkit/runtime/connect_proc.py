@@ -14,7 +14,8 @@ the lab has one worker on one laptop, and those topics would sit in every lesson
 list. A standalone worker is one process with its offsets in a file
 (``LABKIT_HOME/connect/offsets``) and the same REST API for connectors; what it forgets at
 ``labkit down`` is the connectors themselves, which a lesson creates again (``create`` is
-idempotent: PUT of the whole config).
+idempotent: PUT of the whole config) - and, so that they start afresh, their offsets
+(`delete` forgets a connector's offsets too).
 
 Closed to everyone else. Connect's REST API has no login by default, and a connector config
 can make the worker read any file or load a class as the learner: whoever reaches it runs
@@ -261,11 +262,24 @@ class KafkaConnect:
         return self._call("GET", f"/connectors/{quote(name, safe='')}/status")
 
     def delete(self, name: str) -> bool:
-        """Delete the connector (its offsets stay); True if it existed."""
-        status, answer = self.request("DELETE", f"/connectors/{quote(name, safe='')}")
-        if status == 404:
+        """Delete the connector and forget its offsets (how far it had read); True if it
+        existed. Connect alone keeps the offsets of a deleted connector, and one created again
+        under the same name would carry on from them - a lesson run twice would resume a
+        change stream PostgreSQL no longer has. So: stop it, reset its offsets (Kafka's
+        KIP-875 endpoints), then delete it."""
+        path = f"/connectors/{quote(name, safe='')}"
+        if self.request("GET", path)[0] == 404:
             return False
+        status, answer = self.request("PUT", f"{path}/stop")
         if status >= 400:
+            raise ConnectUnavailable(f"Kafka Connect could not stop {name}: {answer}")
+        stopped = lambda: self.status(name)["connector"]["state"] == "STOPPED"  # noqa: E731
+        wait_for(stopped, f"connector {name} to stop", 30)
+        status, answer = self.request("DELETE", f"{path}/offsets")
+        if status >= 400:
+            raise ConnectUnavailable(f"Kafka Connect could not reset the offsets of {name}: {answer}")
+        status, answer = self.request("DELETE", path)
+        if status >= 400 and status != 404:
             raise ConnectUnavailable(f"Kafka Connect could not delete {name}: {answer}")
         return True
 
@@ -311,7 +325,8 @@ class KafkaConnect:
         return rss_mb(self.info)
 
     def stop(self) -> bool:
-        """Stop the worker (its connectors are forgotten, their offsets kept); True if it ran."""
+        """Stop the worker (its connectors are forgotten, and at its next start their
+        offsets); True if it ran."""
         return stop()
 
     def __str__(self) -> str:
@@ -346,6 +361,10 @@ def _start(java: Path, bootstrap_servers: str, port: int) -> tuple[subprocess.Po
     home.chmod(0o700)
     _ensure_password()
     _link_plugins()
+    # a standalone worker forgets its connectors when it stops; it forgets their offsets too,
+    # so that a connector created again under an old name starts afresh, not from a position
+    # the source (PostgreSQL's replication slot, dropped with the connector) no longer has
+    (home / "offsets").unlink(missing_ok=True)
     props = worker_properties(bootstrap_servers, port)
     (home / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
     _write_private(home / "jaas.conf", _jaas())
