@@ -145,6 +145,15 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_path(args: argparse.Namespace) -> int:
+    """The line that puts Kafka's and Flink's own tools (kafka-topics.sh..., flink) of this lab
+    first on a terminal's PATH: ``eval "$(labkit path)"`` (runtime/cli_tools.py)."""
+    from .runtime import cli_tools
+
+    print(cli_tools.export_line(cli_tools.ensure()))
+    return 0
+
+
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
@@ -187,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("progress", help="the course map: the lessons whose exercises you passed").set_defaults(
         fn=cmd_progress
     )
+    sub.add_parser(
+        "path",
+        help="put Kafka's and Flink's own tools (kafka-topics.sh, flink...) on PATH: eval \"$(labkit path)\"",
+    ).set_defaults(fn=cmd_path)
     p = sub.add_parser("lab", help="up + JupyterLab on notebooks/")
     p.add_argument("--port", type=int, default=8888)
     p.add_argument("--notebooks", help="folder to open (default: the project's notebooks/)")

@@ -16,7 +16,7 @@ from .flink import FlinkHelpers
 from .flink.errors import show_java_errors
 from .flink.owners import cancel_orphans, orphans_line
 from .kafka import KafkaHelpers, closing
-from .runtime import drills, lifecycle, webui
+from .runtime import cli_tools, drills, lifecycle, webui
 from .runtime.state import Endpoints
 from .runtime.status import status
 
@@ -162,6 +162,7 @@ def connect(quiet: bool = False) -> Lab:
     local = state.endpoints.backend == "local"
     orphaned = cancel_orphans(state.endpoints.flink_rest) if local else []
     lab = Lab(state.endpoints)
+    cli_tools.add_to_path()  # in a notebook: `!kafka-topics.sh ...`, `!flink list` (runtime/cli_tools.py)
     _load_sql_cell()
     show_java_errors()  # in a notebook: PyFlink's Java errors as Flink's message, short
     if not quiet:

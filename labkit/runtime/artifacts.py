@@ -1,8 +1,11 @@
 """The Java artefacts the lab runs, from Maven Central, pinned and verified by SHA-256.
 
-Ten bundles, each the full runtime classpath of one thing:
+Eleven bundles, each the full runtime classpath of one thing:
 
 * ``kafka`` - Apache Kafka's broker (``org.apache.kafka:kafka_2.13``) and what it needs;
+* ``kafka-tools`` - Kafka's command-line tools (``kafka-topics.sh``, the console producer
+  and consumer, ``kafka-consumer-groups.sh``), run on the ``kafka`` bundle's jars plus these
+  (:mod:`labkit.runtime.cli_tools`);
 * ``kafka-streams`` - Apache Kafka's stream-processing library, for lesson 10;
 * ``flink-kafka`` - Flink's official SQL Kafka connector (one self-contained jar);
 * ``flink-jdbc`` - Flink's JDBC connector with its PostgreSQL dialect, and PostgreSQL's
@@ -74,6 +77,10 @@ CONNECT_VERSION = "4.3.1"
 DEBEZIUM_VERSION = "3.6.1.Final"
 #: The PostgreSQL JDBC driver Debezium 3.6.1 is built and tested with.
 DEBEZIUM_POSTGRES_JDBC_VERSION = "42.7.11"
+#: Jackson's CSV format at the Jackson Kafka 4.4.0's tree resolves to (jackson-databind):
+#: kafka-consumer-groups.sh writes and reads offset plans as CSV (--reset-offsets --export,
+#: --from-file), as Kafka's own libs/ ships it.
+KAFKA_TOOLS_JACKSON_VERSION = "2.21.7"
 
 #: bundle -> (the coordinate whose dependency tree makes it up, or None; jars added alone).
 #: The extras are added without their trees on purpose: a resolver imports a root's
@@ -84,6 +91,16 @@ ROOTS: dict[str, tuple[str | None, list[str]]] = {
     "kafka": (
         f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
         [f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}"],
+    ),
+    # Kafka's command-line tools: the tools' own jar (and Jackson's CSV), on the "kafka"
+    # bundle's classpath - kafka-tools' whole tree would add 40 jars of Kafka Connect's REST
+    # server (Jetty, Jersey) for a plugin-path tool the lab never runs
+    "kafka-tools": (
+        None,
+        [
+            f"org.apache.kafka:kafka-tools:{KAFKA_VERSION}",
+            f"com.fasterxml.jackson.dataformat:jackson-dataformat-csv:{KAFKA_TOOLS_JACKSON_VERSION}",
+        ],
     ),
     "kafka-streams": (f"org.apache.kafka:kafka-streams:{KAFKA_VERSION}", ["org.slf4j:slf4j-simple:1.7.36"]),
     # one self-contained jar: Kafka's client classes are shaded inside it

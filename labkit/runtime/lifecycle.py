@@ -6,10 +6,12 @@ Flink session cluster (:mod:`labkit.runtime.flink_proc`) and Flink's SQL Gateway
 (:mod:`labkit.runtime.gateway_proc`) as processes on this machine,
 reuses what still runs and restarts what died, on the ports it had; on compose it runs
 ``docker compose up`` (:mod:`labkit.runtime.compose`); on a remote cluster it only checks
-that Kafka answers (:mod:`labkit.runtime.backends` says which). ``down`` stops every
-process the lab started (and a compose cluster), ``reset`` also deletes Kafka's data and
-Flink's checkpoints. Everything is recorded in the state file (:mod:`labkit.runtime.state`)
-under its lock, so kernels and the CLI share one cluster.
+that Kafka answers (:mod:`labkit.runtime.backends` says which). Whichever it is, ``up``
+then writes Kafka's and Flink's own command-line tools for that cluster
+(:mod:`labkit.runtime.cli_tools`). ``down`` stops every process the lab started (and a
+compose cluster), ``reset`` also deletes Kafka's data and Flink's checkpoints. Everything
+is recorded in the state file (:mod:`labkit.runtime.state`) under its lock, so kernels and
+the CLI share one cluster.
 
 Kafka's data stays on disk under ``.labkit/``: topics survive ``down``/``up``.
 """
@@ -29,7 +31,7 @@ import psutil
 from .. import paths
 from ..errors import LabError
 from ..paths import Say, printer
-from . import artifacts, compose, flink_proc, gateway_proc, kafka_proc
+from . import artifacts, cli_tools, compose, flink_proc, gateway_proc, kafka_proc
 from .backends import requested_backend, wanted_brokers
 from .jvm import find_java
 from .net import PortLost, answers, pick_port, port_free, require_broker
@@ -56,12 +58,15 @@ def up(quiet: bool = False, backend: str | None = None, brokers: int | None = No
     with lock():
         remote = requested_backend(backend)
         if remote is not None:
-            return _up_elsewhere(remote, backend, quiet)
-        state = State.load()
-        if state and state.endpoints.backend != "local":
-            state = State(state.endpoints, state.processes)  # back from compose/remote
-        n = wanted_brokers(brokers, state)
-        return _up_local(state, n, printer(quiet))
+            running = _up_elsewhere(remote, backend, quiet)
+        else:
+            state = State.load()
+            if state and state.endpoints.backend != "local":
+                state = State(state.endpoints, state.processes)  # back from compose/remote
+            n = wanted_brokers(brokers, state)
+            running = _up_local(state, n, printer(quiet))
+        cli_tools.write(running.endpoints)  # kafka-topics.sh..., flink: for the lab as it runs now
+        return running
 
 
 def _up_elsewhere(remote: Endpoints, backend: str | None, quiet: bool) -> State:
