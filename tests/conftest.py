@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import shared
 
 import labkit
 
@@ -67,3 +68,25 @@ class Untouchable:
 @pytest.fixture
 def untouchable() -> Untouchable:
     return Untouchable()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Note the last test that uses each shared resource (shared.py), once the tests to run
+    and their order are final (trylast: after -k, -m and deselection)."""
+    shared.plan(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a test's own teardown, stop what tests share (shared.py) if it was its last
+    user: a shared private lab runs for its tests, not for the rest of the session."""
+    try:
+        return (yield)
+    finally:
+        shared.after(item, nextitem)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A run cut short (-x, Ctrl-C) never reached the teardown that stops what is shared."""
+    shared.after(None, None)

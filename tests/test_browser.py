@@ -2,28 +2,35 @@
 
 Runs JupyterLab through `labkit lab` on a private lab (own LABKIT_HOME: its own Kafka and
 Flink, see privatelab.py) with copies of the notebooks (so autosave never touches the repo),
-runs all cells, then types into and clicks the real widgets. At the end `labkit down` must
-leave no JupyterLab, kernel, JVM or Flink worker of that lab running; whatever fails on
-the way, the lab is stopped. Needs Debian's `chromium`; skipped without it unless
-LABKIT_REQUIRE_BROWSER=1 (as in CI), where a missing browser is a failure.
+runs all cells, then types into and clicks the real widgets. One such lab, JupyterLab and
+Chromium serve the browser tests of this module, test_browser_kafka.py and
+test_browser_lessons.py (tests/shared.py: started by the first, stopped after the last).
+At the end `labkit down` must leave no JupyterLab, kernel, JVM or Flink worker of that lab
+running; whatever fails on the way, the lab is stopped. Needs Debian's `chromium`; skipped
+without it unless LABKIT_REQUIRE_BROWSER=1 (as in CI), where a missing browser is a failure.
 Screenshots go to .labkit/screenshots/ in the checkout (LABKIT_SCREENSHOTS moves them).
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from privatelab import PrivateLab, wait_for
+from shared import Shared
 
 from labkit.runtime.net import free_port
 
@@ -55,11 +62,59 @@ def _require_browser() -> None:
 
 @dataclass
 class Jupyter:
-    """A running JupyterLab: its URL, and the notebooks opened in it so far."""
+    """A running JupyterLab: its URL, the notebooks opened in it so far, and the shutting
+    down of earlier tests' kernels under way (`close_kernels`)."""
 
     url: str
     lab: PrivateLab
     opened: list[str] = field(default_factory=list)
+    closing: threading.Thread | None = None
+    closing_failed: list[BaseException] = field(default_factory=list)
+
+    def close_kernels(self) -> None:
+        """Shut down the kernels running now (those of earlier tests), in the background: a
+        kernel takes 2-3 s to stop, while the next notebook opens. The one started next is
+        not among them. Waits for the previous round first, and fails if it failed."""
+        self.wait_kernels_closed()
+        sessions = _jupyter_api(self.url, "sessions")
+        if sessions:
+            self.closing = threading.Thread(
+                target=self._close, args=([s["id"] for s in sessions],), name="close-kernels", daemon=True
+            )
+            self.closing.start()
+
+    def _close(self, ids: list[str]) -> None:
+        try:
+            _delete_sessions(self.url, ids)
+        except BaseException as exc:  # noqa: BLE001 - raised in the test thread by wait_kernels_closed
+            self.closing_failed.append(exc)
+
+    def wait_kernels_closed(self) -> None:
+        if self.closing is not None:
+            self.closing.join(120)
+            assert not self.closing.is_alive(), "shutting down the earlier tests' kernels took over 120 s"
+            self.closing = None
+        if self.closing_failed:
+            raise self.closing_failed.pop()
+
+
+def _jupyter_api(url: str, what: str) -> Any:
+    with urllib.request.urlopen(f"{url}/api/{what}", timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _delete_sessions(url: str, ids: list[str]) -> None:
+    """Shut down these sessions (and their kernels) through JupyterLab's REST API. Its XSRF
+    check wants the ``_xsrf`` cookie its page sets, sent back as a header (as JupyterLab's
+    own requests do)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{url}/lab", timeout=30).close()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    for sid in ids:
+        req = urllib.request.Request(f"{url}/api/sessions/{sid}", method="DELETE")
+        req.add_header("X-XSRFToken", xsrf)
+        opener.open(req, timeout=60).close()
 
 
 def _answers(url: str) -> bool:
@@ -70,15 +125,17 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
+def _jupyter(tmp_path_factory) -> Iterator[Jupyter]:
     """`labkit lab` (cluster + JupyterLab) on a private lab; stopped with `labkit down` at the
     end, which must leave none of that lab's processes behind."""
     _require_browser()
     tmp = tmp_path_factory.mktemp("browser")
     root = tmp / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    lab = PrivateLab(tmp / "home")
+    # the lab's home in a folder `nobody` may pass through: as root, lessons 09b and 10 run
+    # PostgreSQL as `nobody` (it refuses root), and pytest's own tmp folders are closed (0700)
+    home = Path(tempfile.mkdtemp(prefix="labkit-browser-"))
+    lab = PrivateLab(home)
     port = free_port()
     log = tmp / "jupyter.log"
     args = ["lab", "--no-browser", "--port", str(port), "--notebooks", str(root), "--"]
@@ -105,6 +162,7 @@ def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
         if proc.poll() is not None:
             pytest.fail(f"`labkit lab` exited with {proc.returncode}:\n" + log.read_text()[-3000:])
         yield server
+        server.wait_kernels_closed()
         seen = [" ".join(p.cmdline()) for p in lab.processes()]
     finally:
         try:
@@ -113,21 +171,56 @@ def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
             if proc.poll() is None:  # `labkit lab` waits on JupyterLab, stopped above
                 proc.kill()
             proc.wait(30)
+            shutil.rmtree(home, ignore_errors=True)
     if server.opened:
         # the check above is not vacuous: a kernel (with its client JVM) was running
         assert any("ipykernel" in cmd for cmd in seen), f"no kernel among the lab's processes: {seen}"
 
 
+#: One JupyterLab (on one private lab) for the browser tests of all the browser modules:
+#: started by the first, stopped after the last (tests/shared.py).
+JUPYTER = Shared("jupyter", _jupyter)
+
+
 @pytest.fixture
-def page(jupyter: Jupyter):
+def jupyter(tmp_path_factory) -> Jupyter:
+    """The shared JupyterLab (`JUPYTER`). The kernels of earlier tests are shut down as this
+    test starts (the lab stays, like a learner who closed the other notebooks), so no
+    earlier notebook's threads, client JVM or jobs take this one's CPU, memory or slots.
+    The last test's kernel runs on: `labkit down` must stop it."""
+    server = JUPYTER.get(tmp_path_factory)
+    server.close_kernels()
+    return server
+
+
+def _chromium() -> Iterator[Any]:
+    """Playwright's driver and one headless Chromium, for every test with a `page`."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    pw = sync_playwright().start()
+    try:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+            yield browser
         finally:
             browser.close()
+    finally:
+        pw.stop()
+
+
+#: One Chromium for every test with a `page` (launched once: ~2 s a test saved).
+CHROMIUM_BROWSER = Shared("page", _chromium)
+
+
+@pytest.fixture
+def page(jupyter: Jupyter):
+    """A new page in a new browser context (no cookies or storage of an earlier test) of the
+    shared Chromium."""
+    context = CHROMIUM_BROWSER.get().new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 KERNEL_IDLE = """() => {

@@ -2,8 +2,8 @@
 (live stream, consumer group) must update the page while the kernel is idle.
 
 Reuses the JupyterLab and Chromium fixtures of test_browser.py (skipped without chromium):
-a private lab of this module's own, stopped at the end with the check that `labkit down`
-leaves none of its processes behind.
+one private lab for all the browser modules, stopped after the last browser test with the
+check that `labkit down` leaves none of its processes behind.
 """
 
 from __future__ import annotations

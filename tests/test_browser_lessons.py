@@ -5,7 +5,8 @@ and no widget still says it is starting or restarting something once the run is 
 (`test_browser.run_all_clean`). Lessons 00, 01 and 03 are run whole by their own browser
 tests (which then click their widgets), so they are not run twice. A screenshot of each
 widget's output goes to .labkit/screenshots/lessons/ (look at them: a widget may be wrong in
-ways no text check sees). One private lab (test_browser's fixtures) for all, stopped at the end.
+ways no text check sees). One private lab for all (test_browser's fixtures, shared by every
+browser module), stopped after the last browser test.
 """
 
 from __future__ import annotations

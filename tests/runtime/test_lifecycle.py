@@ -12,6 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
@@ -22,22 +23,18 @@ from labkit.runtime.processes import tracked
 CLUSTER = ("kafka-1", "flink-jobmanager", "flink-taskmanager")
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A registry of labs of the module's own (LABKIT_REGISTRY, private like the user's):
-    the labs below register there, so `labkit down --all` sees them and no other lab on
-    this machine."""
-    return tmp_path_factory.mktemp("registry")
+@pytest.fixture
+def registry(shared_priv: PrivateLab) -> Path:
+    """The lab's registry of labs of its own (LABKIT_REGISTRY, private like the user's): the
+    labs below register there, so `labkit down --all` sees them and no other lab on this
+    machine."""
+    return Path(shared_priv.env["LABKIT_REGISTRY"])
 
 
-@pytest.fixture(scope="module")
-def priv(tmp_path_factory, registry):
-    lab = PrivateLab(tmp_path_factory.mktemp("lifecycle") / "home", LABKIT_REGISTRY=str(registry))
-    try:
-        lab.up()
-        yield lab
-    finally:
-        lab.stop()
+@pytest.fixture
+def priv(shared_priv: PrivateLab) -> PrivateLab:
+    """The runtime tests' private lab (conftest.py); each test starts with `priv.up()`."""
+    return shared_priv
 
 
 def test_events_survive_down_and_up(priv):

@@ -5,7 +5,9 @@ functions run, which the lab's TaskManager runs inside its own JVM ("thread" mod
 while a pandas UDF runs in a Python worker process (whose servers the lab's ServerFactory
 keeps on loopback).
 
-On a private lab, so that no job another test ran has left servers open.
+On a private lab (the runtime tests' one, conftest.py), so that no job another test ran on
+the suite's lab has left servers open; a TaskManager there that another test left with a
+Python worker is replaced first (`priv`).
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ from labkit.flink.client import PYFLINK_PROCESS_ENV
 ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 
 
-@pytest.fixture(scope="module")
-def priv(tmp_path_factory):
-    lab = PrivateLab(tmp_path_factory.mktemp("security") / "home")
-    try:
-        lab.up()
-        yield lab
-    finally:
-        lab.stop()
+@pytest.fixture
+def priv(shared_priv: PrivateLab) -> PrivateLab:
+    """The runtime tests' private lab (conftest.py); each test starts with `priv.up()`. A
+    TaskManager that an earlier test left with a Python worker (its sockets would count
+    here) is stopped with the lab first, so that `up` starts a fresh one."""
+    tm = (shared_priv.state()["processes"] if (shared_priv.home / "state.json").exists() else {}).get(
+        "flink-taskmanager"
+    )
+    if tm and psutil.pid_exists(tm["pid"]) and python_children(psutil.Process(tm["pid"])):
+        shared_priv.down()
+    return shared_priv
 
 
 def lab_processes(priv: PrivateLab) -> dict[str, psutil.Process]:

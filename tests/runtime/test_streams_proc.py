@@ -5,8 +5,6 @@ kernel left running is `labkit down`'s."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from privatelab import PrivateLab, gone
 
@@ -56,27 +54,25 @@ def test_the_app_source_is_the_one_the_lesson_shows():
         assert dsl in text
 
 
-def test_labkit_down_stops_a_streams_app_a_kernel_left_running(tmp_path: Path):
-    """A kernel that dies without stopping its app (no atexit: os._exit) leaves it to `labkit down`."""
-    priv = PrivateLab(tmp_path / "home")
-    try:
-        priv.up()
-        code = (
-            "import os, labkit\n"
-            "from labkit.runtime import streams_proc\n"
-            "lab = labkit.connect(quiet=True)\n"
-            "lab.create_topic('orphan-in', partitions=2)\n"
-            "lab.create_topic('orphan-out')\n"
-            "app = streams_proc.start(lab, 'orphan', clicks='orphan-in', counts='orphan-out')\n"
-            "app.wait_running()\n"
-            "print(app.info['pid'], flush=True)\n"
-            "os._exit(0)\n"
-        )
-        out = priv.python(code, timeout=300)
-        assert out.returncode == 0, out.stderr[-3000:]
-        pid = int(out.stdout.split()[-1])
-        assert not gone(pid) and "streams-orphan-1" in priv.state()["processes"]
-        priv.down()  # asserts that nothing of the private lab is left running
-        assert gone(pid)
-    finally:
-        priv.stop()
+def test_labkit_down_stops_a_streams_app_a_kernel_left_running(shared_priv: PrivateLab):
+    """A kernel that dies without stopping its app (no atexit: os._exit) leaves it to `labkit down`
+    (on the runtime tests' private lab, conftest.py)."""
+    priv = shared_priv
+    priv.up()
+    code = (
+        "import os, labkit\n"
+        "from labkit.runtime import streams_proc\n"
+        "lab = labkit.connect(quiet=True)\n"
+        "lab.create_topic('orphan-in', partitions=2)\n"
+        "lab.create_topic('orphan-out')\n"
+        "app = streams_proc.start(lab, 'orphan', clicks='orphan-in', counts='orphan-out')\n"
+        "app.wait_running()\n"
+        "print(app.info['pid'], flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = priv.python(code, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    pid = int(out.stdout.split()[-1])
+    assert not gone(pid) and "streams-orphan-1" in priv.state()["processes"]
+    priv.down()  # asserts that nothing of the private lab is left running
+    assert gone(pid)
