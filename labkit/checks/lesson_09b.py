@@ -343,7 +343,7 @@ class _Watch:
             fatal = _SHUT_DOWN in trace  # never a SIGKILL's: that TaskManager says nothing
             if database or fatal or not self.killed_at or entry.get("timestamp", 0) < self.killed_at * 1000:
                 self.taskmanager_may_be_gone = True
-                raise Refused(_explain(trace, _PG_ERROR.findall(trace) or self.postgres_said()))
+                raise Refused(explain(trace, _PG_ERROR.findall(trace) or self.postgres_said()))
 
     def postgres_said(self) -> list[str]:
         """What PostgreSQL refused since the run began (its log's ERROR and FATAL lines)."""
@@ -358,7 +358,7 @@ class _Watch:
         return _PG_LOG_ERROR.findall(text.replace(self.secret, HIDDEN))
 
 
-def _explain(trace: str, said: list[str]) -> Result:
+def explain(trace: str, said: list[str]) -> Result:
     """The hint for a job failure: what PostgreSQL said, and what it means for the tables."""
     if not said:
         return failed(f"The job failed: {_short(_last_cause(trace))}", "Read Flink's message.")
