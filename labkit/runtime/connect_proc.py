@@ -54,7 +54,7 @@ from urllib.parse import quote
 from .. import paths
 from ..errors import LabError
 from ..waiting import wait_for
-from . import artifacts, jvm
+from . import artifacts, jvm, tls
 from .net import PortLost, listening, pick_port, port_free, require_broker
 from .processes import fail_if_exited, record, rss_mb, tracked, untrack
 from .state import State, lock
@@ -128,10 +128,7 @@ def _link_plugins() -> None:
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` into ``path``, readable by this user only from its first byte."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    path.chmod(0o600)  # whatever the umask, or an older file's mode
+    tls.write_private(path, text.encode())
 
 
 def read_password() -> str:

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from .. import paths
 from ..errors import LabError
 from ..waiting import wait_for
+from . import tls
 from .net import PortLost, listening, pick_port, port_free
 from .processes import fail_if_exited, record, rss_mb, tracked, untrack
 from .processes import stop as stop_process
@@ -163,10 +164,7 @@ def read_password() -> str:
 
 def _new_password() -> str:
     secret = secrets.token_urlsafe(24)
-    fd = os.open(password_file(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secret + "\n")
-    password_file().chmod(0o600)  # whatever the umask
+    tls.write_private(password_file(), (secret + "\n").encode())  # this user's only, from its first byte
     return secret
 
 
