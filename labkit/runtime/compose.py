@@ -46,6 +46,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import LabError
+from .net import env_port
 from .state import Endpoints
 
 PROJECT = "kafka-flink-lab"
@@ -102,12 +103,7 @@ def taskmanagers() -> int:
 
 
 def _port(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise LabError(f"{name}={raw!r} is not a port number.")
-    return int(raw)
+    return env_port(name) or default
 
 
 def kafka_port() -> int:

@@ -55,8 +55,8 @@ from .. import paths
 from ..errors import LabError
 from ..waiting import wait_for
 from . import artifacts, jvm, tls
-from .net import PortLost, listening, pick_port, port_free, require_broker
-from .processes import fail_if_exited, record, rss_mb, tracked, untrack
+from .net import PortLost, env_port, listening, pick_port, port_free, require_broker
+from .processes import fail_if_exited, launch, record, rss_mb, tracked, untrack
 from .state import State, lock
 
 #: The process's name in the state file (not ``kafka-...``: those are the brokers).
@@ -379,20 +379,11 @@ def _start(java: Path, bootstrap_servers: str, port: int) -> tuple[subprocess.Po
         str(home / "worker.properties"),
     ]
     log = log_file()
-    with open(log, "ab") as out:
-        out.write(f"\n--- labkit starting {NAME} on {HOST}:{port} at {time.strftime('%F %T')} ---\n".encode())
-        out.flush()
-        try:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # like Kafka and Flink: stopped by `labkit down`, not by Ctrl-C
-                cwd=home,
-            )
-        except OSError as exc:
-            raise ConnectUnavailable(f"Kafka Connect could not be started: {exc}") from exc
+    try:
+        banner = f"labkit starting {NAME} on {HOST}:{port} at {time.strftime('%F %T')}"
+        proc = launch(command, log, banner, home)
+    except OSError as exc:
+        raise ConnectUnavailable(f"Kafka Connect could not be started: {exc}") from exc
     return proc, record(proc, port=port, log=str(log), bootstrap_servers=bootstrap_servers)
 
 
@@ -474,7 +465,4 @@ def stop() -> bool:
 
 
 def _env_port() -> int | None:
-    value = os.environ.get("LABKIT_CONNECT_PORT", "").strip()
-    if value and not value.isdigit():
-        raise LabError(f"LABKIT_CONNECT_PORT must be a port number, not {value!r}.")
-    return int(value) if value else None
+    return env_port("LABKIT_CONNECT_PORT")

@@ -32,7 +32,7 @@ from .. import paths
 from ..errors import LabError
 from . import artifacts, beam_loopback, gateway_proc, tls
 from .net import listening, pick_port
-from .processes import fail_if_exited
+from .processes import fail_if_exited, launch
 
 DEFAULT_REST_PORT = 8081
 SLOTS = 4
@@ -273,18 +273,8 @@ def start(java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ROLES) ->
         elif role == gateway_proc.ROLE:
             command = gateway_proc.command(home)
             env["FLINK_CONF_DIR"] = str(gateway_proc.write_config(cluster, ports.gateway))
-        with open(out, "ab") as log:
-            log.write(f"\n--- labkit starting the Flink {role} at {time.ctime()} ---\n".encode())
-            log.flush()
-            procs[role] = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=home,
-            )
+        banner = f"labkit starting the Flink {role} at {time.ctime()}"
+        procs[role] = launch(command, out, banner, home, env=env)
     return procs
 
 

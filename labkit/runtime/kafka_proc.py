@@ -33,7 +33,7 @@ from .. import paths
 from ..errors import LabError
 from . import artifacts
 from .net import answers, listening, pick_port
-from .processes import fail_if_exited
+from .processes import fail_if_exited, launch
 
 SETTINGS = Path(__file__).with_name("kafka.properties")
 LOG4J = Path(__file__).with_name("kafka-log4j2.properties")
@@ -236,20 +236,9 @@ def start(
     for broker in brokers:
         config = folder / f"broker-{broker.node_id}.properties"
         log_path = paths.logs() / f"{log_prefix}-{broker.node_id}.log"
-        with open(log_path, "ab") as log:
-            banner = f"labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()}"
-            log.write(f"\n--- {banner} ---\n".encode())
-            log.flush()
-            procs.append(
-                subprocess.Popen(
-                    _java_command(java, "kafka.Kafka", str(config), heap=heap, cds=cds),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # outlives the kernel that started it
-                    cwd=folder,
-                )
-            )
+        banner = f"labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()}"
+        command = _java_command(java, "kafka.Kafka", str(config), heap=heap, cds=cds)
+        procs.append(launch(command, log_path, banner, folder))
     return procs
 
 

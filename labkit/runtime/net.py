@@ -7,6 +7,7 @@ caller chooses again); `answers`/`listening`/`require_broker` ask who is there.
 
 from __future__ import annotations
 
+import os
 import socket
 
 import psutil
@@ -21,6 +22,17 @@ class PortLost(LabError):
 
 #: What Kafka's and Flink's logs say when a port is taken.
 BIND_FAILURES = ("Address already in use", "BindException")
+
+
+def env_port(name: str) -> int | None:
+    """The port the environment variable ``name`` asks for, None if it is unset; a clear
+    error if it is not a port number."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise LabError(f"{name}={raw!r} is not a port number.")
+    return int(raw)
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -49,8 +49,8 @@ from .. import paths
 from ..errors import LabError
 from ..waiting import wait_for
 from . import tls
-from .net import PortLost, listening, pick_port, port_free
-from .processes import fail_if_exited, record, rss_mb, tracked, untrack
+from .net import PortLost, env_port, listening, pick_port, port_free
+from .processes import fail_if_exited, launch, record, rss_mb, tracked, untrack
 from .processes import stop as stop_process
 from .state import State, lock
 from .unprivileged import RunAs, open_the_way, run_as
@@ -329,21 +329,11 @@ def _command(bindir: Path, port: int) -> list[str]:
 
 def _start(bindir: Path, who: RunAs, port: int) -> tuple[subprocess.Popen, dict[str, Any]]:
     log = log_file()
-    with open(log, "ab") as out:
-        out.write(f"\n--- labkit starting {NAME} on {HOST}:{port} at {time.strftime('%F %T')} ---\n".encode())
-        out.flush()
-        try:
-            proc = subprocess.Popen(
-                _command(bindir, port),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # like Kafka and Flink: stopped by `labkit down`, not by Ctrl-C
-                cwd=folder(),
-                **who.popen_args(),
-            )
-        except OSError as exc:
-            raise PostgresUnavailable(f"PostgreSQL could not be started: {exc}") from exc
+    banner = f"labkit starting {NAME} on {HOST}:{port} at {time.strftime('%F %T')}"
+    try:
+        proc = launch(_command(bindir, port), log, banner, folder(), **who.popen_args())
+    except OSError as exc:
+        raise PostgresUnavailable(f"PostgreSQL could not be started: {exc}") from exc
     info = record(proc, port=port, log=str(log), version=version(bindir), data=str(data_dir()))
     if who.uid is not None:
         info["run_as"] = who.name
@@ -456,10 +446,7 @@ def stop() -> bool:
 
 
 def _env_port() -> int | None:
-    value = os.environ.get("LABKIT_POSTGRES_PORT", "").strip()
-    if value and not value.isdigit():
-        raise LabError(f"LABKIT_POSTGRES_PORT must be a port number, not {value!r}.")
-    return int(value) if value else None
+    return env_port("LABKIT_POSTGRES_PORT")
 
 
 def reset() -> None:

@@ -147,6 +147,20 @@ def fail_if_exited(proc: subprocess.Popen, what: str, log: Path) -> None:
     raise error(f"{what} exited during start (code {proc.returncode}). Its log ends:\n{tail}")
 
 
+def launch(command: list[str], log: Path, banner: str, cwd: Path, **popen: Any) -> subprocess.Popen:
+    """Start ``command`` as a lab process: ``--- banner ---`` and then all its output appended
+    to ``log``, no stdin, and a session of its own - it outlives the kernel or terminal that
+    started it, and no Ctrl-C there reaches it: ``labkit down`` stops it. ``popen``: more
+    `subprocess.Popen` arguments (``env``, a user to run as)."""
+    with open(log, "ab") as out:
+        out.write(f"\n--- {banner} ---\n".encode())
+        out.flush()
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=cwd, **popen,
+        )  # fmt: skip
+
+
 def track(name: str, proc: subprocess.Popen | psutil.Process, **extra: Any) -> dict[str, Any]:
     """Record another process the lab started (e.g. JupyterLab) so `down` stops it;
     returns the record (`record`) kept in the state file."""

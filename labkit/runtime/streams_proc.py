@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .. import paths
 from ..errors import LabError
 from . import artifacts, javac, jvm
-from .processes import rss_mb, track, tracked, untrack
+from .processes import launch, rss_mb, track, tracked, untrack
 from .state import State
 
 if TYPE_CHECKING:
@@ -184,7 +183,7 @@ class StreamsApp:
     @property
     def banner(self) -> str:
         """The line written to the log before this start (`log_lines` reads what follows it)."""
-        return f"--- labkit starting {self.name} at {self.started_ms} ---"
+        return f"labkit starting {self.name} at {self.started_ms}"
 
     def stop(self) -> bool:
         """Stop this instance (it closes and leaves the group); True if it was running."""
@@ -264,17 +263,7 @@ def start(
     log = paths.logs() / f"{name}.log"
     started_ms = int(time.time() * 1000)
     app = StreamsApp(application_id, instance, config_file, log, {}, started_ms, command)
-    with open(log, "ab") as out:
-        out.write(f"\n{app.banner}\n".encode())
-        out.flush()
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # like Kafka and Flink: stopped by `labkit down`, not by Ctrl-C
-            cwd=home,
-        )
+    proc = launch(command, log, app.banner, home)
     recorded = track(name, proc, application_id=application_id, instance=instance, log=str(log))
     app.info = {"pid": proc.pid, "create_time": recorded["create_time"]}
     _STARTED.append(app)
