@@ -10,9 +10,13 @@ lab: setup
 	@.venv/bin/labkit lab
 
 ## The whole test suite: lint first (ruff + mypy), then unit + integration tests and every
-## lesson notebook (nbval).
+## lesson notebook (nbval), on TEST_WORKERS processes, each with a lab of its own (the
+## suite mostly waits on Kafka and Flink: two workers keep two cores busy). A notebook's
+## cells, a module's tests and the users of one shared lab stay on one worker (conftest.py).
+## TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: setup lint-only
-	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+	@.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## Figures of the real stack on a private lab (a few minutes); BENCH_ARGS=--json adds raw data.
 bench: setup

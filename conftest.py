@@ -64,6 +64,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     os.environ.update(kept)
 
 
+#: Fixtures of something costly that several modules share (tests/shared.py): their tests
+#: run on one worker, so it is started once and stopped after its last user.
+SHARED_FIXTURES = {"jupyter": "browser", "page": "browser", "shared_priv": "shared_priv"}
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The group an item runs in under `make test`'s two workers (pytest-xdist, loadgroup):
+    a notebook's cells in order on one kernel, a module's tests together (as their
+    module-scoped fixtures expect), and every user of one shared resource on one worker."""
+    for name in getattr(item, "fixturenames", ()):
+        if name in SHARED_FIXTURES:
+            return SHARED_FIXTURES[name]
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every item its xdist group (before xdist reads the marks: tryfirst). On a
+    worker, the browser group - the longest by far (~10 of the suite's ~30 minutes) - is
+    queued first, so the other worker runs everything else meanwhile (with
+    ``--no-loadscope-reorder``, groups are handed out in this order)."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: xdist_group(item) != "browser")  # stable: the rest keep their order
+
+
 _LESSON_SECONDS: dict[str, float] = {}
 
 
