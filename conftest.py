@@ -29,6 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in ("LABKIT_BACKEND", "LABKIT_KAFKA_PORT", "LABKIT_FLINK_PORT", "LABKIT_BROKERS"):
         os.environ.pop(name, None)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # lesson 12 (the final project) runs on the reference solution: a learner starts from skeletons
+    solution = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests", "lessons", "lesson_12", "solution")
+    os.environ.setdefault("LABKIT_PROJECT_SOLUTION", solution)
     _CLEAN_ENVIRONMENT.update(os.environ)
 
 

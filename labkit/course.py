@@ -72,6 +72,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("09b", "09b_out_of_kafka.ipynb", "Together", False),
     Lesson("10", "10_kafka_streams_vs_flink.ipynb", "Together", True),
     Lesson("11", "11_cheat_sheet.ipynb", "Together", True),
+    Lesson("12", "12_on_your_own.ipynb", "Together", False),
 )
 
 

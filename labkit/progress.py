@@ -40,6 +40,7 @@ EXERCISES: dict[str, tuple[str, ...]] = {
     "09": ("lesson_09_replay",),
     "09b": ("lesson_09b_orders_once",),
     "10": ("lesson_10_tools", "lesson_10_late"),
+    "12": ("lesson_12_on_your_own",),
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -41,7 +41,7 @@ def test_labkit_progress_prints_the_course_map(home):
     assert lines["05"].startswith("[x] 05    1/1  core") and "Flink's first job" in lines["05"]
     assert lines["06"].startswith("[ ] 06    0/1  core")
     assert lines["04c"].startswith("    04c     -  optional")  # no exercise: nothing to tick
-    assert out.stdout.splitlines()[-1].startswith("1 of 14 lessons with exercises done")
+    assert out.stdout.splitlines()[-1].startswith("1 of 15 lessons with exercises done")
 
 
 def test_every_exercise_check_is_on_the_map_and_remembered():

@@ -7,9 +7,9 @@ red cross with a *hint* (what to look at, never the answer)::
     checks.lesson_05_filter(lab, my_sql)
 
 One module per lesson, in lesson order (``lesson_00`` ... ``lesson_10``, with 04b, 08b
-and 09b), each saying what its check compares and which notebook cell calls it; `result`
-holds `Result`, `passed` and `failed`, `sql` runs a learner's Flink SQL (lessons 05, 06,
-09). The plain-pandas truths the checks compare against are `labkit.reference`'s. The
+and 09b, then lesson 12's project), each saying what its check compares and which notebook
+cell calls it; `result` holds `Result`, `passed` and `failed`, `sql` runs a learner's Flink
+SQL (lessons 05, 06, 09). The plain-pandas truths the checks compare against are `labkit.reference`'s. The
 hidden reference solution of each exercise, which must pass its check, is
 ``tests/lessons/lesson_NN/solution.py``.
 
@@ -34,6 +34,7 @@ from .lesson_08b import lesson_08b_billing
 from .lesson_09 import LESSON_09_ALERTS, LESSON_09_CASES, T09, lesson_09_replay, lesson_09_rows
 from .lesson_09b import lesson_09b_orders_once
 from .lesson_10 import LESSON_10_TOOLS, LESSON_10_WHY, lesson_10_late, lesson_10_tools
+from .lesson_12 import lesson_12_on_your_own
 from .result import Result, failed, passed
 
 # A check that passes is remembered (labkit.progress): `labkit progress` shows the course map.
@@ -54,6 +55,7 @@ lesson_09_replay = remembered(lesson_09_replay)
 lesson_09b_orders_once = remembered(lesson_09b_orders_once)
 lesson_10_tools = remembered(lesson_10_tools)
 lesson_10_late = remembered(lesson_10_late)
+lesson_12_on_your_own = remembered(lesson_12_on_your_own)
 
 __all__ = [
     "Result",
@@ -87,4 +89,5 @@ __all__ = [
     "LESSON_10_WHY",
     "lesson_10_tools",
     "lesson_10_late",
+    "lesson_12_on_your_own",
 ]

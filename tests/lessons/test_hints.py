@@ -30,6 +30,7 @@ ANSWERS = {
     ],
     "lesson_09b.py": ["PRIMARY KEY (order_id)", "order_id TEXT PRIMARY KEY", "order_id STRING PRIMARY KEY"],
     "lesson_10.py": ["22 s", "GRACE_S = 22", "grace=22"],
+    "lesson_12.py": ["'exactly-once'", "group-offsets", "'earliest'", "600000"],
 }
 
 
