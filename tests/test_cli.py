@@ -235,6 +235,19 @@ def test_a_port_setting_that_is_taken_is_a_clear_error(tmp_path, variable, what)
         lab.stop()
 
 
+@pytest.mark.parametrize("variable", ["LABKIT_KAFKA_PORT", "LABKIT_FLINK_PORT"])
+def test_a_port_setting_that_is_no_port_number_is_a_clear_error(tmp_path, variable):
+    lab = PrivateLab(tmp_path / "home")
+    out = lab.run("up", timeout=120, **{variable: "90o2"})  # a typo: not silently another port
+    try:
+        assert out.returncode == 1
+        assert f"{variable}='90o2' is not a port number." in out.stderr
+        assert "Traceback" not in out.stderr
+        assert lab.leftovers(timeout=0) == []  # nothing was started
+    finally:
+        lab.stop()
+
+
 def test_status_with_nothing_running(tmp_path):
     lab = PrivateLab(tmp_path / "home")
     out = lab.run("status", timeout=60)

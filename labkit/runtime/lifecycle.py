@@ -34,7 +34,7 @@ from ..paths import Say, printer
 from . import artifacts, cli_tools, compose, flink_proc, gateway_proc, kafka_proc
 from .backends import requested_backend, wanted_brokers
 from .jvm import find_java
-from .net import PortLost, answers, pick_port, port_free, require_broker
+from .net import PortLost, answers, env_port, pick_port, port_free, require_broker
 from .processes import enclosing, record, runs_as_me, stop_all, stop_in_background, tracked
 from .state import Endpoints, State, Untrusted, lock, owner_pid, read_own, register_home, registered_homes
 
@@ -100,7 +100,7 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         taken = {int(i["port"]) for i in processes.values() if i.get("port")}
         # after losing a port race, away from the default ports other labs crowd around
         first = kafka_proc.DEFAULT_PORT if not attempt else None
-        cluster = kafka_proc.plan(n, _env_port("LABKIT_KAFKA_PORT"), taken, first)
+        cluster = kafka_proc.plan(n, env_port("LABKIT_KAFKA_PORT"), taken, first)
     dead_brokers = [b for b in cluster if not tracked(processes.get(f"kafka-{b.node_id}", {}))]
 
     # Flink: a dead JobManager restarts all three; a dead TaskManager or front door alone.
@@ -125,7 +125,7 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         stop_all([jm, tm, door, sql])
         taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
         preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
-        ports = flink_proc.plan(_env_port("LABKIT_FLINK_PORT"), taken, preferred)
+        ports = flink_proc.plan(env_port("LABKIT_FLINK_PORT"), taken, preferred)
         roles = flink_proc.ROLES
     else:
         again = (("taskmanager", tm), ("webui", door), (gateway_proc.ROLE, sql))
@@ -197,11 +197,6 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         f"http://{ports.web_address} and SQL Gateway - ready in {time.monotonic() - t0:.1f} s."
     )
     return state
-
-
-def _env_port(name: str) -> int | None:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else None
 
 
 def _save_local(
