@@ -127,9 +127,9 @@ class TableWatch(Panel):
             self.frame, self.changed = now, changed
             self.table.value = table_html(now, self.key, changed)
             self.header.value = (
-                f"<b>{html.escape(self.sql)}</b><br>{len(now)} rows; looked {self.looks} times, "
-                f"{self.changes} of them saw a change ({len(changed)} cells highlighted: "
-                "changed since the previous look)"
+                f"<b>{html.escape(self.sql)}</b><br>{_count(len(now), 'row')}; looked "
+                f"{_count(self.looks, 'time')}, {self.changes} of them saw a change "
+                f"({_count(len(changed), 'cell')} highlighted: changed since the previous look)"
             )
             return bool(changed)
 
@@ -169,3 +169,8 @@ class TableWatch(Panel):
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         super().stop()
+
+
+def _count(n: int, thing: str) -> str:
+    """``1 row``, ``2 rows``: the header reads right from its first look."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"

@@ -59,6 +59,7 @@ def test_a_watch_counts_the_looks_that_saw_a_change_and_waits_for_a_condition():
     pg = Scripted(frame(mug=1), frame(mug=1), frame(mug=2), frame(mug=2, lamp=1))
     watch = TableWatch(pg, "SELECT * FROM sales", key="product", live=False)  # type: ignore[arg-type]
     assert (watch.looks, watch.changes) == (1, 1)  # the first look: every cell is new
+    assert "1 row; looked 1 time, 1 of them saw a change (1 cell highlighted" in watch.header.value
     assert watch.look() is False  # the same rows
     assert watch.look() is True and watch.changed == {("mug", "items")}
     got = watch.wait_until(lambda t: len(t) == 2, "two rows")
