@@ -19,6 +19,7 @@ def summary(stats: dict) -> dict[str, Any]:
     latest = stats.get("latest") or {}
     done = latest.get("completed") or {}
     restored = latest.get("restored") or {}
+    failed = latest.get("failed") or {}
     return {
         "completed": int(counts.get("completed", 0)),
         "failed": int(counts.get("failed", 0)),
@@ -32,7 +33,20 @@ def summary(stats: dict) -> dict[str, Any]:
         "restored_ms": restored.get("restore_timestamp"),
         "restored_path": restored.get("external_path"),
         "restored_savepoint": restored.get("is_savepoint"),
+        "failed_id": failed.get("id"),
+        "failed_reason": first_line(failed.get("failure_message")),
     }
+
+
+def first_line(message: Any, limit: int = 160) -> str | None:
+    """A failed checkpoint's reason as one short line (Flink's message may hold a stack trace).
+    "1 failed" alone worries a learner; "Checkpoint Coordinator is suspending." - the one in
+    flight when the job was cancelled - does not."""
+    lines = str(message or "").strip().splitlines()
+    if not lines:
+        return None
+    line = lines[0].strip()
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def state_per_vertex(

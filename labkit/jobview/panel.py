@@ -69,7 +69,10 @@ def operators_html(snap: JobSnapshot) -> str:
 
 def checkpoints_html(snap: JobSnapshot) -> str:
     c = snap.checkpoints
-    text = f"{c['completed']} completed, {c['failed']} failed, {c['in_progress']} in progress"
+    failed = f"{c['failed']} failed"
+    if c["failed"] and c["failed_reason"]:
+        failed += f" (the last, #{c['failed_id']}: {html.escape(c['failed_reason'])})"
+    text = f"{c['completed']} completed, {failed}, {c['in_progress']} in progress"
     if c["last_id"] is not None:
         text += f"; last #{c['last_id']}: {c['last_duration_ms']} ms, {graph.size_text(c['last_size_bytes'])}"
     if c["restored_id"] is not None:

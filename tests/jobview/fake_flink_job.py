@@ -17,6 +17,7 @@ class FakeFlink:
         self.status = "RUNNING"
         self.checkpoint = 2  # the last completed checkpoint's id
         self.foreign = False  # answer its details with another job's checkpoint of the same id
+        self.failed: dict | None = None  # the last failed checkpoint, as Flink's REST shows it
         self.requests: list[str] = []
         self.address = ""
 
@@ -42,7 +43,8 @@ class FakeFlink:
             return {"plan": {"nodes": nodes}}
         if path == f"/jobs/{JOB_ID}/checkpoints":
             done = {"id": self.checkpoint, "end_to_end_duration": 30}
-            return {"counts": {"completed": self.checkpoint}, "latest": {"completed": done}}
+            counts = {"completed": self.checkpoint, "failed": 1 if self.failed else 0}
+            return {"counts": counts, "latest": {"completed": done, "failed": self.failed}}
         if path == f"/jobs/{JOB_ID}/checkpoints/details/{self.checkpoint}":  # the sink's state grows
             if self.foreign:  # what Flink's REST answers from its cache before its copy of the job catches up
                 return {"tasks": {"c" * 32: {"state_size": 7753}}}

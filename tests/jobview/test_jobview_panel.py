@@ -42,6 +42,17 @@ def test_the_graph_is_the_plans_edges_left_to_right(fake_flink):
     assert "REBALANCE" in shown and any("busy 25%" in t for t in shown)
 
 
+def test_a_failed_checkpoint_is_shown_with_flinks_reason_in_one_line(fake_flink):
+    view = JobView(fake_flink.address, JOB_ID, start=False)
+    assert "2 completed, 0 failed, 0 in progress" in view.checkpoints.value
+    message = "Checkpoint Coordinator is suspending <now>.\n\tat org.apache.flink..."  # one line shown
+    fake_flink.failed = {"id": 3, "failure_message": message}
+    view.refresh()
+    shown = "1 failed (the last, #3: Checkpoint Coordinator is suspending &lt;now&gt;.), 0 in progress"
+    assert shown in view.checkpoints.value
+    view.stop()
+
+
 def test_each_operators_state_is_its_share_of_the_last_checkpoint_asked_once_per_checkpoint(fake_flink):
     details = lambda: sum("/checkpoints/details/" in r for r in fake_flink.requests)  # noqa: E731
     view = JobView(fake_flink.address, JOB_ID, start=False)
