@@ -130,7 +130,10 @@ def _classpath() -> str:
     return os.pathsep.join(str(p) for p in artifacts.classpath("kafka"))
 
 
-def _java_command(java: Path, main: str, *args: str, heap: str, cds: str | None = None) -> list[str]:
+def java_command(java: Path, main: str, *args: str, heap: str, cds: str | None = None) -> list[str]:
+    """Kafka's JVM on the verified jars: ``heap``, the lab's JIT and GC flags, a class-data
+    archive option (``cds``), Kafka's log settings, then ``main`` and ``args`` (``main`` may
+    be an ``@file`` the Java launcher reads them from)."""
     return [
         str(java),
         *heap.split(),
@@ -208,7 +211,7 @@ def start(
             made = archive.with_name(f"{archive.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
             use = usable_archive(archive)
             done = subprocess.run(
-                _java_command(
+                java_command(
                     java,
                     "kafka.tools.StorageTool",
                     "format",
@@ -237,7 +240,7 @@ def start(
         config = folder / f"broker-{broker.node_id}.properties"
         log_path = paths.logs() / f"{log_prefix}-{broker.node_id}.log"
         banner = f"labkit starting Kafka broker {broker.node_id} on {broker.address} at {time.ctime()}"
-        command = _java_command(java, "kafka.Kafka", str(config), heap=heap, cds=cds)
+        command = java_command(java, "kafka.Kafka", str(config), heap=heap, cds=cds)
         procs.append(launch(command, log_path, banner, folder))
     return procs
 

@@ -1,0 +1,305 @@
+"""A connection profile: how to reach a secured Kafka, in one small file a learner is handed.
+
+A managed or shared Kafka (Confluent Cloud, MSK, Aiven, a classroom cluster) takes no
+plain connections: a client must speak TLS, trust the cluster's certificate authority and
+log in (SASL). The profile says all of that once::
+
+    {
+      "bootstrap_servers": "127.0.0.1:19092",
+      "security_protocol": "SASL_SSL",
+      "sasl_mechanism": "SCRAM-SHA-512",
+      "username": "learner-01",
+      "password": "...",
+      "ca_file": "ca.crt"
+    }
+
+Why JSON and not Java's ``.properties``: Python reads it with nothing to install and no
+surprise (a properties file's backslash escapes and trailing spaces change a password
+silently); it holds lists and nested parts (the Flink REST address and its CA come next);
+and a ``.properties`` file for a Java client is easy to derive from it, never the reverse.
+
+`load` reads and checks one (a `LabError` naming the field and the fix: a missing field, a
+mechanism Kafka would refuse, a CA file that cannot be read, a file others may read);
+`kafka_python_options` turns it into kafka-python's keyword arguments; `check` logs in
+once, and `explained` turns kafka-python's "Unable to bootstrap" - all it raises for a
+wrong password, an untrusted certificate or a closed port alike - into why. ``ca_file`` may be
+relative to the profile (an instructor hands out a folder); without it the system's
+certificate authorities are trusted, as a cloud service needs. The password is never
+shown: not in the `Profile`'s repr, nor in any error this module raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import LabError
+from .tls import write_private
+
+#: What a profile may say how to connect with (Kafka's names). Only SASL over TLS: a
+#: profile exists for clusters that ask for a login; the lab's own Kafka needs none.
+PROTOCOLS = ("SASL_SSL",)
+#: The SASL mechanisms kafka-python and Kafka's Java clients both speak. SCRAM keeps the
+#: password off the wire; PLAIN (over TLS) is what Confluent Cloud's API keys use.
+MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+REQUIRED = ("bootstrap_servers", "security_protocol", "sasl_mechanism", "username", "password")
+OPTIONAL = ("ca_file",)
+HIDDEN = "******"
+
+
+class ProfileError(LabError):
+    """A connection profile that cannot be used as it is; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A checked connection profile (`load`). ``password`` is left out of the repr."""
+
+    bootstrap_servers: tuple[str, ...]
+    security_protocol: str
+    sasl_mechanism: str
+    username: str
+    password: str = field(repr=False)
+    ca_file: Path | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap servers as one comma-separated string (what Java clients and Flink take)."""
+        return ",".join(self.bootstrap_servers)
+
+    def shown(self) -> dict[str, Any]:
+        """The profile as its file says it, fit to print: the password as ``******``."""
+        return {**to_json(self), "password": HIDDEN}
+
+
+def to_json(profile: Profile) -> dict[str, Any]:
+    """What `write` puts in the file (``ca_file`` as an absolute path, or None)."""
+    return {
+        "bootstrap_servers": profile.bootstrap,
+        "security_protocol": profile.security_protocol,
+        "sasl_mechanism": profile.sasl_mechanism,
+        "username": profile.username,
+        "password": profile.password,
+        "ca_file": str(profile.ca_file) if profile.ca_file else None,
+    }
+
+
+def write(path: Path, profile: Profile) -> Path:
+    """Write ``profile`` to ``path`` as JSON, readable by this user only from its first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, (json.dumps(to_json(profile), indent=2) + "\n").encode())
+    return path
+
+
+def load(path: str | Path) -> Profile:
+    """Read and check the profile at ``path``; a `ProfileError` says what is wrong and how to fix it."""
+    path = Path(path).expanduser()
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ProfileError(f"No connection profile at {path}.") from None
+    except OSError as exc:
+        raise ProfileError(f"The connection profile {path} cannot be read: {exc.strerror}.") from None
+    if mode & 0o077:
+        raise ProfileError(
+            f"The connection profile {path} holds a password and other users may open it "
+            f"(mode {stat.filemode(mode)}): `chmod 600 {path}`, then load it again."
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProfileError(
+            f"The connection profile {path} is not valid JSON "
+            f"(line {exc.lineno}, column {exc.colno}: {exc.msg})."
+        ) from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"The connection profile {path} must be a JSON object ({{...}}).")
+    return parse(data, path)
+
+
+def parse(data: dict[str, Any], path: Path | None = None) -> Profile:
+    """A `Profile` from a profile's fields (``path``: where they were read, for relative CA
+    files and for the messages)."""
+    where = f"The connection profile {path}" if path else "The connection profile"
+    unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise ProfileError(
+            f"{where} has unknown field(s) {', '.join(unknown)}; "
+            f"the fields are: {', '.join(REQUIRED + OPTIONAL)}."
+        )
+    missing = [k for k in REQUIRED if data.get(k) in (None, "", [])]
+    if missing:
+        raise ProfileError(f"{where} is missing {', '.join(missing)}.")
+    for key in ("security_protocol", "sasl_mechanism", "username", "password"):
+        if not isinstance(data[key], str):
+            raise ProfileError(f"{where}: {key} must be a string.")
+    protocol = data["security_protocol"].upper()
+    if protocol not in PROTOCOLS:
+        raise ProfileError(
+            f"{where}: security_protocol {data['security_protocol']!r} is not one labkit connects with "
+            f"({', '.join(PROTOCOLS)}: a login over TLS)."
+        )
+    mechanism = data["sasl_mechanism"].upper()
+    if mechanism not in MECHANISMS:
+        raise ProfileError(
+            f"{where}: sasl_mechanism {data['sasl_mechanism']!r} is not one labkit's clients speak "
+            f"({', '.join(MECHANISMS)})."
+        )
+    return Profile(
+        bootstrap_servers=_servers(data["bootstrap_servers"], where),
+        security_protocol=protocol,
+        sasl_mechanism=mechanism,
+        username=data["username"],
+        password=data["password"],
+        ca_file=_ca_file(data.get("ca_file"), path, where),
+        path=path,
+    )
+
+
+def _servers(value: Any, where: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(s, str) for s in items):
+        raise ProfileError(f"{where}: bootstrap_servers must be 'host:port,host:port' or a list of them.")
+    servers = tuple(s.strip() for s in items if s.strip())
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ProfileError(f"{where}: bootstrap server {server!r} is not host:port.")
+    if not servers:
+        raise ProfileError(f"{where} is missing bootstrap_servers.")
+    return servers
+
+
+def _ca_file(value: Any, path: Path | None, where: str) -> Path | None:
+    """The CA file, resolved beside the profile, read and parsed now: a wrong one is an
+    error here, not a TLS handshake that fails later with less to say."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ProfileError(f"{where}: ca_file must be a path (a string).")
+    ca = Path(value).expanduser()
+    if not ca.is_absolute() and path is not None:
+        ca = path.parent / ca
+    try:
+        pem = ca.read_bytes()
+    except OSError as exc:
+        raise ProfileError(f"{where}: its ca_file {ca} cannot be read ({exc.strerror}).") from None
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        raise ProfileError(f"{where}: its ca_file {ca} holds no PEM certificate.") from None
+    return ca.resolve()
+
+
+def kafka_python_options(profile: Profile) -> dict[str, Any]:
+    """The keyword arguments kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient
+    take to connect as ``profile`` says: TLS verified against its CA (or the system's),
+    the host name checked against the certificate, and the SASL login."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": list(profile.bootstrap_servers),
+        "security_protocol": profile.security_protocol,
+        "sasl_mechanism": profile.sasl_mechanism,
+        "sasl_plain_username": profile.username,
+        "sasl_plain_password": profile.password,
+        "ssl_check_hostname": True,
+    }
+    if profile.ca_file is not None:
+        options["ssl_cafile"] = str(profile.ca_file)
+    return options
+
+
+#: Where kafka-python says why each bootstrap attempt failed (the exception is the record's
+#: argument); what it raises in the end only says "Unable to bootstrap".
+CAUSE_LOGGER = "kafka.net.manager"
+
+
+class _Causes(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.seen += [a for a in args if isinstance(a, BaseException)]
+
+
+@contextlib.contextmanager
+def explained(profile: Profile) -> Iterator[None]:
+    """Around a kafka-python client's construction: if it cannot bootstrap, a `ProfileError`
+    that says why (a refused login, an untrusted certificate, nothing listening...), from
+    the causes kafka-python logged meanwhile."""
+    from kafka.errors import KafkaTimeoutError
+
+    causes = _Causes()
+    logger = logging.getLogger(CAUSE_LOGGER)
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    logger.addHandler(causes)
+    try:
+        yield
+    except KafkaTimeoutError as exc:
+        if "Unable to bootstrap" not in str(exc):
+            raise
+        raise ProfileError(explain(profile, causes.seen)) from None
+    finally:
+        logger.removeHandler(causes)
+        logger.setLevel(level)
+
+
+def explain(profile: Profile, causes: list[BaseException]) -> str:
+    """Why a client with ``profile`` could not connect, in a learner's words, from the
+    errors of its attempts (the password never appears)."""
+    where, user = profile.bootstrap, profile.username
+    said = [str(c) for c in causes]
+    trusted = f"the profile's ca_file {profile.ca_file}" if profile.ca_file else "the system's authorities"
+
+    def first(*marks: str) -> str | None:
+        return next((s for s in said if any(m in s for m in marks)), None)
+
+    login = (
+        f"Kafka at {where} refused the login of {user!r} ({profile.sasl_mechanism}): wrong user name or "
+        "password, or a mechanism the cluster does not enable."
+    )
+    if found := first("SaslAuthenticationFailed", "Authentication failed"):
+        text = f"{login} Kafka said: {found.rsplit(': ', 1)[-1]}"
+    elif found := first("CERTIFICATE_VERIFY_FAILED"):
+        text = (
+            f"The TLS handshake with {where} failed: its certificate is not one {trusted} vouch for "
+            f"({found.split('certificate verify failed: ', 1)[-1]}). "
+            "Set ca_file to the cluster's CA certificate."
+        )
+    elif first("ECONNREFUSED", "Connection refused"):
+        text = f"Nothing listens at {where}: is the cluster up, and is the address right?"
+    elif found := first("Handshake failed", "WRONG_VERSION_NUMBER", "Invalid frame length"):
+        text = f"{where} does not answer TLS as a SASL_SSL listener would ({found})."
+    elif first("socket disconnected"):
+        # TLS was accepted, then the broker hung up during the login: kafka-python sometimes
+        # reads the hang-up before the broker's answer ("invalid credentials")
+        text = login
+    else:
+        text = f"Could not connect to Kafka at {where}" + (f": {said[-1]}" if said else " in time.")
+    return text.replace(profile.password, HIDDEN) if profile.password else text
+
+
+def check(profile: Profile, timeout: float = 10.0) -> None:
+    """Connect and log in once as ``profile`` says (an admin client's bootstrap); a
+    `ProfileError` that says why not, within ``timeout`` s."""
+    from kafka import KafkaAdminClient
+
+    ms = int(timeout * 1000)
+    with explained(profile):
+        admin = KafkaAdminClient(
+            **kafka_python_options(profile), bootstrap_timeout_ms=ms, request_timeout_ms=ms
+        )
+    admin.close()

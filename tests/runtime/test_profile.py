@@ -1,0 +1,168 @@
+"""Connection profiles (labkit.runtime.profile), without a broker: what a good one reads as, the
+clear error for each way one is wrong, kafka-python's options, a repr without the
+password, and the explanation of a failed connection from kafka-python's causes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from labkit.runtime import profile
+from labkit.runtime.profile import Profile, ProfileError
+
+SECRET = "s3cret-Pa55word-xyz"
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    """A real CA certificate (made as the secured broker makes one), in PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "ca.crt"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def fields(**changes: object) -> dict:
+    base = {
+        "bootstrap_servers": "127.0.0.1:19092,127.0.0.1:19093",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "username": "learner-01",
+        "password": SECRET,
+        "ca_file": "ca.crt",
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None or k == "ca_file"}
+
+
+def written(tmp_path: Path, data: dict | str, mode: int = 0o600) -> Path:
+    path = tmp_path / "learner.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    os.chmod(path, mode)
+    return path
+
+
+def test_a_good_profile_loads_with_its_ca_beside_it(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields()))
+    assert loaded.bootstrap_servers == ("127.0.0.1:19092", "127.0.0.1:19093")
+    assert loaded.bootstrap == "127.0.0.1:19092,127.0.0.1:19093"
+    assert (loaded.security_protocol, loaded.sasl_mechanism, loaded.username) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        "learner-01",
+    )
+    assert loaded.password == SECRET and loaded.ca_file == ca_file.resolve()
+    assert profile.kafka_python_options(loaded) == {
+        "bootstrap_servers": ["127.0.0.1:19092", "127.0.0.1:19093"],
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "learner-01",
+        "sasl_plain_password": SECRET,
+        "ssl_cafile": str(ca_file.resolve()),
+        "ssl_check_hostname": True,
+    }
+
+
+def test_write_then_load_is_the_same_profile_and_private(tmp_path, ca_file):
+    made = Profile(("127.0.0.1:9093",), "SASL_SSL", "SCRAM-SHA-256", "bob", SECRET, ca_file.resolve())
+    path = profile.write(tmp_path / "out" / "bob.json", made)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert profile.load(path) == made
+
+
+def test_without_a_ca_file_the_system_authorities_are_trusted(tmp_path):
+    loaded = profile.load(written(tmp_path, fields(ca_file=None)))
+    assert loaded.ca_file is None
+    assert "ssl_cafile" not in profile.kafka_python_options(loaded)
+
+
+def test_the_password_is_never_shown(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields()))
+    for text in (repr(loaded), str(loaded), json.dumps(loaded.shown())):
+        assert SECRET not in text
+    assert loaded.shown()["password"] == "******" and loaded.shown()["username"] == "learner-01"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"password": None}, "is missing password"),
+        ({"username": "", "bootstrap_servers": None}, "is missing bootstrap_servers, username"),
+        (
+            {"sasl_mechanism": "GSSAPI"},
+            r"sasl_mechanism 'GSSAPI' is not one .*SCRAM-SHA-512, SCRAM-SHA-256, PLAIN",
+        ),
+        ({"security_protocol": "PLAINTEXT"}, "security_protocol 'PLAINTEXT' is not one labkit connects with"),
+        ({"bootstrap_servers": "127.0.0.1"}, "bootstrap server '127.0.0.1' is not host:port"),
+        ({"pasword": "typo"}, "unknown field.*pasword"),
+        ({"ca_file": "missing.crt"}, r"ca_file .*missing.crt cannot be read \(No such file or directory\)"),
+        ({"username": 7}, "username must be a string"),
+    ],
+)
+def test_a_wrong_field_is_a_clear_error(tmp_path, ca_file, data, message):
+    with pytest.raises(ProfileError, match=message) as caught:
+        profile.load(written(tmp_path, fields(**data)))
+    assert SECRET not in str(caught.value)
+
+
+def test_a_ca_file_that_is_no_certificate_is_a_clear_error(tmp_path):
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ProfileError, match="ca.crt holds no PEM certificate"):
+        profile.load(written(tmp_path, fields()))
+
+
+def test_a_file_other_users_may_read_is_refused(tmp_path, ca_file):
+    path = written(tmp_path, fields(), mode=0o644)
+    with pytest.raises(ProfileError, match=r"other users may open it \(mode -rw-r--r--\): `chmod 600"):
+        profile.load(path)
+
+
+def test_a_missing_file_or_bad_json_is_a_clear_error(tmp_path):
+    with pytest.raises(ProfileError, match="No connection profile at"):
+        profile.load(tmp_path / "nope.json")
+    with pytest.raises(ProfileError, match=r"not valid JSON \(line 1, column 2"):
+        profile.load(written(tmp_path, "{oops"))
+    with pytest.raises(ProfileError, match="must be a JSON object"):
+        profile.load(written(tmp_path, "[1, 2]"))
+
+
+def test_a_failed_connection_is_explained_without_the_password(tmp_path, ca_file):
+    from kafka.errors import KafkaConnectionError, SaslAuthenticationFailedError
+
+    loaded = profile.load(written(tmp_path, fields()))
+    login = SaslAuthenticationFailedError(f"Authentication failed due to invalid credentials {SECRET}")
+    said = profile.explain(loaded, [KafkaConnectionError("socket disconnected"), login])
+    assert said.startswith("Kafka at 127.0.0.1:19092,127.0.0.1:19093 refused the login of 'learner-01'")
+    assert SECRET not in said
+    tls = KafkaConnectionError(
+        "Handshake failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: x"
+    )
+    assert "is not one the profile's ca_file" in profile.explain(loaded, [tls])
+    assert profile.explain(loaded, [KafkaConnectionError("111 ECONNREFUSED")]).startswith(
+        "Nothing listens at"
+    )
+    hung_up = profile.explain(loaded, [KafkaConnectionError("socket disconnected")])
+    assert "refused the login of 'learner-01' (SCRAM-SHA-512): wrong user name or password" in hung_up
+    assert "in time" in profile.explain(loaded, [])
