@@ -306,3 +306,40 @@ def start_pandas_udf_job(lab: labkit.Lab, tag: str) -> tuple[Any, str]:
     """`start_python_udf_job` with a pandas UDF: thread mode cannot run one, so PyFlink runs
     it in a Python worker process the TaskManager starts (process mode)."""
     return start_python_udf_job(lab, tag, func_type="pandas")
+
+
+# --- a SASL_SSL-only broker (labkit.runtime.secure_kafka) ---------------------------------
+
+
+@contextlib.contextmanager
+def secured_broker(users: list[str], prefix: str):
+    """A secured broker (``secure_kafka.start(users)``) on a private LABKIT_HOME of its own
+    (a temporary folder named ``prefix...``), registered so that a killed run's broker is
+    stopped by `labkit down --all`: yields ``(home, handle)``. LABKIT_HOME is the caller's
+    again while it runs; at the end `labkit down` stops the broker, and the test fails if
+    any of its processes is left."""
+    import shutil
+    import tempfile
+
+    import pytest
+
+    from labkit.runtime import lifecycle, secure_kafka
+    from labkit.runtime.state import State, owner_pid, register_home
+
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with pytest.MonkeyPatch.context() as m:
+            m.setenv("LABKIT_HOME", str(home))
+            State(Endpoints("local", "127.0.0.1:9", "127.0.0.1:9"), owner_pid=owner_pid()).save()
+            register_home()
+            started = time.monotonic()
+            broker = secure_kafka.start(users)
+            print(f"secured broker: CA, users, format and start in {time.monotonic() - started:.2f} s")
+        yield home, broker
+    finally:
+        with pytest.MonkeyPatch.context() as m:
+            m.setenv("LABKIT_HOME", str(home))
+            lifecycle.down(quiet=True)
+            left = PrivateLab(home).leftovers(timeout=20)
+        shutil.rmtree(home, ignore_errors=True)
+        assert left == [], f"the secured broker left processes running: {left}"

@@ -8,18 +8,16 @@ password, is masked wherever labkit shows a table's options."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from privatelab import PrivateLab
+from privatelab import secured_broker
 
 import labkit
-from labkit.runtime import backends, lifecycle, profile, secure_kafka
-from labkit.runtime.state import Endpoints, State, owner_pid, register_home
+from labkit.runtime import backends, profile
+from labkit.runtime.state import Endpoints, State
 
 #: A client that must be refused is refused within this (labkit's bootstrap time-out + margin).
 REFUSE_S = 8.0
@@ -29,23 +27,12 @@ REFUSE_S = 8.0
 def secured():
     """The secured broker on a private home; LABKIT_HOME is the suite's again while tests
     run (Flink's REST client certificate is the suite lab's): the handle needs no home."""
-    home = Path(tempfile.mkdtemp(prefix="labkit-secure-clients-test-"))
-    try:
+    with secured_broker(["learner"], "labkit-secure-clients-test-") as (home, broker):
         with pytest.MonkeyPatch.context() as m:
             m.setenv("LABKIT_HOME", str(home))
-            State(Endpoints("local", "127.0.0.1:9", "127.0.0.1:9"), owner_pid=owner_pid()).save()
-            register_home()  # a killed run's broker is stopped by `labkit down --all`
-            broker = secure_kafka.start(["learner"])
             # the handle finds its files through LABKIT_HOME: read what the tests need now
             found = Secured(broker.bootstrap, broker.profile_path("learner"), broker.profile("learner"))
         yield found
-    finally:
-        with pytest.MonkeyPatch.context() as m:
-            m.setenv("LABKIT_HOME", str(home))
-            lifecycle.down(quiet=True)
-            left = PrivateLab(home).leftovers(timeout=20)
-        shutil.rmtree(home, ignore_errors=True)
-        assert left == [], f"the secured broker left processes running: {left}"
 
 
 @dataclass(frozen=True)

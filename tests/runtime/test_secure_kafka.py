@@ -8,23 +8,19 @@ command line; `labkit down` and `stop` leave nothing running."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import psutil
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError
-from privatelab import PrivateLab, gone, is_loopback, listeners, wait_for
+from privatelab import gone, is_loopback, listeners, secured_broker, wait_for
 
 from labkit.errors import LabError
-from labkit.runtime import lifecycle, profile, secure_kafka
-from labkit.runtime.state import Endpoints, State, owner_pid, register_home
+from labkit.runtime import profile, secure_kafka
 
 #: How long a client that must fail may try (kafka-python retries until then).
 REFUSE_S = 3.0
@@ -32,23 +28,8 @@ REFUSE_S = 3.0
 
 @pytest.fixture(scope="module")
 def home():
-    home = Path(tempfile.mkdtemp(prefix="labkit-secure-kafka-test-"))
-    try:
-        with pytest.MonkeyPatch.context() as m:
-            m.setenv("LABKIT_HOME", str(home))
-            State(Endpoints("local", "127.0.0.1:9", "127.0.0.1:9"), owner_pid=owner_pid()).save()
-            register_home()  # a killed run's broker is stopped by `labkit down --all`
-            started = time.monotonic()
-            broker = secure_kafka.start(["learner", "other"])
-            print(f"secured broker: CA, users, format and start in {time.monotonic() - started:.2f} s")
-        yield home, broker
-    finally:
-        with pytest.MonkeyPatch.context() as m:
-            m.setenv("LABKIT_HOME", str(home))
-            lifecycle.down(quiet=True)
-            left = PrivateLab(home).leftovers(timeout=20)
-        shutil.rmtree(home, ignore_errors=True)
-        assert left == [], f"the secured broker left processes running: {left}"
+    with secured_broker(["learner", "other"], "labkit-secure-kafka-test-") as found:
+        yield found
 
 
 @pytest.fixture
