@@ -36,6 +36,7 @@ from .records import (
     timestamp_ms,
     value_bytes,
 )
+from .runtime import profile as profiles
 from .runtime.net import require_broker
 from .waiting import wait_for
 
@@ -66,9 +67,20 @@ class KafkaHelpers:
 
     def client_config(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The settings every labkit client gets (address, fail-fast timeouts) plus ``overrides``:
-        for building a kafka-python client yourself with the lab's defaults."""
+        for building a kafka-python client yourself with the lab's defaults.
+
+        A lab with a connection profile (a Kafka that wants SASL_SSL, `Endpoints.kafka_profile`)
+        adds its TLS and login settings, the password as a `profile.Secret` (shown as
+        ``******``), and logs in once first: a wrong password or an untrusted CA is the
+        profile's clear `ProfileError` within seconds, not kafka-python's "Unable to bootstrap"."""
         require_broker(self.bootstrap_servers)
-        return {"bootstrap_servers": self.bootstrap_servers, **CLIENT_DEFAULTS, **(overrides or {})}
+        config: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers, **CLIENT_DEFAULTS}
+        found = profiles.of_endpoints(getattr(self, "endpoints", None))
+        if found is not None:
+            timeout = CLIENT_DEFAULTS["bootstrap_timeout_ms"] / 1000
+            profiles.ensure_login(found, self.bootstrap_servers, timeout)
+            config = {**profiles.client_options(found), **config}
+        return {**config, **(overrides or {})}
 
     def admin(self, **overrides: Any) -> KafkaAdminClient:
         """A ``KafkaAdminClient`` for this lab's broker."""

@@ -23,6 +23,8 @@ import pandas as pd
 
 from ..errors import LabError
 from ..runtime import drills
+from ..runtime import profile as profiles
+from ..sql.statements import hide_secrets
 from .client import ENDED, FLINK_TIMEOUT_S, flink_config, flink_sql, java_object, prepare_jvm, rest_api
 from .jobs import Job, collect, remember, started, stop_jobs
 from .owners import owned_stream_env, owned_table_env
@@ -145,14 +147,23 @@ class FlinkHelpers:
         computed columns, METADATA columns and a WATERMARK clause. A schema Flink refuses is
         a `FlinkSqlError` pointing into the DDL; the options, Flink checks only when a query
         reads (or writes) the table.
+
+        A lab with a connection profile (a Kafka that wants SASL_SSL) adds its TLS and login
+        options (`profile.flink_kafka_options`; ``options`` may override them). The DDL
+        returned, and any error about it, shows the login's JAAS config as ``'******'``.
         """
+        found = profiles.of_endpoints(getattr(self, "endpoints", None))
+        secured = profiles.flink_kafka_options(found) if found is not None else {}
+        # SQL string literals double their quotes (a password may hold one)
+        options = {**{k: v.replace("'", "''") for k, v in secured.items()}, **options}
         ddl = (
             f"CREATE TABLE `{name}` (\n  {schema.strip()}\n) WITH (\n  "
             f"{self.kafka_options(topic or name, **options)}\n)"
         )
-        with flink_sql(ddl):
+        shown = hide_secrets(ddl)
+        with flink_sql(shown):
             t_env.execute_sql(ddl)
-        return ddl
+        return shown
 
     def query(
         self,

@@ -12,6 +12,12 @@
     ``%%flink_sql`` cell, written like the REST address). Nothing is started or stopped.
     A JobManager that asks for a client certificate (another labkit lab's) is ``LABKIT_FLINK_REST=https://host:port``
     with ``LABKIT_FLINK_TLS`` naming that lab's ``tls`` folder (:mod:`labkit.runtime.tls`).
+    A Kafka that wants a login over TLS (SASL_SSL: a managed Kafka, a classroom cluster) is
+    ``LABKIT_KAFKA_PROFILE``, the path of a connection profile (:mod:`labkit.runtime.profile`),
+    read and checked when the lab connects (the login itself at its first Kafka client); its
+    bootstrap servers are used unless ``LABKIT_BOOTSTRAP_SERVERS`` (or, for Flink's side,
+    ``LABKIT_FLINK_BOOTSTRAP_SERVERS``) says otherwise. Every labkit Kafka client and Kafka
+    table then logs in with it; the state file records the profile's path, never its password.
 
 The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
 either, a kernel keeps using the compose or remote cluster recorded in the state file.
@@ -20,9 +26,10 @@ either, a kernel keeps using the compose or remote cluster recorded in the state
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..errors import LabError
-from . import compose
+from . import compose, profile
 from .state import Endpoints, State
 
 
@@ -45,13 +52,16 @@ def requested_backend(backend: str | None = None) -> Endpoints | None:
 
 
 def remote_endpoints() -> Endpoints:
-    """The remote cluster the environment names; a `LabError` saying what is missing."""
-    servers = os.environ.get("LABKIT_BOOTSTRAP_SERVERS")
+    """The remote cluster the environment names; a `LabError` saying what is missing (or
+    what is wrong with the connection profile ``LABKIT_KAFKA_PROFILE`` names)."""
+    named = os.environ.get("LABKIT_KAFKA_PROFILE") or None
+    found = profile.load(named) if named else None
+    servers = os.environ.get("LABKIT_BOOTSTRAP_SERVERS") or (found.bootstrap if found else None)
     rest = os.environ.get("LABKIT_FLINK_REST")
     if not servers or not rest:
         raise LabError(
-            "LABKIT_BACKEND=remote needs LABKIT_BOOTSTRAP_SERVERS=host:port and "
-            "LABKIT_FLINK_REST=host:port (a Flink JobManager)."
+            "LABKIT_BACKEND=remote needs LABKIT_BOOTSTRAP_SERVERS=host:port (or a connection "
+            "profile in LABKIT_KAFKA_PROFILE) and LABKIT_FLINK_REST=host:port (a Flink JobManager)."
         )
     return Endpoints(
         "remote",
@@ -60,6 +70,7 @@ def remote_endpoints() -> Endpoints:
         rest,
         os.environ.get("LABKIT_FLINK_PYTHON") or None,
         sql_gateway=os.environ.get("LABKIT_SQL_GATEWAY") or None,
+        kafka_profile=str(Path(named).expanduser().resolve()) if named else None,
     )
 
 

@@ -31,6 +31,8 @@ shown: not in the `Profile`'s repr, nor in any error this module raises.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import stat
@@ -303,3 +305,117 @@ def check(profile: Profile, timeout: float = 10.0) -> None:
             **kafka_python_options(profile), bootstrap_timeout_ms=ms, request_timeout_ms=ms
         )
     admin.close()
+
+
+# --- a lab that connects through a profile -----------------------------------------------
+
+
+class Secret(str):
+    """A password as kafka-python needs it (a ``str``: it encodes and joins it) that shows as
+    ``'******'`` in a repr - so printing ``lab.client_config()``, or a dict of options a
+    learner builds from it, never shows it."""
+
+    def __repr__(self) -> str:
+        return repr(HIDDEN)
+
+
+def client_options(profile: Profile) -> dict[str, Any]:
+    """`kafka_python_options` with the password as a `Secret`: what labkit's own clients get."""
+    return {**kafka_python_options(profile), "sasl_plain_password": Secret(profile.password)}
+
+
+def of_endpoints(endpoints: Any) -> Profile | None:
+    """The profile a lab's `Endpoints` name (``kafka_profile``), loaded and checked; None when
+    they name none (the lab's own Kafka, a plain remote one). Read again only when the file
+    changes: every labkit client asks, and a topic helper makes several."""
+    path = getattr(endpoints, "kafka_profile", None)
+    if not path:
+        return None
+    where = Path(path).expanduser()
+    try:
+        seen = where.stat()
+    except OSError:
+        return load(where)  # its clear error
+    return _load_cached(str(where), seen.st_mtime_ns, seen.st_size, seen.st_mode)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, mtime_ns: int, size: int, mode: int) -> Profile:
+    return load(path)
+
+
+#: The logins `ensure_login` saw succeed in this process (a profile with its address).
+_LOGGED_IN: set[Profile] = set()
+
+
+def ensure_login(profile: Profile, bootstrap_servers: str | None = None, timeout: float = 5.0) -> None:
+    """`check` ``profile`` (at ``bootstrap_servers`` if given: the lab's address wins over the
+    profile's) the first time this process uses it. kafka-python answers a wrong password,
+    an untrusted CA or a closed port alike with "Unable to bootstrap" after its full
+    timeout, and a topic helper builds its clients in places that cannot each explain it:
+    one login up front turns all of them into `explain`'s clear `ProfileError`, within
+    ``timeout`` s. A success is remembered, so the cost is one login per kernel."""
+    if bootstrap_servers:
+        servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
+        profile = dataclasses.replace(profile, bootstrap_servers=servers)
+    if profile in _LOGGED_IN:
+        return
+    check(profile, timeout)
+    _LOGGED_IN.add(profile)
+
+
+#: Where flink-sql-connector-kafka keeps Kafka's client classes: it shades (renames) them,
+#: and the jar labkit pins (5.0.0-2.2) holds no class under Kafka's own ``org.apache.kafka``,
+#: so a JAAS config must name the shaded login module (tests/runtime/test_secure_clients.py
+#: logs in with it from a Flink job).
+FLINK_SHADED = "org.apache.flink.kafka.shaded."
+LOGIN_MODULES = {
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+}
+
+
+def _jaas_quoted(value: str) -> str:
+    # Kafka parses sasl.jaas.config with a StreamTokenizer: "..." with backslash escapes
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def jaas_config(profile: Profile, *, shaded: bool = True) -> str:
+    """The ``sasl.jaas.config`` a Java Kafka client logs in with as ``profile`` says; the
+    login module under Flink's shaded name unless ``shaded=False`` (a plain Java client,
+    Kafka Streams). It holds the password: show it only through `hide_secrets`-style masking."""
+    module = (FLINK_SHADED if shaded else "") + LOGIN_MODULES[profile.sasl_mechanism]
+    return (
+        f"{module} required username={_jaas_quoted(profile.username)} "
+        f"password={_jaas_quoted(profile.password)};"
+    )
+
+
+def java_options(profile: Profile, *, shaded: bool = True) -> dict[str, str]:
+    """The Java Kafka client's properties for ``profile`` (without bootstrap.servers): TLS
+    trusting its CA file as PEM (no keystore to convert to, Kafka reads PEM since 2.7),
+    the host name checked (Kafka's default, ``https``), the SASL login."""
+    options = {
+        "security.protocol": profile.security_protocol,
+        "sasl.mechanism": profile.sasl_mechanism,
+        "sasl.jaas.config": jaas_config(profile, shaded=shaded),
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+    if profile.ca_file is not None:
+        options["ssl.truststore.type"] = "PEM"
+        options["ssl.truststore.location"] = str(profile.ca_file)
+    return options
+
+
+def flink_kafka_options(profile: Profile) -> dict[str, str]:
+    """The Flink Kafka connector's table options for ``profile``: each Java property as
+    ``properties.<name>`` (the connector hands those to its Kafka clients). The CA file is
+    read where Flink's TaskManager runs: on a remote Flink it must be at the same path there."""
+    return {f"properties.{key}": value for key, value in java_options(profile).items()}
+
+
+def shown_options(options: dict[str, str]) -> dict[str, str]:
+    """``options`` (`java_options`, `flink_kafka_options`) fit to print: the JAAS config, which
+    holds the password, as ``******``."""
+    return {k: (HIDDEN if k.endswith("jaas.config") else v) for k, v in options.items()}

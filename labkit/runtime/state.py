@@ -56,6 +56,10 @@ class Endpoints:
     web_ui: str | None = None
     # Flink's SQL Gateway (the %%flink_sql cell's service), written like flink_rest; None: none.
     sql_gateway: str | None = None
+    # A connection profile (runtime/profile.py: a JSON file, 0600, holding a login) for a
+    # Kafka that wants SASL_SSL; its path only - the password stays in that file, never here.
+    # None: plain connections (the lab's own Kafka).
+    kafka_profile: str | None = None
 
 
 @dataclass

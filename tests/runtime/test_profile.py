@@ -166,3 +166,116 @@ def test_a_failed_connection_is_explained_without_the_password(tmp_path, ca_file
     hung_up = profile.explain(loaded, [KafkaConnectionError("socket disconnected")])
     assert "refused the login of 'learner-01' (SCRAM-SHA-512): wrong user name or password" in hung_up
     assert "in time" in profile.explain(loaded, [])
+
+
+# --- a lab that connects through a profile: the option builders ---------------------------
+
+SHADED_SCRAM = "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule"
+
+
+def test_flinks_kafka_options_log_in_with_the_shaded_module_and_trust_the_pem_ca(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields()))
+    assert profile.flink_kafka_options(loaded) == {
+        "properties.security.protocol": "SASL_SSL",
+        "properties.sasl.mechanism": "SCRAM-SHA-512",
+        "properties.sasl.jaas.config": (
+            f'{SHADED_SCRAM} required username="learner-01" password="{SECRET}";'
+        ),
+        "properties.ssl.endpoint.identification.algorithm": "https",
+        "properties.ssl.truststore.type": "PEM",
+        "properties.ssl.truststore.location": str(ca_file.resolve()),
+    }
+    shown = profile.shown_options(profile.flink_kafka_options(loaded))
+    assert shown["properties.sasl.jaas.config"] == "******" and SECRET not in repr(shown)
+    # a plain Java client (Kafka Streams) names Kafka's own class
+    assert profile.jaas_config(loaded, shaded=False).startswith(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+    )
+
+
+def test_the_jaas_config_quotes_what_a_password_may_hold_and_names_plains_module(tmp_path):
+    odd = profile.parse(fields(password='a"b\\c d;', ca_file=None, sasl_mechanism="PLAIN"))
+    assert profile.jaas_config(odd) == (
+        "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule "
+        'required username="learner-01" password="a\\"b\\\\c d;";'
+    )
+    # no CA file: the JVM's own authorities (a cloud Kafka), so no trust store options
+    assert not any("truststore" in k for k in profile.java_options(odd))
+
+
+def test_labkits_client_options_hold_the_password_as_a_secret_that_never_shows(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields()))
+    options = profile.client_options(loaded)
+    password = options["sasl_plain_password"]
+    assert password == SECRET and isinstance(password, str)
+    assert password.encode() == SECRET.encode() and "\0".join(["u", password]) == f"u\0{SECRET}"
+    assert SECRET not in repr(options) and "'******'" in repr(options)
+    assert {k: v for k, v in options.items() if k != "sasl_plain_password"} == {
+        k: v for k, v in profile.kafka_python_options(loaded).items() if k != "sasl_plain_password"
+    }
+
+
+def test_a_labs_endpoints_name_the_profile_by_path_and_it_is_read_again_when_it_changes(tmp_path, ca_file):
+    from labkit.runtime.state import Endpoints
+
+    assert profile.of_endpoints(Endpoints("local", "127.0.0.1:9092", "127.0.0.1:9092")) is None
+    assert profile.of_endpoints(None) is None
+    path = written(tmp_path, fields())
+    endpoints = Endpoints("remote", "127.0.0.1:19092", "127.0.0.1:19092", kafka_profile=str(path))
+    first = profile.of_endpoints(endpoints)
+    assert first is not None and first is profile.of_endpoints(endpoints)  # not read again
+    written(tmp_path, fields(username="learner-02"))
+    os.utime(path, ns=(1, 1))  # a different mtime whatever the clock's resolution
+    changed = profile.of_endpoints(endpoints)
+    assert changed is not None and changed.username == "learner-02"
+    os.chmod(path, 0o644)
+    with pytest.raises(ProfileError, match="other users may open it"):
+        profile.of_endpoints(endpoints)
+    path.unlink()
+    with pytest.raises(ProfileError, match="No connection profile at"):
+        profile.of_endpoints(endpoints)
+
+
+def test_a_state_file_from_before_profiles_still_loads(tmp_path, monkeypatch):
+    from labkit.runtime.state import State
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    old = {"endpoints": {"backend": "local", "bootstrap_servers": "a:1", "flink_bootstrap_servers": "a:1"}}
+    (tmp_path / "state.json").write_text(json.dumps(old))
+    loaded = State.load()
+    assert loaded is not None and loaded.endpoints.kafka_profile is None
+
+
+class _Tables:
+    """A TableEnvironment stand-in that keeps the DDL it is given."""
+
+    def __init__(self) -> None:
+        self.executed: list[str] = []
+
+    def execute_sql(self, ddl: str) -> None:
+        self.executed.append(ddl)
+
+
+def test_kafka_table_adds_the_login_and_returns_its_ddl_masked(tmp_path, ca_file):
+    from labkit.flink.helpers import FlinkHelpers
+    from labkit.runtime.state import Endpoints
+
+    password = "it's-" + SECRET  # a quote: SQL doubles it
+    path = written(tmp_path, fields(password=password))
+
+    class Handle(FlinkHelpers):
+        endpoints = Endpoints("remote", "127.0.0.1:19092", "127.0.0.1:19092", kafka_profile=str(path))
+        flink_bootstrap_servers = "127.0.0.1:19092"  # type: ignore[assignment]
+
+    tables = _Tables()
+    shown = Handle().kafka_table(
+        tables, "t", "n INT", topic="clicks", **{"properties.sasl.mechanism": "PLAIN"}
+    )
+    (ddl,) = tables.executed
+    assert f"password=\"it''s-{SECRET}\";'" in ddl  # what Flink gets
+    assert "'properties.security.protocol' = 'SASL_SSL'" in ddl
+    assert "'properties.sasl.mechanism' = 'PLAIN'" in ddl  # the caller's option wins
+    assert SECRET not in shown and "'properties.sasl.jaas.config' = '******'" in shown
+    assert shown.replace("'******'", "") == ddl.replace(
+        f"'{profile.jaas_config(profile.load(path)).replace(chr(39), chr(39) * 2)}'", ""
+    )
