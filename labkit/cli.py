@@ -137,6 +137,48 @@ def cmd_lab(args: argparse.Namespace) -> int:
             print("labkit: JupyterLab stopped. Kafka and Flink keep running; `labkit down` stops them.")
 
 
+def cmd_classroom(args: argparse.Namespace) -> int:
+    """The instructor's side of a workshop (labkit.runtime.classroom): a secured Kafka with a
+    login per learner, started next to the instructor's own lab."""
+    from .runtime import classroom
+
+    if args.action == "down":
+        print("labkit: classroom stopped." if classroom.stop() else "labkit: no classroom was running.")
+        return 0
+    if args.action == "reset":
+        if not args.yes and input(
+            "Delete the classroom: every learner's login, topic and ACL? [y/N] "
+        ).strip().lower() not in ("y", "yes"):
+            print("labkit: nothing deleted.")
+            return 1
+        classroom.reset()
+        print("labkit: classroom deleted (users, profiles, topics, ACLs).")
+        return 0
+    if args.action == "up":
+        if State.load() is None:
+            lifecycle.up()  # the classroom's brokers are recorded (and stopped) with the lab
+        room = classroom.start(args.learners, quiet=False)
+    else:
+        found = classroom.current()
+        if found is None:
+            print("labkit: no classroom is running: `labkit classroom up --learners N`.", file=sys.stderr)
+            return 1
+        room = found
+    if args.action == "lag":
+        table = classroom.lag(room)
+        print(table.to_string(index=False) if len(table) else "labkit: no consumer group has committed yet.")
+        return 0
+    print(f"labkit: classroom Kafka (SASL_SSL, SCRAM-SHA-512) at {room.bootstrap}")
+    print(
+        f"labkit: {len(room.learners)} learners ({room.learners[0]} .. {room.learners[-1]}), "
+        f"each owning the topics and groups that start with '<learner>.'; shared, read-only: "
+        f"{', '.join(room.shared)}"
+    )
+    print(f"labkit: hand each learner their profile and the CA from {room.handout}")
+    print("labkit: a learner: LABKIT_KAFKA_PROFILE=learner-NN.json (see README, 'Teaching a class')")
+    return 0
+
+
 def cmd_progress(args: argparse.Namespace) -> int:
     """The course map: each lesson, its exercises passed (remembered in LABKIT_HOME)."""
     from .progress import summary  # here: it loads pandas, `down` needs none
@@ -193,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("doctor", help="check Java, the jar lock, ports, Kafka, Flink and a round trip")
     p.add_argument("--quick", action="store_true", help="skip the Flink round trip")
     p.set_defaults(fn=cmd_doctor)
+    p = sub.add_parser(
+        "classroom", help="a secured Kafka for a class: a login and a topic prefix per learner"
+    )
+    p.add_argument("action", choices=["up", "status", "lag", "down", "reset"])
+    p.add_argument("--learners", type=int, default=10, metavar="N", help="up: learner-01 .. learner-NN")
+    p.add_argument("--yes", action="store_true", help="reset: do not ask")
+    p.set_defaults(fn=cmd_classroom)
     sub.add_parser("progress", help="the course map: the lessons whose exercises you passed").set_defaults(
         fn=cmd_progress
     )

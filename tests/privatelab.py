@@ -312,18 +312,18 @@ def start_pandas_udf_job(lab: labkit.Lab, tag: str) -> tuple[Any, str]:
 
 
 @contextlib.contextmanager
-def secured_broker(users: list[str], prefix: str):
-    """A secured broker (``secure_kafka.start(users)``) on a private LABKIT_HOME of its own
-    (a temporary folder named ``prefix...``), registered so that a killed run's broker is
-    stopped by `labkit down --all`: yields ``(home, handle)``. LABKIT_HOME is the caller's
-    again while it runs; at the end `labkit down` stops the broker, and the test fails if
-    any of its processes is left."""
+def secured_home(prefix: str, start: Callable[[], Any], what: str = "the secured broker"):
+    """``start()`` (a secured broker, the classroom cluster) on a private LABKIT_HOME of its
+    own (a temporary folder named ``prefix...``) holding a minimal lab state, registered so
+    that a killed run's brokers are stopped by `labkit down --all`: yields ``(home, what
+    start returned)``. LABKIT_HOME is the caller's again while it runs; at the end `labkit
+    down` stops everything, and the test fails if any of its processes is left."""
     import shutil
     import tempfile
 
     import pytest
 
-    from labkit.runtime import lifecycle, secure_kafka
+    from labkit.runtime import lifecycle
     from labkit.runtime.state import State, owner_pid, register_home
 
     home = Path(tempfile.mkdtemp(prefix=prefix))
@@ -333,13 +333,20 @@ def secured_broker(users: list[str], prefix: str):
             State(Endpoints("local", "127.0.0.1:9", "127.0.0.1:9"), owner_pid=owner_pid()).save()
             register_home()
             started = time.monotonic()
-            broker = secure_kafka.start(users)
-            print(f"secured broker: CA, users, format and start in {time.monotonic() - started:.2f} s")
-        yield home, broker
+            made = start()
+            print(f"{what}: CA, users, format and start in {time.monotonic() - started:.2f} s")
+        yield home, made
     finally:
         with pytest.MonkeyPatch.context() as m:
             m.setenv("LABKIT_HOME", str(home))
             lifecycle.down(quiet=True)
             left = PrivateLab(home).leftovers(timeout=20)
         shutil.rmtree(home, ignore_errors=True)
-        assert left == [], f"the secured broker left processes running: {left}"
+        assert left == [], f"{what} left processes running: {left}"
+
+
+def secured_broker(users: list[str], prefix: str):
+    """A secured broker (``secure_kafka.start(users)``) in a `secured_home`: yields ``(home, handle)``."""
+    from labkit.runtime import secure_kafka
+
+    return secured_home(prefix, lambda: secure_kafka.start(users))

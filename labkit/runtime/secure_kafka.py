@@ -22,6 +22,11 @@ once, in ``LABKIT_HOME/secure-kafka/`` (mode 0700):
 - ``server.properties`` (0600: it holds the keystore's and ``admin``'s passwords; Kafka
   logs them as ``[hidden]``) and ``data/``, the broker's log.
 
+The same code runs a cluster of several such brokers with Kafka's ACLs on (a `Layout`):
+``labkit classroom up`` (:mod:`labkit.runtime.classroom`) is three of them in
+``LABKIT_HOME/classroom/``, each node a broker and a KRaft controller, tracked as
+``classroom-1`` .. ``classroom-3``.
+
 The KRaft controller listener (127.0.0.1 too) speaks TLS and asks for a client certificate
 signed by the CA - only the broker's own, in its 0600 keystore: KRaft cannot check SCRAM
 logins there, and a plain listener would let any local user's admin client in
@@ -67,17 +72,67 @@ READY_TIMEOUT_S = 60.0
 FORMAT_TIMEOUT_S = 120.0
 
 
+#: The principal of the brokers' certificate (what the TLS controller listener sees): with
+#: ACLs on, a super user, as the brokers' own SCRAM login ``admin`` is.
+BROKER_PRINCIPAL = "User:CN=labkit secure kafka broker"
+#: Kafka's authorizer for KRaft clusters (ACLs kept in the cluster's metadata log).
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One secured cluster: its name (its folder in LABKIT_HOME, its processes in the state
+    file, its logs), how many nodes (each a broker and a KRaft controller) and whether
+    Kafka's ACLs apply (``StandardAuthorizer``: only ``admin`` and the brokers themselves
+    may do what no ACL allows)."""
+
+    name: str
+    nodes: int = 1
+    acls: bool = False
+    #: How a learner or instructor deletes it (what an error about its users says).
+    reset_hint: str = "`secure_kafka.reset()`"
+
+    def folder(self) -> Path:
+        return paths.home() / self.name
+
+    def process(self, node_id: int) -> str:
+        """A node's name in the state file (and its log's)."""
+        return self.name if self.nodes == 1 else f"{self.name}-{node_id}"
+
+    def log_file(self, node_id: int = 1) -> Path:
+        return paths.logs() / f"{self.process(node_id)}.log"
+
+    #: Users whose profiles stay beside the CA's key, not in ``profiles/`` (the brokers' own
+    #: login, an instructor's): that folder is what gets handed out.
+    kept: tuple[str, ...] = ("admin",)
+
+    def profile_path(self, user: str) -> Path:
+        """Where `start_cluster` writes ``user``'s connection profile: in ``profiles/``, beside
+        a copy of the CA (what an instructor hands out), or, for the `kept` users, in the
+        cluster's own folder."""
+        if user in self.kept:
+            return self.folder() / f"{user}.json"
+        return self.folder() / "profiles" / f"{user}.json"
+
+    def config(self, node_id: int) -> Path:
+        return self.folder() / ("server.properties" if self.nodes == 1 else f"server-{node_id}.properties")
+
+
+#: The single SASL_SSL broker (no ACLs: every user may do everything).
+SECURE = Layout(NAME)
+
+
 def folder() -> Path:
-    return paths.home() / "secure-kafka"
+    return SECURE.folder()
 
 
 def log_file() -> Path:
-    return paths.logs() / f"{NAME}.log"
+    return SECURE.log_file()
 
 
 def profile_path(user: str) -> Path:
     """Where `start` writes ``user``'s connection profile."""
-    return folder() / "profiles" / f"{user}.json"
+    return SECURE.profile_path(user)
 
 
 # --- the CA, the broker's certificate, the users --------------------------------------
@@ -165,19 +220,22 @@ def _check_user(name: str) -> str:
     return name
 
 
-# --- the broker's settings and its log folder -----------------------------------------
+# --- the brokers' settings and their log folders ---------------------------------------
 
 
-def server_properties(broker: kafka_proc.Broker, where: Path) -> str:
-    """The lab's ``server.properties`` (`kafka_proc.server_properties`) with its one client
-    listener made SASL_SSL (later lines win in a Java properties file)."""
+def server_properties(
+    broker: kafka_proc.Broker, where: Path, cluster: list[kafka_proc.Broker] | None = None, acls: bool = False
+) -> str:
+    """The lab's ``server.properties`` (`kafka_proc.server_properties`) for ``broker`` of
+    ``cluster`` (default: it alone), its one client listener made SASL_SSL (later lines win
+    in a Java properties file); with ``acls``, Kafka's authorizer on."""
     listener = f"SASL_SSL://127.0.0.1:{broker.port}"
     admin = json.loads((where / "users.json").read_text())[ADMIN]
     keystore_password = (where / "keystore.password").read_text().strip()
     login = "org.apache.kafka.common.security.scram.ScramLoginModule required"
     jaas = f'{login} username="{ADMIN}" password="{admin}";'
     lines = [
-        kafka_proc.server_properties(broker, [broker], where / "data").rstrip("\n"),
+        kafka_proc.server_properties(broker, cluster or [broker], where / "data").rstrip("\n"),
         "# --- SASL_SSL only, written by labkit (runtime/secure_kafka.py) ---",
         f"listeners={listener},CONTROLLER://127.0.0.1:{broker.controller_port}",
         f"advertised.listeners={listener}",
@@ -198,34 +256,64 @@ def server_properties(broker: kafka_proc.Broker, where: Path) -> str:
         f"ssl.truststore.location={where / 'ca.crt'}",
         "ssl.client.auth=none",  # the login is SASL's; TLS proves the broker and encrypts
     ]
+    if acls:
+        lines += [
+            # what no ACL allows is refused; the brokers (their SCRAM login between brokers,
+            # their certificate towards the controllers) may do everything
+            f"authorizer.class.name={AUTHORIZER}",
+            f"super.users=User:{ADMIN};{BROKER_PRINCIPAL}",
+            "allow.everyone.if.no.acl.found=false",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def _java_command(java: Path, *args: str) -> list[str]:
-    """Kafka's JVM as `kafka_proc` starts one broker (its heap, its class-data archive when
-    there is a usable one)."""
+def _java_command(java: Path, nodes: int, *args: str) -> list[str]:
+    """Kafka's JVM as `kafka_proc` starts a broker of a cluster this size (its heap, its
+    class-data archive when there is a usable one)."""
     archive = kafka_proc.class_archive(java)
     cds = f"-XX:SharedArchiveFile={archive}" if kafka_proc.usable_archive(archive) else None
-    return kafka_proc.java_command(java, *args, heap=kafka_proc.HEAP[1], cds=cds)
+    heap = kafka_proc.HEAP[1 if nodes == 1 else 3]
+    return kafka_proc.java_command(java, *args, heap=heap, cds=cds)
 
 
-def _format(java: Path, where: Path, config: Path, passwords: dict[str, str]) -> None:
-    """Format the log folder once, with the SCRAM users. The arguments (passwords among
-    them) are read by the Java launcher from a 0600 argument file, deleted afterwards."""
-    if (where / "data" / "broker-1" / "meta.properties").is_file():
-        return
+def _formatted(layout: Layout, node_id: int) -> bool:
+    return (layout.folder() / "data" / f"broker-{node_id}" / "meta.properties").is_file()
+
+
+def _cluster_id(layout: Layout) -> str | None:
+    """The id the first node's log folder was formatted with (every node shares it), or None."""
+    meta = layout.folder() / "data" / "broker-1" / "meta.properties"
+    lines = meta.read_text().splitlines() if meta.is_file() else []
+    return next((line.split("=", 1)[1].strip() for line in lines if line.startswith("cluster.id=")), None)
+
+
+def _new_cluster_id() -> str:
     cluster_id = "-"
     while cluster_id.startswith("-"):  # as kafka-storage random-uuid: never mistaken for an option
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cluster_id
+
+
+def _format(java: Path, layout: Layout, node_id: int, cluster_id: str, passwords: dict[str, str]) -> None:
+    """Format a node's log folder once, with the SCRAM users (every controller's copy of the
+    metadata starts with them). The arguments (passwords among them) are read by the Java
+    launcher from a 0600 argument file, deleted afterwards."""
+    if _formatted(layout, node_id):
+        return
+    where = layout.folder()
     scram = [
         a for u, pw in passwords.items() for a in ("--add-scram", f"{MECHANISM}=[name={u},password={pw}]")
     ]
     argfile = where / "format.args"
-    args = ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config), *scram]
+    config = str(layout.config(node_id))
+    args = ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", config, *scram]
     tls.write_private(argfile, "\n".join(args).encode())
     try:
         done = subprocess.run(
-            _java_command(java, f"@{argfile}"), capture_output=True, text=True, timeout=FORMAT_TIMEOUT_S
+            _java_command(java, layout.nodes, f"@{argfile}"),
+            capture_output=True,
+            text=True,
+            timeout=FORMAT_TIMEOUT_S,
         )
     finally:
         argfile.unlink(missing_ok=True)
@@ -241,63 +329,90 @@ def _format(java: Path, where: Path, config: Path, passwords: dict[str, str]) ->
 
 @dataclass(frozen=True)
 class SecureKafka:
-    """The running SASL_SSL broker: where it is, and each user's connection profile."""
+    """A running secured cluster: where its brokers are, and each user's connection profile.
+    ``port``, ``controller_port`` and ``info`` are its first node's."""
 
-    port: int
-    controller_port: int
+    layout: Layout
+    brokers: tuple[kafka_proc.Broker, ...]
     users: tuple[str, ...]
-    info: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    infos: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False, compare=False)
+
+    @property
+    def port(self) -> int:
+        return self.brokers[0].port
+
+    @property
+    def controller_port(self) -> int:
+        return self.brokers[0].controller_port
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.infos[0]
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return ",".join(b.address for b in self.brokers)
 
     @property
     def ca_file(self) -> Path:
-        return folder() / "ca.crt"
+        return self.layout.folder() / "ca.crt"
 
     @property
     def alive(self) -> bool:
-        return tracked(self.info) is not None
+        return all(tracked(i) is not None for i in self.infos)
 
     def profile_path(self, user: str) -> Path:
         if user not in self.users:
             raise LabError(f"The secured Kafka has the users {', '.join(self.users)}, not {user!r}.")
-        return profile_path(user)
+        return self.layout.profile_path(user)
 
     def profile(self, user: str) -> profiles.Profile:
         """``user``'s connection profile, read back and checked (`labkit.runtime.profile.load`)."""
         return profiles.load(self.profile_path(user))
 
     def stop(self) -> bool:
-        return stop()
+        return stop_cluster(self.layout)
 
 
-def _handle(info: dict[str, Any]) -> SecureKafka:
-    return SecureKafka(int(info["port"]), int(info["controller_port"]), tuple(info["users"]), info)
+def _handle(layout: Layout, infos: list[dict[str, Any]]) -> SecureKafka:
+    brokers = tuple(kafka_proc.Broker.of({"node_id": n, **i}) for n, i in enumerate(infos, 1))
+    return SecureKafka(layout, brokers, tuple(infos[0]["users"]), tuple(infos))
+
+
+def current_cluster(layout: Layout) -> SecureKafka | None:
+    """The running cluster (as the lab's state records it; every node alive), or None."""
+    state = State.load()
+    infos = [state.processes.get(layout.process(n)) for n in range(1, layout.nodes + 1)] if state else []
+    if not infos or not all(i and tracked(i) for i in infos):
+        return None
+    return _handle(layout, [i for i in infos if i])
 
 
 def current() -> SecureKafka | None:
     """The running secured broker (as the lab's state records it), or None."""
-    state = State.load()
-    info = state.processes.get(NAME) if state else None
-    return _handle(info) if info and tracked(info) else None
+    return current_cluster(SECURE)
 
 
-def _write_profiles(where: Path, port: int, passwords: dict[str, str]) -> None:
+def _write_profiles(layout: Layout, bootstrap: tuple[str, ...], passwords: dict[str, str]) -> None:
+    """One profile per user in ``profiles/``, beside a copy of the CA it names by a relative
+    path: the folder can be handed out as it is."""
+    where = layout.folder()
+    (where / "profiles").mkdir(mode=0o700, exist_ok=True)
+    shutil.copyfile(where / "ca.crt", where / "profiles" / "ca.crt")
     for user, password in passwords.items():
         made = profiles.Profile(
-            bootstrap_servers=(f"127.0.0.1:{port}",),
+            bootstrap_servers=bootstrap,
             security_protocol="SASL_SSL",
             sasl_mechanism=MECHANISM,
             username=user,
             password=password,
-            ca_file=where / "ca.crt",
+            ca_file=Path("ca.crt"),
         )
-        profiles.write(profile_path(user), made)
+        profiles.write(layout.profile_path(user), made)
 
 
 def _accepts(handle: SecureKafka) -> bool:
+    """``admin`` logs in and sees every broker of the cluster."""
     from kafka import KafkaAdminClient
 
     try:
@@ -309,96 +424,142 @@ def _accepts(handle: SecureKafka) -> bool:
     except Exception:  # noqa: BLE001 - not ready yet
         return False
     try:
-        return len(admin.describe_cluster().get("brokers") or []) >= 1
+        return len(admin.describe_cluster().get("brokers") or []) >= len(handle.brokers)
     except Exception:  # noqa: BLE001 - not ready yet
         return False
     finally:
         admin.close()
 
 
-def wait_ready(proc: subprocess.Popen | None, handle: SecureKafka, timeout: float = READY_TIMEOUT_S) -> None:
-    """Until ``admin`` logs in over TLS and sees the broker; a clear error with its log if it
-    exits first or time runs out."""
+def wait_ready(
+    procs: dict[int, subprocess.Popen], handle: SecureKafka, timeout: float = READY_TIMEOUT_S
+) -> None:
+    """Until ``admin`` logs in over TLS and sees every broker; a clear error with a node's log
+    if it exits first or time runs out. ``procs``: the nodes started just now, by node id."""
+    layout = handle.layout
 
     def ready() -> bool:
-        if proc is not None:
-            fail_if_exited(proc, "The secured Kafka broker", log_file())
-        elif not handle.alive:
-            raise LabError(f"The secured Kafka broker stopped. Its log ends:\n{paths.log_tail(log_file())}")
-        return listening(handle.info["pid"], handle.port) and _accepts(handle)
+        for node, info in zip(handle.brokers, handle.infos, strict=True):
+            if node.node_id in procs:
+                fail_if_exited(procs[node.node_id], "The secured Kafka broker", layout.log_file(node.node_id))
+            elif tracked(info) is None:
+                raise LabError(
+                    f"The secured Kafka broker {layout.process(node.node_id)} stopped. Its log ends:\n"
+                    f"{paths.log_tail(layout.log_file(node.node_id))}"
+                )
+        up = all(listening(i["pid"], b.port) for b, i in zip(handle.brokers, handle.infos, strict=True))
+        return up and _accepts(handle)
 
     try:
-        wait_for(ready, f"the secured Kafka broker on {handle.bootstrap}", timeout, every=0.1)
+        wait_for(ready, f"the secured Kafka on {handle.bootstrap}", timeout, every=0.1)
     except PortLost:
         raise
     except LabError as exc:
         if "Timed out" not in str(exc):
             raise
-        raise LabError(f"{exc} Its log ends:\n{paths.log_tail(log_file())}") from None
+        raise LabError(f"{exc} Its first node's log ends:\n{paths.log_tail(layout.log_file())}") from None
 
 
-def start(users: list[str] | tuple[str, ...] = ("learner",), quiet: bool = True) -> SecureKafka:
-    """The secured broker, started if it is not running (CA, certificate, users and log
-    folder made the first time), with a profile for ``admin`` and each of ``users``.
-    Needs the lab's state (`labkit up`): the broker is recorded there, so `labkit down`
-    stops it. The users are fixed when the log folder is made; others need `reset`."""
+def start_cluster(layout: Layout, users: list[str] | tuple[str, ...], quiet: bool = True) -> SecureKafka:
+    """The cluster ``layout`` describes, started if it is not running (CA, certificate, users
+    and log folders made the first time; a node that stopped is started again with its
+    settings), with a profile for ``admin`` and each of ``users``. Needs the lab's state
+    (`labkit up`): its nodes are recorded there, so `labkit down` stops them. The users are
+    fixed when the log folders are made; others need `reset_cluster`."""
     say = paths.printer(quiet)
     wanted = [ADMIN, *(_check_user(u) for u in users if u != ADMIN)]
-    where = folder()
-    proc = None
+    where = layout.folder()
+    procs: dict[int, subprocess.Popen] = {}
     with lock():
         state = State.load()
         if state is None:
             raise LabError("Start the lab first (`labkit up`): the secured Kafka is recorded in its state.")
-        info = state.processes.get(NAME)
-        if info and tracked(info):
-            handle = _handle(info)
-            missing = sorted(set(wanted) - set(handle.users))
+        names = [layout.process(n) for n in range(1, layout.nodes + 1)]
+        infos = [state.processes.get(n) for n in names]
+        alive = [bool(i and tracked(i)) for i in infos]
+        known = json.loads((where / "users.json").read_text()) if (where / "users.json").is_file() else {}
+        if any(alive):
+            missing = sorted(set(wanted) - set(known))
             if missing:
                 raise LabError(
-                    f"The secured Kafka runs with the users {', '.join(handle.users)}, "
-                    f"not {', '.join(missing)}: "
-                    "`secure_kafka.reset()` and start it again with every user it needs."
+                    f"The secured Kafka runs with the users {', '.join(sorted(known))}, "
+                    f"not {', '.join(missing)}: {layout.reset_hint} and start it again "
+                    "with every user it needs."
                 )
-        else:
+        formatted = _formatted(layout, 1)
+        if formatted and set(wanted) - set(known):
+            raise LabError(
+                f"The secured Kafka's log folder {where} was made with the users {', '.join(sorted(known))}; "
+                f"users are created when it is made: {layout.reset_hint} and start it again."
+            )
+        if not all(alive):
             where.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(where, 0o700)
-            formatted = (where / "data" / "broker-1" / "meta.properties").is_file()
-            known = json.loads((where / "users.json").read_text()) if (where / "users.json").is_file() else {}
-            if formatted and set(wanted) - set(known):
-                raise LabError(
-                    f"The secured Kafka's log folder {where} was made with the users {', '.join(known)}; "
-                    "users are created when it is made: `secure_kafka.reset()` and start it again."
-                )
             passwords = _passwords(where, sorted(set(wanted) | set(known)))
             _make_certificates(where)
             java = find_java().executable
             artifacts.ensure(quiet=True)
-            taken = {
-                p for i in state.processes.values() for p in (i.get("port"), i.get("controller_port")) if p
-            }
-            (broker,) = kafka_proc.plan(1, None, taken, first=None)
-            config = where / "server.properties"
-            tls.write_private(config, server_properties(broker, where).encode())
-            _format(java, where, config, passwords)
-            _write_profiles(where, broker.port, passwords)
-            say(f"labkit: starting a SASL_SSL-only Kafka broker on 127.0.0.1:{broker.port}...")
-            banner = f"labkit starting {NAME} on 127.0.0.1:{broker.port} at {time.ctime()}"
-            proc = launch(_java_command(java, "kafka.Kafka", str(config)), log_file(), banner, where)
-            info = record(proc, **broker.fields(), users=sorted(passwords), log=str(log_file()))
-            state.processes[NAME] = info  # tracked now: `down` stops it even if waiting fails
-            state.save()
-            handle = _handle(info)
-    wait_ready(proc, handle)
+            if any(alive):  # the others run with these ports in their quorum: keep them
+                if not all(infos):
+                    raise LabError(
+                        f"The secured Kafka {layout.name} is half known: "
+                        f"{layout.reset_hint} and start it again."
+                    )
+                cluster = [kafka_proc.Broker.of({"node_id": n, **(i or {})}) for n, i in enumerate(infos, 1)]
+            else:
+                taken = {
+                    p
+                    for i in state.processes.values()
+                    for p in (i.get("port"), i.get("controller_port"))
+                    if p
+                }
+                cluster = kafka_proc.plan(layout.nodes, None, taken, first=None)
+                for node in cluster:
+                    config = server_properties(node, where, cluster, layout.acls)
+                    tls.write_private(layout.config(node.node_id), config.encode())
+                cluster_id = _cluster_id(layout) or _new_cluster_id()
+                for node in cluster:
+                    _format(java, layout, node.node_id, cluster_id, passwords)
+                _write_profiles(layout, tuple(b.address for b in cluster), passwords)
+            for node, up in zip(cluster, alive, strict=True):
+                if up:
+                    continue
+                name = layout.process(node.node_id)
+                say(f"labkit: starting the SASL_SSL-only Kafka broker {name} on {node.address}...")
+                banner = f"labkit starting {name} on {node.address} at {time.ctime()}"
+                command = _java_command(java, layout.nodes, "kafka.Kafka", str(layout.config(node.node_id)))
+                proc = launch(command, layout.log_file(node.node_id), banner, where)
+                procs[node.node_id] = proc
+                state.processes[name] = record(
+                    proc, **node.fields(), users=sorted(passwords), log=str(layout.log_file(node.node_id))
+                )
+            state.save()  # tracked now: `down` stops them even if waiting fails
+        handle = _handle(layout, [state.processes[n] for n in names])
+    wait_ready(procs, handle)
     return handle
+
+
+def stop_cluster(layout: Layout) -> bool:
+    """Stop every node (data, CA and users stay); True if any was running."""
+    return bool(untrack(*(layout.process(n) for n in range(1, layout.nodes + 1))))
+
+
+def reset_cluster(layout: Layout) -> None:
+    """Stop it and delete its folder: CA, users, passwords, profiles and data."""
+    stop_cluster(layout)
+    shutil.rmtree(layout.folder(), ignore_errors=True)
+
+
+def start(users: list[str] | tuple[str, ...] = ("learner",), quiet: bool = True) -> SecureKafka:
+    """The single secured broker (`SECURE`), as `start_cluster` starts one."""
+    return start_cluster(SECURE, users, quiet)
 
 
 def stop() -> bool:
     """Stop the secured broker (its data, CA and users stay); True if it was running."""
-    return bool(untrack(NAME))
+    return stop_cluster(SECURE)
 
 
 def reset() -> None:
     """Stop it and delete its folder: CA, users, passwords, profiles and data."""
-    stop()
-    shutil.rmtree(folder(), ignore_errors=True)
+    reset_cluster(SECURE)

@@ -1,0 +1,243 @@
+"""The classroom cluster (labkit.runtime.classroom), for real: three SASL_SSL brokers with
+Kafka's ACLs on, started once for the module on a private LABKIT_HOME with two learners.
+Each learner owns the topics, groups and transactional ids under their prefix; learner A
+cannot read, write, describe or delete learner B's topics nor use B's groups; both read the
+shared topics the instructor writes and cannot write or delete them; a wrong password and a
+client without the CA are refused with a clear message; the instructor sees every group's
+lag per learner; every listener is on 127.0.0.1 and `labkit down` stops all three nodes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import kafka.errors as Errors
+import psutil
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+from kafka.structs import OffsetAndMetadata
+from privatelab import gone, is_loopback, listeners, secured_home
+
+from labkit import cli
+from labkit.errors import LabError
+from labkit.runtime import classroom, profile
+
+A, B = "learner-01", "learner-02"
+
+
+@pytest.fixture(scope="module")
+def home():
+    with secured_home("labkit-classroom-test-", lambda: classroom.start(2), "the classroom") as found:
+        yield found
+
+
+@pytest.fixture
+def room(home, monkeypatch) -> classroom.Classroom:
+    where, made = home
+    monkeypatch.setenv("LABKIT_HOME", str(where))
+    return made
+
+
+def options(room: classroom.Classroom, user: str) -> dict:
+    return {**profile.kafka_python_options(room.profile(user)), "request_timeout_ms": 10000}
+
+
+def admin(room: classroom.Classroom, user: str) -> KafkaAdminClient:
+    return KafkaAdminClient(**options(room, user))
+
+
+def topic_of(user: str) -> str:
+    return f"{classroom.prefix(user)}t-{uuid.uuid4().hex[:6]}"
+
+
+def produce(room: classroom.Classroom, user: str, topic: str, values: list[dict]) -> None:
+    producer = KafkaProducer(**options(room, user), acks="all", max_block_ms=10000)
+    try:
+        for v in values:
+            producer.send(topic, json.dumps(v).encode()).get(timeout=10)
+    finally:
+        producer.close()
+
+
+def read_all(room: classroom.Classroom, user: str, topic: str, group: str | None = None) -> list[dict]:
+    """Every record of ``topic`` (one partition per test topic), as ``user``, committing if ``group``."""
+    consumer = KafkaConsumer(**options(room, user), group_id=group, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        out: list[dict] = []
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                out += [json.loads(r.value) for r in records]
+        if group:
+            consumer.commit()
+        return out
+    finally:
+        consumer.close()
+
+
+def test_the_classroom_has_three_brokers_a_login_each_and_the_shared_topics(room):
+    assert room.learners == (A, B) and len(room.kafka.brokers) == 3
+    assert set(room.kafka.users) == {"admin", "instructor", A, B}
+    handout = sorted(p.name for p in room.handout.iterdir())
+    assert handout == ["ca.crt", f"{A}.json", f"{B}.json"]  # the instructor's and admin's are kept apart
+    assert room.profile_path("instructor").parent == room.handout.parent
+    learner = room.profile(A)  # the handout is self-contained: the CA beside it, by a relative path
+    assert learner.ca_file == (room.handout / "ca.crt").resolve()
+    assert json.loads(room.profile_path(A).read_text())["ca_file"] == "ca.crt"
+    assert learner.bootstrap == room.bootstrap
+    with admin(room, "instructor") as boss:
+        described = {
+            t["topic"] if "topic" in t else t["name"]: t for t in boss.describe_topics(list(room.shared))
+        }
+    assert set(described) == set(classroom.SHARED_TOPICS)
+    assert all(len(p["replica_nodes"]) == 3 for t in described.values() for p in t["partitions"])
+
+
+def test_a_learner_owns_the_topics_and_groups_under_their_prefix(room):
+    topic, group = topic_of(A), f"{classroom.prefix(A)}readers"
+    with admin(room, A) as mine:
+        mine.create_topics([NewTopic(topic, 1, 3)])
+        produce(room, A, topic, [{"n": i} for i in range(5)])
+        assert read_all(room, A, topic, group) == [{"n": i} for i in range(5)]
+        assert mine.list_group_offsets(group)[group][TopicPartition(topic, 0)].offset == 5
+        visible = set(mine.list_topics())
+        mine.delete_topics([topic])
+    # Kafka lists only what a learner may see: their own topics and the shared ones
+    assert all(t.startswith((classroom.prefix(A), classroom.SHARED_PREFIX)) for t in visible), visible
+    assert set(classroom.SHARED_TOPICS) <= visible
+
+
+def test_a_learner_cannot_read_write_describe_or_delete_another_learners_topics(room):
+    theirs = topic_of(B)
+    with admin(room, B) as other:
+        other.create_topics([NewTopic(theirs, 1, 3)])
+    produce(room, B, theirs, [{"secret": "B's"}])
+    with admin(room, A) as mine:
+        assert theirs not in mine.list_topics()
+        (described,) = mine.describe_topics([theirs])
+        assert Errors.for_code(described["error_code"]) is TopicAuthorizationFailedError
+        assert described["partitions"] == []
+        with pytest.raises(TopicAuthorizationFailedError):
+            mine.delete_topics([theirs])
+        with pytest.raises(TopicAuthorizationFailedError):
+            mine.create_topics([NewTopic(topic_of(B), 1, 3)])  # nor make one in B's name
+    with pytest.raises(TopicAuthorizationFailedError):
+        read_all(room, A, theirs)
+    with pytest.raises(TopicAuthorizationFailedError):
+        produce(room, A, theirs, [{"from": "A"}])
+    assert read_all(room, B, theirs) == [{"secret": "B's"}]  # untouched: B's one record only
+
+
+def test_a_learner_cannot_use_another_learners_groups(room):
+    mine_topic, theirs = topic_of(A), f"{classroom.prefix(B)}readers"
+    with admin(room, A) as mine:
+        mine.create_topics([NewTopic(mine_topic, 1, 3)])
+        with pytest.raises(GroupAuthorizationFailedError):
+            mine.list_group_offsets(theirs)
+        with pytest.raises(GroupAuthorizationFailedError):
+            mine.describe_groups([theirs])
+    produce(room, A, mine_topic, [{"n": 1}])
+    consumer = KafkaConsumer(**options(room, A), group_id=theirs, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(mine_topic, 0)
+        consumer.assign([tp])
+        with pytest.raises(GroupAuthorizationFailedError):
+            consumer.commit({tp: OffsetAndMetadata(1, "", -1)})
+    finally:
+        consumer.close()
+
+
+def test_learners_read_the_shared_topics_and_cannot_write_or_delete_them(room):
+    shared = "shared.payments"
+    produce(room, "instructor", shared, [{"tx": 1}, {"tx": 2}])
+    for learner in (A, B):
+        consumer = KafkaConsumer(**options(room, learner), group_id=f"{classroom.prefix(learner)}shared")
+        try:
+            parts = [TopicPartition(shared, p) for p in range(classroom.PARTITIONS)]
+            consumer.assign(parts)
+            ends = consumer.end_offsets(parts)
+            consumer.seek_to_beginning(*parts)
+            seen = 0
+            while any(consumer.position(tp) < ends[tp] for tp in parts):
+                seen += sum(len(r) for r in consumer.poll(timeout_ms=1000).values())
+            consumer.commit()
+        finally:
+            consumer.close()
+        assert seen == sum(ends.values()) >= 2
+        with pytest.raises(TopicAuthorizationFailedError):
+            produce(room, learner, shared, [{"tx": "forged"}])
+        with admin(room, learner) as mine, pytest.raises(TopicAuthorizationFailedError):
+            mine.delete_topics([shared])
+
+
+def test_the_instructor_sees_every_groups_lag_per_learner(room):
+    topic = topic_of(A)
+    with admin(room, A) as mine:
+        mine.create_topics([NewTopic(topic, 1, 3)])
+    produce(room, A, topic, [{"n": i} for i in range(3)])
+    group = f"{classroom.prefix(A)}lag-{uuid.uuid4().hex[:4]}"
+    read_all(room, A, topic, group)  # commits 3
+    produce(room, A, topic, [{"n": i} for i in range(3, 7)])  # 4 more: lag 4
+    table = classroom.lag(room)
+    row = table[table.group == group].iloc[0]
+    assert (row.learner, row.topics, int(row.lag)) == (A, topic, 4)
+    assert set(table.learner) <= {A, B, ""}
+    theirs = classroom.lag(room, user=B)  # a learner's own view: Kafka lists them no other group
+    assert group not in set(theirs.group) and set(theirs.learner) <= {B}
+
+
+def test_a_wrong_password_and_a_missing_ca_are_refused_clearly(room, tmp_path):
+    learner = room.profile(A)
+    wrong = dataclasses.replace(learner, password="not-the-password")
+    with pytest.raises(LabError, match="(?i)password|login|credentials") as refused:
+        profile.check(wrong, timeout=8)
+    assert "not-the-password" not in str(refused.value) and learner.password not in str(refused.value)
+    no_ca = dataclasses.replace(learner, ca_file=None)  # the system's CAs only
+    with pytest.raises(LabError, match="(?i)certificate|CA") as untrusted:
+        profile.check(no_ca, timeout=8)
+    assert learner.password not in str(untrusted.value)
+
+
+def test_every_listener_is_on_loopback_and_the_acls_name_no_one_else(room):
+    procs = [psutil.Process(i["pid"]) for i in room.kafka.infos]
+    found = listeners(procs)
+    assert found and all(is_loopback(ip) for _, _, ip, _ in found), found
+    ports = {b.port for b in room.kafka.brokers} | {b.controller_port for b in room.kafka.brokers}
+    assert {port for *_, port in found} == ports
+    with admin(room, "admin") as root:
+        from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType, ResourcePatternFilter
+        from kafka.admin import ACLResourcePatternType as P
+        from kafka.admin import ResourceType as R
+
+        every = ACLFilter(
+            None, None, ACLOperation.ANY, ACLPermissionType.ANY, ResourcePatternFilter(R.ANY, None, P.ANY)
+        )
+        acls, _ = root.describe_acls(every)
+    principals = {a.principal for a in acls}
+    assert principals == {"User:instructor", f"User:{A}", f"User:{B}"}
+    assert all(a.permission_type.name == "ALLOW" for a in acls)  # nothing is open to everyone
+
+
+def test_the_cli_reports_a_running_classroom_without_secrets(room, capsys):
+    assert cli.main(["classroom", "up", "--learners", "2"]) == 0  # already running: reused
+    said = capsys.readouterr().out
+    assert room.bootstrap.split(",")[0] in said and str(room.handout) in said
+    for user in room.kafka.users:
+        assert room.profile(user).password not in said
+    assert cli.main(["classroom", "lag"]) == 0
+    assert "learner" in capsys.readouterr().out
+    assert cli.main(["classroom", "up", "--learners", "3"]) == 1  # users are fixed at creation
+    assert "labkit classroom reset" in capsys.readouterr().err
+
+
+def test_down_stops_every_node(room):
+    """Last in the module: stops the classroom (the module fixture's final `down` finds nothing)."""
+    pids = [i["pid"] for i in room.kafka.infos]
+    assert classroom.stop()
+    assert classroom.current() is None and all(gone(p) for p in pids)
