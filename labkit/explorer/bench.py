@@ -80,14 +80,14 @@ def refresh_and_browse(lab: Lab) -> dict[str, Any]:
 
 
 def idle_job_sql(lab: Lab) -> str:
-    """A ``%%flink_sql`` cell whose INSERT job reads a topic nobody writes to (an idle job)."""
+    """A ``%%flink_sql`` cell whose INSERT job reads a topic nobody writes to (an idle job).
+    Kafka's address (and a secured Kafka's login) is ``{lab.flink_kafka_connection}``, which
+    the cell fills from the kernel's ``lab``: no login is written into the kernel's code."""
     topic = lab.create_topic("bench-idle", partitions=2, replace=True)
     return (
         "CREATE TABLE idle_src (n INT) WITH ('connector' = 'kafka', 'topic' = '"
         + topic
-        + "', 'properties.bootstrap.servers' = '"
-        + lab.flink_bootstrap_servers
-        + "', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');\n"
+        + "', {lab.flink_kafka_connection}, 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');\n"
         "CREATE TABLE idle_sink (n INT) WITH ('connector' = 'blackhole');\n"
         "INSERT INTO idle_sink SELECT n FROM idle_src WHERE n > 0"
     )

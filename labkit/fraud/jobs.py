@@ -50,6 +50,8 @@ def kafka_source(lab: Lab, topic: str, *, bounded: bool, group_id: str | None = 
         .set_starting_offsets(KafkaOffsetsInitializer.earliest())
         .set_value_only_deserializer(SimpleStringSchema())
     )
+    for key, value in lab.kafka_client_properties().items():  # a secured Kafka's TLS and login
+        builder.set_property(key, value)
     if group_id is not None:
         builder.set_group_id(group_id)
     if bounded:
@@ -249,7 +251,7 @@ class LivePipeline(Pipeline):
         alerts = rules_stream(stream, self.rules, self.generation, windowed=self.windowed).map(
             lambda a: json.dumps(a, separators=(",", ":")), output_type=Types.STRING()
         )
-        sink = (
+        builder = (
             KafkaSink.builder()
             .set_bootstrap_servers(self.lab.flink_bootstrap_servers)
             .set_record_serializer(
@@ -259,9 +261,10 @@ class LivePipeline(Pipeline):
                 .build()
             )
             .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-            .build()
         )
-        alerts.sink_to(sink)
+        for key, value in self.lab.kafka_client_properties().items():  # a secured Kafka's TLS and login
+            builder.set_property(key, value)
+        alerts.sink_to(builder.build())
         name = f"l09 fraud rules g{self.generation}"
         self.job = self.lab.start(env.execute_async(name), name)
         return self.job

@@ -229,15 +229,17 @@ def payments_from_kafka(lab: Lab, env: Any, topic: str, group_id: str) -> Any:
     from pyflink.common.serialization import SimpleStringSchema
     from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
 
-    source = (
+    builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(lab.flink_bootstrap_servers)
         .set_topics(topic)
         .set_group_id(group_id)
         .set_starting_offsets(KafkaOffsetsInitializer.earliest())  # a resumed job: from its savepoint
         .set_value_only_deserializer(SimpleStringSchema())
-        .build()
     )
+    for key, value in lab.kafka_client_properties().items():  # a secured Kafka's TLS and login
+        builder.set_property(key, value)
+    source = builder.build()
     # event time = the Kafka record's timestamp (the producer set it to the payment's time);
     # per account the payments arrive in time order, so the watermark follows the newest one
     watermarks = WatermarkStrategy.for_monotonous_timestamps()
@@ -265,7 +267,7 @@ def alerts_to_kafka(lab: Lab, alerts: Any, topic: str) -> None:
     from pyflink.datastream.connectors.base import DeliveryGuarantee
     from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 
-    sink = (
+    builder = (
         KafkaSink.builder()
         .set_bootstrap_servers(lab.flink_bootstrap_servers)
         .set_record_serializer(
@@ -275,8 +277,10 @@ def alerts_to_kafka(lab: Lab, alerts: Any, topic: str) -> None:
             .build()
         )
         .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-        .build()
     )
+    for key, value in lab.kafka_client_properties().items():  # a secured Kafka's TLS and login
+        builder.set_property(key, value)
+    sink = builder.build()
     alerts.map(json.dumps, output_type=Types.STRING()).sink_to(sink)
 
 

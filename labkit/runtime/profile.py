@@ -419,3 +419,46 @@ def shown_options(options: dict[str, str]) -> dict[str, str]:
     """``options`` (`java_options`, `flink_kafka_options`) fit to print: the JAAS config, which
     holds the password, as ``******``."""
     return {k: (HIDDEN if k.endswith("jaas.config") else v) for k, v in options.items()}
+
+
+# --- the profile in the Java clients labkit starts: DataStream jobs, Kafka Streams -------
+
+
+def datastream_properties(profile: Profile) -> dict[str, str]:
+    """The Kafka client properties a DataStream job's ``KafkaSource`` / ``KafkaSink`` builder
+    takes (``set_property``) to connect as ``profile`` says: `java_options` with the
+    connector's shaded login module (its jar is the job's Kafka client, as for the SQL
+    tables). The JAAS config is a `Secret`: the dict prints with it as ``'******'``, while
+    py4j hands the builder the real text. The properties travel inside the job's Java
+    graph, not in any pickled Python function."""
+    return {
+        key: (Secret(value) if key.endswith("jaas.config") else value)
+        for key, value in java_options(profile, shaded=True).items()
+    }
+
+
+def jaas_file_text(profile: Profile) -> str:
+    """A JAAS configuration file whose ``KafkaClient`` section logs in as ``profile`` says
+    with Kafka's own (unshaded) login module: what a plain Java Kafka client (Kafka
+    Streams) reads from ``-Djava.security.auth.login.config=<file>`` when its properties
+    name no ``sasl.jaas.config`` - so its properties file, which a lesson shows, holds no
+    password, and no command line does either."""
+    return f"KafkaClient {{\n  {jaas_config(profile, shaded=False)}\n}};\n"
+
+
+def write_jaas_file(path: Path, profile: Profile) -> Path:
+    """Write `jaas_file_text` to ``path``, readable by this user only from its first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, jaas_file_text(profile).encode())
+    return path
+
+
+def masked(text: str, profile: Profile | None) -> str:
+    """``text`` with ``profile``'s password, raw or as a JAAS config quotes it, shown as
+    ``******``: for messages that may quote a statement or a Java trace holding it."""
+    if profile is None or not profile.password:
+        return text
+    quoted = _jaas_quoted(profile.password)[1:-1]
+    for secret in sorted({profile.password, quoted, quoted.replace("'", "''")}, key=len, reverse=True):
+        text = text.replace(secret, HIDDEN)
+    return text

@@ -9,13 +9,15 @@ does not answer is reported as such.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from typing import Any
 
 from . import artifacts, compose, flink_proc, gateway_proc, webui
+from . import profile as profiles
 from .net import answers
 from .processes import rss_mb, tracked
-from .state import State
+from .state import Endpoints, State
 
 
 def status() -> dict[str, Any]:
@@ -36,7 +38,7 @@ def status() -> dict[str, Any]:
         **asdict(state.endpoints),
         "brokers_expected": state.brokers,
         "processes": procs,
-        "kafka": kafka_status(state.endpoints.bootstrap_servers),
+        "kafka": kafka_status(state.endpoints.bootstrap_servers, state.endpoints),
         "flink": flink_status(state.endpoints.flink_rest, state.endpoints.web_ui),
         # in place of the endpoint's bare address (which it carries): whether the gateway answers
         "sql_gateway": gateway_status(state.endpoints.sql_gateway),
@@ -46,22 +48,28 @@ def status() -> dict[str, Any]:
     return out
 
 
-def kafka_status(bootstrap: str) -> dict[str, Any] | None:
-    """Brokers and the active controller, as Kafka reports them; None if it does not answer."""
+def kafka_status(bootstrap: str, endpoints: Endpoints | None = None) -> dict[str, Any] | None:
+    """Brokers and the active controller, as Kafka reports them; None if it does not answer.
+    A lab whose ``endpoints`` name a connection profile (a Kafka that wants SASL_SSL) asks
+    with the profile's TLS and login; a profile that does not work is the error, said
+    without its password."""
     if not any(answers(s, 0.5) for s in bootstrap.split(",")):
         return None
     from kafka import KafkaAdminClient  # kafka-python: loaded only when a broker answers
 
+    found = None
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
-        )
+        found = profiles.of_endpoints(endpoints)
+        login = profiles.kafka_python_options(found) if found is not None else {}
+        options = {**login, "bootstrap_servers": bootstrap, "request_timeout_ms": 3000}
+        with profiles.explained(found) if found is not None else contextlib.nullcontext():
+            admin = KafkaAdminClient(**options, bootstrap_timeout_ms=3000)
         try:
             info = admin.describe_cluster()
         finally:
             admin.close()
     except Exception as exc:  # noqa: BLE001 - status never fails
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return {"error": profiles.masked(f"{type(exc).__name__}: {exc}", found)}
     return {
         "version": artifacts.KAFKA_VERSION,
         "cluster_id": info.get("cluster_id"),

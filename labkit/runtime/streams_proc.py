@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 from .. import paths
 from ..errors import LabError
 from . import artifacts, javac, jvm
+from . import profile as profiles
 from .processes import launch, rss_mb, track, tracked, untrack
 from .state import State
+from .tls import write_private
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -54,6 +56,7 @@ LAB_DEFAULTS = {
     # (every 30 s by default). Off, every click reaches the window at once.
     "statestore.cache.max.bytes": "0",
 }
+
 
 class StreamsUnavailable(LabError):
     """The Kafka Streams app cannot be compiled or started here."""
@@ -212,9 +215,11 @@ def settings(
                 f"{name} must be a whole number of seconds (window >= 1, grace >= 0), not {value!r}"
             )
     home = app_home(application_id) / f"instance-{instance}"
+    found = profiles.of_endpoints(getattr(lab, "endpoints", None))
     return {
         "application.id": application_id,  # the consumer group, and the prefix of its internal topics
         "bootstrap.servers": lab.bootstrap_servers,
+        **(login_settings(found) if found is not None else {}),
         "client.id": f"{application_id}-instance-{instance}",
         "state.dir": str(home / "state"),
         **LAB_DEFAULTS,
@@ -223,6 +228,42 @@ def settings(
         "window.seconds": str(window_s),
         "grace.seconds": str(grace_s),
     }
+
+
+def login_settings(profile: profiles.Profile) -> dict[str, str]:
+    """A secured Kafka's TLS and SASL settings for the app's properties, all but the login
+    itself: Kafka Streams is a plain Java Kafka client (Kafka's own login module, not
+    Flink's shaded one), and its JAAS config - the password - goes to a file of its own
+    (`profile.write_jaas_file`, 0600) that the JVM reads (``JAAS_FILE_OPTION``): the
+    properties file, which lesson 10 prints, and the command line hold no password."""
+    options = profiles.java_options(profile, shaded=False)
+    return {k: v for k, v in options.items() if not k.endswith("jaas.config")}
+
+
+#: The JVM option that points Kafka's clients at a JAAS file (its ``KafkaClient`` section),
+#: used when their properties name no ``sasl.jaas.config``.
+JAAS_FILE_OPTION = "-Djava.security.auth.login.config="
+
+
+def properties_text(config: dict[str, str]) -> str:
+    """``config`` as a Java ``.properties`` file that ``Properties.load`` reads back exactly:
+    backslashes doubled, line breaks and non-Latin-1 characters escaped, a leading space kept."""
+
+    def escaped(text: str, key: bool = False) -> str:
+        out = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+        if key:
+            out = out.replace("=", "\\=").replace(":", "\\:").replace(" ", "\\ ")
+        elif out.startswith(" "):
+            out = "\\" + out
+        return "".join(c if ord(c) < 256 else _unicode_escape(c) for c in out)
+
+    return "".join(f"{escaped(k, key=True)}={escaped(v)}\n" for k, v in config.items())
+
+
+def _unicode_escape(char: str) -> str:
+    # \\uXXXX per UTF-16 unit: a character beyond U+FFFF is a surrogate pair
+    units = char.encode("utf-16-be")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
 
 
 def start(
@@ -249,12 +290,20 @@ def start(
     config = settings(
         lab, application_id, instance, clicks=clicks, counts=counts, window_s=window_s, grace_s=grace_s
     )
-    config_file.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
+    write_private(config_file, properties_text(config).encode("latin-1"))
+    found = profiles.of_endpoints(getattr(lab, "endpoints", None))
+    login: list[str] = []
+    jaas = home / "login.jaas"
+    if found is not None:  # the password in a 0600 file of its own, never on the command line
+        login = [JAAS_FILE_OPTION + str(profiles.write_jaas_file(jaas, found))]
+    else:
+        jaas.unlink(missing_ok=True)  # an earlier secured lab's login is not left behind
     classpath = os.pathsep.join(str(p) for p in [classes, *_classpath()])
     command = [
         str(jvm.find_java().executable),
         *JVM_OPTS.split(),
         *LOG_OPTS.split(),
+        *login,
         "-cp",
         classpath,
         MAIN_CLASS,

@@ -26,13 +26,10 @@ N_WARM = 5
 EVENTS_PER_S, SECONDS, KEYS = 2500, 10, 50
 
 
-def table_ddl(name: str, topic: str, bootstrap: str, bounded: bool) -> str:
-    ending = ", 'scan.bounded.mode' = 'latest-offset'" if bounded else ""
-    return (
-        f"CREATE TABLE {name} (user_id STRING, page STRING) WITH ('connector' = 'kafka', "
-        f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}', 'format' = 'json', "
-        f"'scan.startup.mode' = 'earliest-offset'{ending})"
-    )
+def table_ddl(lab: Lab, name: str, topic: str, bounded: bool) -> str:
+    """A clicks table on ``topic`` (`Lab.kafka_options`: on a secured Kafka, with its login)."""
+    options = lab.kafka_options(topic, bounded=bounded)
+    return f"CREATE TABLE {name} (user_id STRING, page STRING) WITH ({options})"
 
 
 def cold_worker() -> None:
@@ -49,7 +46,7 @@ def cold_worker() -> None:
     lab.produce(topic, list(events.clicks(200, seed=1)), key="user_id")
     steps["topic made, events sent"] = time.time()
     sql = FlinkSql(lab.endpoints)
-    sql.run_cell(table_ddl("clicks", topic, lab.flink_bootstrap_servers, bounded=True))
+    sql.run_cell(table_ddl(lab, "clicks", topic, bounded=True))
     frame = sql.run_cell("SELECT page, COUNT(*) AS n FROM clicks GROUP BY page")
     assert int(frame["n"].sum()) == 200, frame
     steps["first %%flink_sql result"] = time.time()
@@ -64,7 +61,7 @@ def warm_bounded(lab: Lab, topic: str, expected: int) -> list[float]:
 
     sql = FlinkSql(lab.endpoints)
     try:
-        sql.run_cell(table_ddl("counted", topic, lab.flink_bootstrap_servers, bounded=True))
+        sql.run_cell(table_ddl(lab, "counted", topic, bounded=True))
         times = []
         for _ in range(N_WARM + 1):
             t0 = time.perf_counter()
@@ -105,7 +102,7 @@ def continuous_in_kernel(lab: Lab) -> dict[str, Any]:
         quiet = lambda msg: None  # noqa: E731 - the cells' outputs are not wanted here
         run = lambda code, timeout=180: client.execute_interactive(code, timeout=timeout, output_hook=quiet)  # noqa: E731
         assert run(KERNEL_SETUP)["content"]["status"] == "ok"
-        ddl = table_ddl("clicks", topic, lab.flink_bootstrap_servers, bounded=False)
+        ddl = table_ddl(lab, "clicks", topic, bounded=False)
         assert run(KERNEL_QUERY.format(ddl=ddl))["content"]["status"] == "ok"
         import threading
 

@@ -21,7 +21,10 @@ for an unbounded source. Options: ``-o NAME`` stores the last result (a DataFram
 `LiveQuery` or a `SqlJob`) in the notebook's variable NAME; ``--chart X Y`` (``--bar``)
 draws column Y against X under a live table; ``--rows N`` shows N rows of it;
 ``--local-only WHAT`` runs the cell on the local lab only (elsewhere it says WHAT is skipped).
-``{name}`` in the SQL is replaced by that notebook variable's value (``{{`` for a brace).
+``{name}`` in the SQL is replaced by that notebook variable's value (``{{`` for a brace);
+``{lab.flink_kafka_connection}`` is how Flink reaches the lab's Kafka as table options (the
+address, and a secured Kafka's TLS and login): what the cell shows of it (errors, job
+names) has the login masked.
 
 One gateway session per kernel (its tables and ``SET`` options last as long as the
 kernel). Re-running a cell stops the jobs it started before; ``lab.stop_jobs()`` and the
@@ -45,6 +48,7 @@ from ..errors import FlinkSqlError, LabError, ShortError
 from ..flink.jobs import Job, remember
 from ..flink.owners import owned
 from ..panels.base import in_notebook
+from ..runtime import profile as profiles
 from ..runtime.state import Endpoints
 from .changelog import ChangelogTable
 from .gateway import GatewayClient, Operation, Page, Result
@@ -106,7 +110,13 @@ class FlinkSql:
         for statement in statements:
             if last is not None:
                 _show(last)
-            last = self.run(statement, chart=chart, bar=bar, rows=rows)
+            try:
+                last = self.run(statement, chart=chart, bar=bar, rows=rows)
+            except LabError as exc:
+                shown = self.masked_error(exc)
+                if shown is exc:
+                    raise
+                raise shown from None
             if isinstance(last, (LiveQuery, SqlJob)):
                 started.append(last)
             if self.client.renewed:
@@ -116,6 +126,27 @@ class FlinkSql:
                     "was idle for long), so tables created before are gone: run their CREATE cells again."
                 )
         return last
+
+    def masked(self, text: str) -> str:
+        """``text`` (a statement, Flink's answer) fit to show: every secret option's value as
+        ``'******'`` (`hide_secrets`), and the password of the lab's connection profile
+        wherever else it appears."""
+        try:
+            found = profiles.of_endpoints(self.endpoints)
+        except profiles.ProfileError:  # a profile gone meanwhile: its options are still masked
+            found = None
+        return profiles.masked(hide_secrets(text), found)
+
+    def masked_error(self, exc: LabError) -> LabError:
+        """``exc`` as the cell may show it: a statement with ``{lab.flink_kafka_connection}`` (or
+        a variable set to ``lab.kafka_options(...)``) holds a login, and Flink's errors quote
+        statements (and Java traces) back."""
+        if isinstance(exc, FlinkSqlError):
+            said = (exc.message, exc.statement, exc.details)
+            shown = tuple(self.masked(text) for text in said)
+            return exc if shown == said else FlinkSqlError(*shown)
+        text = str(exc)
+        return exc if self.masked(text) == text else LabError(self.masked(text))
 
     def run(
         self, statement: str, chart: tuple[str, str] | None = None, bar: bool = False, rows: int = SHOWN_ROWS
@@ -165,7 +196,7 @@ class FlinkSql:
         return "\n".join(str(fields[0]) for _, fields in result.rows)
 
     def _submit(self, statement: str) -> Operation:
-        name = owned(f"%%flink_sql: {' '.join(statement.split())[:80]}")
+        name = owned(f"%%flink_sql: {' '.join(self.masked(statement).split())[:80]}")
         return self.client.submit(statement, {"pipeline.name": name})
 
     def collect(self, statement: str, timeout: float = BOUNDED_TIMEOUT_S) -> pd.DataFrame:
@@ -196,9 +227,8 @@ class FlinkSql:
         """Start a continuous query and show it live (`LiveQuery`). Waits until Flink has
         accepted it (its job is submitted), so that a statement Flink refuses raises here."""
         operation = self._submit(statement)
-        job = SqlJob(
-            operation, f"%%flink_sql: {statement[:60]}", self.endpoints.flink_rest, self.endpoints.web_ui
-        )
+        name = f"%%flink_sql: {self.masked(statement)[:60]}"
+        job = SqlJob(operation, name, self.endpoints.flink_rest, self.endpoints.web_ui)
         first: list[Page] = []
         deadline = time.monotonic() + START_TIMEOUT_S
         try:

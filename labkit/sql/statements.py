@@ -18,7 +18,8 @@ from sqlparse import tokens as T
 from ..errors import LabError
 
 QUERY, JOB, COMMAND = "query", "job", "command"
-_VARIABLE = re.compile(r"(?<!\{)\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\}(?!\})")
+#: What `fill` replaces: ``{{`` and ``}}`` (literal braces), ``{name}`` and ``{name.attribute}``.
+_PIECE = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\}")
 
 
 def split(cell: str) -> list[str]:
@@ -76,7 +77,12 @@ def fill(cell: str, namespace: Mapping[str, Any]) -> str:
             found = getattr(found, attribute)
         return str(found)
 
-    return _VARIABLE.sub(value, cell).replace("{{", "{").replace("}}", "}")
+    def piece(match: re.Match) -> str:
+        # one left-to-right pass: a value filled in is never read again, so a password
+        # holding "{{" or "{x}" reaches Flink as it is
+        return match.group(0)[0] if match.group(1) is None else value(match)
+
+    return _PIECE.sub(piece, cell)
 
 
 #: Words that make an option's value a secret - Flink's own list (``GlobalConfiguration``'s

@@ -279,3 +279,103 @@ def test_kafka_table_adds_the_login_and_returns_its_ddl_masked(tmp_path, ca_file
     assert shown.replace("'******'", "") == ddl.replace(
         f"'{profile.jaas_config(profile.load(path)).replace(chr(39), chr(39) * 2)}'", ""
     )
+
+
+def test_a_datastream_jobs_properties_are_the_shaded_java_options_printed_masked(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields()))
+    props = profile.datastream_properties(loaded)
+    assert props == profile.java_options(loaded, shaded=True)  # the values py4j hands over
+    assert props["sasl.jaas.config"].startswith(profile.FLINK_SHADED)
+    assert SECRET not in repr(props) and "'sasl.jaas.config': '******'" in repr(props)
+
+
+def test_a_jaas_file_holds_the_unshaded_login_readable_by_its_owner_only(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields(password='a"b\\c')))
+    path = profile.write_jaas_file(tmp_path / "sub" / "login.jaas", loaded)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text() == (
+        "KafkaClient {\n  org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="learner-01" password="a\\"b\\\\c";\n};\n'
+    )
+
+
+def test_masked_hides_the_password_raw_jaas_quoted_and_sql_quoted(tmp_path, ca_file):
+    loaded = profile.load(written(tmp_path, fields(password="it's\"x")))
+    jaas = profile.jaas_config(loaded)
+    said = f"raw {loaded.password} jaas {jaas} sql {jaas.replace(chr(39), chr(39) * 2)}"
+    shown = profile.masked(said, loaded)
+    assert "it's" not in shown and "it''s" not in shown and "it's\\\"x" not in shown
+    assert shown.count(profile.HIDDEN) == 3
+    assert profile.masked(said, None) == said
+
+
+def _handle(path: Path | None):
+    from labkit.flink.helpers import FlinkHelpers
+    from labkit.runtime.state import Endpoints
+
+    class Handle(FlinkHelpers):
+        endpoints = Endpoints(
+            "remote", "127.0.0.1:19092", "127.0.0.1:19092", kafka_profile=str(path) if path else None
+        )
+        flink_bootstrap_servers = "127.0.0.1:19092"  # type: ignore[assignment]
+
+    return Handle()
+
+
+def test_kafka_options_and_the_cells_connection_carry_the_login_and_show_it_masked(tmp_path, ca_file):
+    secured = _handle(written(tmp_path, fields()))
+    options = secured.kafka_options("clicks", bounded=True)
+    assert "'properties.security.protocol' = 'SASL_SSL'" in options and SECRET in options
+    assert "'scan.bounded.mode' = 'latest-offset'" in options
+    assert SECRET not in repr(options) and "'properties.sasl.jaas.config' = '******'" in repr(options)
+    connection = secured.flink_kafka_connection
+    assert connection.startswith("'properties.bootstrap.servers' = '127.0.0.1:19092',\n")
+    assert connection in options and SECRET not in repr(connection)
+    # the SQL benchmark's tables go through kafka_options too
+    from labkit.sql import bench as sql_bench
+
+    ddl = sql_bench.table_ddl(secured, "c", "clicks", bounded=True)
+    assert ddl.startswith("CREATE TABLE c (user_id STRING, page STRING) WITH (") and options in ddl
+    # a plain lab: the address alone, as before
+    plain = _handle(None)
+    assert plain.flink_kafka_connection == "'properties.bootstrap.servers' = '127.0.0.1:19092'"
+    assert plain.kafka_client_properties() == {}
+    assert "security" not in plain.kafka_options("clicks")
+
+
+def test_a_cell_fills_a_login_in_once_and_shows_its_errors_masked(tmp_path, ca_file):
+    import dataclasses
+
+    from labkit.errors import FlinkSqlError, LabError
+    from labkit.sql.magic import FlinkSql
+    from labkit.sql.statements import fill
+
+    # a value filled in is not read again: braces in a password reach Flink as they are
+    class Odd:
+        flink_kafka_connection = "p{{a}}{b}"
+
+    assert fill("x {lab.flink_kafka_connection} {{y}}", {"lab": Odd()}) == "x p{{a}}{b} {y}"
+    secured = _handle(written(tmp_path, fields()))
+    cell = FlinkSql(dataclasses.replace(secured.endpoints, sql_gateway="127.0.0.1:9"))
+    statement = f"CREATE TABLE t (n INT) WITH ({secured.kafka_options('t')})"
+    error = cell.masked_error(FlinkSqlError(f"bad {SECRET}", statement, f"trace {SECRET}"))
+    assert isinstance(error, FlinkSqlError) and SECRET not in f"{error} {error.statement} {error.details}"
+    assert "'properties.sasl.jaas.config' = '******'" in error.statement
+    other = cell.masked_error(LabError(f"not finished:\n{statement}"))
+    assert SECRET not in str(other) and "'******'" in str(other)
+    untouched = LabError("nothing secret")
+    assert cell.masked_error(untouched) is untouched
+
+
+def test_kafka_streams_gets_the_login_but_its_properties_file_no_password(tmp_path, ca_file):
+    from labkit.runtime import streams_proc
+
+    loaded = profile.load(written(tmp_path, fields()))
+    settings = streams_proc.login_settings(loaded)
+    assert settings == {
+        k: v for k, v in profile.java_options(loaded, shaded=False).items() if k != "sasl.jaas.config"
+    }
+    assert settings["ssl.truststore.location"] == str(ca_file.resolve())
+    text = streams_proc.properties_text({"a b": " x\\y\né", "k": "v😀"})
+    assert text == "a\\ b=\\ x\\\\y\\né\nk=v\\ud83d\\ude00\n"
+    text.encode("latin-1")  # what Properties.load(InputStream) reads
