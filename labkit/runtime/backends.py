@@ -19,6 +19,11 @@
     ``LABKIT_FLINK_BOOTSTRAP_SERVERS``) says otherwise. Every labkit Kafka client and Kafka
     table then logs in with it; the state file records the profile's path, never its password.
 
+A learner in a class runs the ``local`` backend with ``LABKIT_KAFKA_PROFILE`` naming the
+profile the instructor handed out (`local_kafka_profile`): the lab starts its own Flink
+(its own jobs, nobody else's) and no Kafka - every client, table and job reaches the
+class's Kafka (:mod:`labkit.runtime.classroom`) with that login.
+
 The backend is chosen by ``labkit up --backend NAME`` or ``LABKIT_BACKEND``; without
 either, a kernel keeps using the compose or remote cluster recorded in the state file.
 """
@@ -74,12 +79,28 @@ def remote_endpoints() -> Endpoints:
     )
 
 
+def local_kafka_profile(state: State | None) -> str | None:
+    """The connection profile a local lab reaches Kafka through instead of starting its own
+    (a learner in a class: own Flink, the class's Kafka), as an absolute path, loaded and
+    checked now (a clear `ProfileError` otherwise): ``LABKIT_KAFKA_PROFILE`` when it is set
+    (set but empty: none, the lab's own Kafka again), else what the running local lab uses."""
+    if "LABKIT_KAFKA_PROFILE" in os.environ:
+        named = os.environ["LABKIT_KAFKA_PROFILE"] or None
+    else:
+        named = state.endpoints.kafka_profile if state and state.endpoints.backend == "local" else None
+    if not named:
+        return None
+    path = Path(named).expanduser().resolve()
+    profile.load(path)
+    return str(path)
+
+
 def wanted_brokers(brokers: int | None, state: State | None) -> int:
     """How many Kafka brokers the local lab runs: ``brokers``, else ``LABKIT_BROKERS``,
     else what the running local lab has, else 1. Only 1 or 3."""
     n = brokers or int(os.environ.get("LABKIT_BROKERS", 0) or 0)
     if not n:
-        n = state.brokers if state and state.endpoints.backend == "local" else 1
+        n = (state.brokers or 1) if state and state.endpoints.backend == "local" else 1  # 0: a profile's
     if n not in (1, 3):
         raise LabError(f"The lab runs 1 or 3 Kafka brokers, not {n}.")
     return n

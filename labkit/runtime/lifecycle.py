@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -32,7 +33,8 @@ from .. import paths
 from ..errors import LabError
 from ..paths import Say, printer
 from . import artifacts, cli_tools, compose, flink_proc, gateway_proc, kafka_proc
-from .backends import requested_backend, wanted_brokers
+from . import profile as profiles
+from .backends import local_kafka_profile, requested_backend, wanted_brokers
 from .jvm import find_java
 from .net import PortLost, answers, env_port, pick_port, port_free, require_broker
 from .processes import enclosing, record, runs_as_me, stop_all, stop_in_background, tracked
@@ -63,8 +65,16 @@ def up(quiet: bool = False, backend: str | None = None, brokers: int | None = No
             state = State.load()
             if state and state.endpoints.backend != "local":
                 state = State(state.endpoints, state.processes)  # back from compose/remote
-            n = wanted_brokers(brokers, state)
-            running = _up_local(state, n, printer(quiet))
+            kafka_profile = local_kafka_profile(state)
+            if kafka_profile and brokers:
+                raise LabError(
+                    f"--brokers asks for the lab's own Kafka, but LABKIT_KAFKA_PROFILE names another "
+                    f"({kafka_profile}): unset it (LABKIT_KAFKA_PROFILE=) for the lab's own."
+                )
+            if kafka_profile:  # a wrong password or CA: said now, before Flink starts
+                profiles.check(profiles.load(kafka_profile), timeout=10.0)
+            n = 0 if kafka_profile else wanted_brokers(brokers, state)
+            running = _up_local(state, n, printer(quiet), kafka_profile=kafka_profile)
         cli_tools.write(running.endpoints)  # kafka-topics.sh..., flink: for the lab as it runs now
         return running
 
@@ -83,11 +93,18 @@ def _up_elsewhere(remote: Endpoints, backend: str | None, quiet: bool) -> State:
     return state
 
 
-def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
+def _up_local(
+    state: State | None, n: int, say: Say, attempt: int = 0, kafka_profile: str | None = None
+) -> State:
+    """The local lab: ``n`` Kafka brokers of its own (0: Kafka through ``kafka_profile``) and
+    its Flink, reused, repaired or started."""
     processes = dict(state.processes) if state else {}
     kafka_names = [k for k in processes if k.startswith("kafka-")]
     if state and state.endpoints.backend == "local" and state.brokers != n and kafka_names:
-        say(f"labkit: switching from {state.brokers} to {n} Kafka broker(s): stopping the current ones.")
+        if n:
+            say(f"labkit: switching from {state.brokers} to {n} Kafka broker(s): stopping the current ones.")
+        else:
+            say(f"labkit: Kafka through {kafka_profile}: stopping the lab's own broker(s).")
         stop_all([processes.pop(k) for k in kafka_names])
     java = find_java()  # Java 17 or newer, or a JavaNotFound that says how to get one
     artifacts.ensure(quiet=False)
@@ -132,7 +149,7 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
         roles = tuple(r for r, i in again if not tracked(i))
 
     if not dead_brokers and not roles:
-        return _save_local(processes, cluster, ports, n)
+        return _save_local(processes, cluster, ports, n, kafka_profile)
     had = [name for name, info in processes.items() if name.startswith(("kafka-", "flink-"))]
     if had and not missing:  # (an out-of-date lib/ said so above)
         names = {gateway_proc.ROLE: "Flink's SQL Gateway", "webui": "the Flink Web UI's front door"}
@@ -157,11 +174,11 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
             if role == gateway_proc.ROLE
             else record(proc, log=log)
         )
-    _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if Kafka fails
+    _save_local(processes, cluster, ports, n, kafka_profile)  # tracked: `down` stops them if Kafka fails
     started_kafka = kafka_proc.start(java.executable, dead_brokers, cluster) if dead_brokers else []
     for broker, proc in zip(dead_brokers, started_kafka, strict=True):
         processes[f"kafka-{broker.node_id}"] = broker_record(broker, proc)
-    state = _save_local(processes, cluster, ports, n)  # tracked now: `down` stops them even if waiting fails
+    state = _save_local(processes, cluster, ports, n, kafka_profile)  # tracked: `down` stops them
     try:
         if started_kafka:
             kafka_proc.wait_ready(
@@ -190,10 +207,16 @@ def _up_local(state: State | None, n: int, say: Say, attempt: int = 0) -> State:
             lost += [f"flink-{role}" for role in flink_proc.ROLES]
         say("labkit: another program took a port the lab had chosen; choosing other ports.")
         stop_all([processes.pop(k) for k in lost if k in processes])
-        return _up_local(_save_local(processes, cluster, ports, n), n, say, attempt + 1)
+        saved = _save_local(processes, cluster, ports, n, kafka_profile)
+        return _up_local(saved, n, say, attempt + 1, kafka_profile)
+    kafka = (
+        f"Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
+        f"({n} broker{'s' if n > 1 else ''})"
+        if n
+        else f"Kafka at {state.endpoints.bootstrap_servers} through {Path(kafka_profile or '').name}"
+    )
     say(
-        f"labkit: Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
-        f"({n} broker{'s' if n > 1 else ''}), Flink {flink_proc.version()} with Web UI "
+        f"labkit: {kafka}, Flink {flink_proc.version()} with Web UI "
         f"http://{ports.web_address} and SQL Gateway - ready in {time.monotonic() - t0:.1f} s."
     )
     return state
@@ -204,8 +227,11 @@ def _save_local(
     cluster: list[kafka_proc.Broker],
     ports: flink_proc.FlinkPorts,
     n: int,
+    kafka_profile: str | None = None,
 ) -> State:
     bootstrap = ",".join(b.address for b in cluster)
+    if kafka_profile:
+        bootstrap = profiles.load(kafka_profile).bootstrap
     endpoints = Endpoints(
         "local",
         bootstrap,
@@ -213,6 +239,7 @@ def _save_local(
         ports.rest_address,
         web_ui=ports.web_address,
         sql_gateway=ports.gateway_address,
+        kafka_profile=kafka_profile,
     )
     state = State(endpoints, processes, n, owner_pid=owner_pid())
     state.save()

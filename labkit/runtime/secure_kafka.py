@@ -47,6 +47,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,7 @@ def _format(java: Path, layout: Layout, node_id: int, cluster_id: str, passwords
     scram = [
         a for u, pw in passwords.items() for a in ("--add-scram", f"{MECHANISM}=[name={u},password={pw}]")
     ]
-    argfile = where / "format.args"
+    argfile = where / f"format-{node_id}.args"
     config = str(layout.config(node_id))
     args = ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", config, *scram]
     tls.write_private(argfile, "\n".join(args).encode())
@@ -518,8 +519,12 @@ def start_cluster(layout: Layout, users: list[str] | tuple[str, ...], quiet: boo
                     config = server_properties(node, where, cluster, layout.acls)
                     tls.write_private(layout.config(node.node_id), config.encode())
                 cluster_id = _cluster_id(layout) or _new_cluster_id()
-                for node in cluster:
-                    _format(java, layout, node.node_id, cluster_id, passwords)
+                with ThreadPoolExecutor(len(cluster)) as pool:  # one JVM each, side by side
+                    done = [
+                        pool.submit(_format, java, layout, b.node_id, cluster_id, passwords) for b in cluster
+                    ]
+                for future in done:
+                    future.result()  # the first failure's clear error
                 _write_profiles(layout, tuple(b.address for b in cluster), passwords)
             for node, up in zip(cluster, alive, strict=True):
                 if up:

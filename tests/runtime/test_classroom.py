@@ -4,12 +4,15 @@ Each learner owns the topics, groups and transactional ids under their prefix; l
 cannot read, write, describe or delete learner B's topics nor use B's groups; both read the
 shared topics the instructor writes and cannot write or delete them; a wrong password and a
 client without the CA are refused with a clear message; the instructor sees every group's
-lag per learner; every listener is on 127.0.0.1 and `labkit down` stops all three nodes."""
+lag per learner; a learner's own lab (`labkit up` with LABKIT_KAFKA_PROFILE) runs its Flink and
+no Kafka and reaches the class's Kafka; every listener is on 127.0.0.1 and `labkit down`
+stops all three nodes."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import uuid
 
 import kafka.errors as Errors
@@ -19,7 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from kafka.structs import OffsetAndMetadata
-from privatelab import gone, is_loopback, listeners, secured_home
+from privatelab import PrivateLab, gone, is_loopback, listeners, secured_home
 
 from labkit import cli
 from labkit.errors import LabError
@@ -196,11 +199,11 @@ def test_a_wrong_password_and_a_missing_ca_are_refused_clearly(room, tmp_path):
     learner = room.profile(A)
     wrong = dataclasses.replace(learner, password="not-the-password")
     with pytest.raises(LabError, match="(?i)password|login|credentials") as refused:
-        profile.check(wrong, timeout=8)
+        profile.check(wrong, timeout=5)
     assert "not-the-password" not in str(refused.value) and learner.password not in str(refused.value)
     no_ca = dataclasses.replace(learner, ca_file=None)  # the system's CAs only
     with pytest.raises(LabError, match="(?i)certificate|CA") as untrusted:
-        profile.check(no_ca, timeout=8)
+        profile.check(no_ca, timeout=5)
     assert learner.password not in str(untrusted.value)
 
 
@@ -234,6 +237,54 @@ def test_the_cli_reports_a_running_classroom_without_secrets(room, capsys):
     assert "learner" in capsys.readouterr().out
     assert cli.main(["classroom", "up", "--learners", "3"]) == 1  # users are fixed at creation
     assert "labkit classroom reset" in capsys.readouterr().err
+
+
+LEARNER_CODE = """
+import labkit
+lab = labkit.connect(quiet=True)
+lab.create_topic("learner-01.notes", partitions=1, replace=True)
+lab.produce("learner-01.notes", [{"n": i} for i in range(1, 6)])
+print("read", sorted(lab.read("learner-01.notes")["n"]))
+print("topics", sorted(lab.topics()))
+notes = {"notes": "learner-01.notes"}
+total = lab.query("SELECT SUM(n) AS total FROM notes", {"notes": "n INT"}, topics=notes)
+print("flink", int(total["total"][0]))
+print("flink_rest", lab.flink_rest)
+"""
+
+
+def test_a_learners_lab_runs_its_own_flink_on_the_classrooms_kafka(room, tmp_path):
+    """The learner's side: `labkit up` with LABKIT_KAFKA_PROFILE starts Flink and no Kafka;
+    labkit's clients and a Flink SQL query reach the class's Kafka with the learner's login."""
+    learner = PrivateLab(tmp_path / "learner-home", LABKIT_KAFKA_PROFILE=str(room.profile_path(A)))
+    password = room.profile(A).password
+    try:
+        said = learner.up()
+        assert f"Kafka at {room.bootstrap} through {A}.json" in said.stdout, said.stdout
+        state = learner.state()
+        assert not [n for n in state["processes"] if n.startswith("kafka")]
+        assert {"flink-jobmanager", "flink-taskmanager"} <= set(state["processes"])
+        assert state["endpoints"]["kafka_profile"] == str(room.profile_path(A).resolve())
+        assert password not in (learner.home / "state.json").read_text()
+        out = learner.python(LEARNER_CODE, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "read [1, 2, 3, 4, 5]" in out.stdout and "flink 15" in out.stdout, out.stdout
+        topics = next(line for line in out.stdout.splitlines() if line.startswith("topics"))
+        assert "learner-02" not in topics and "shared.payments" in topics
+        assert password not in out.stdout + out.stderr
+        logs = [f for f in (learner.home / "logs").rglob("*") if f.is_file()]
+        assert logs and not [f for f in logs if password in f.read_text(errors="replace")]
+        # a wrong profile is a clear error at `labkit up`, before anything starts
+        bad = tmp_path / "bad.json"
+        bad.write_text(room.profile_path(A).read_text().replace(password, "wrong-password"))
+        bad.chmod(0o600)
+        shutil.copyfile(room.handout / "ca.crt", tmp_path / "ca.crt")
+        refused = learner.run("up", LABKIT_KAFKA_PROFILE=str(bad), timeout=120)
+        assert refused.returncode == 1 and "wrong-password" not in refused.stderr
+        assert "password" in refused.stderr.lower() or "login" in refused.stderr.lower(), refused.stderr
+    finally:
+        learner.stop()
+    assert classroom.current() is not None  # the learner's `down` stopped only their own Flink
 
 
 def test_down_stops_every_node(room):
