@@ -82,6 +82,28 @@ class KafkaHelpers:
             config = {**profiles.client_options(found), **config}
         return {**config, **(overrides or {})}
 
+    # --- names on a shared Kafka ----------------------------------------------------
+
+    @property
+    def topic_prefix(self) -> str:
+        """What this lab's topics, consumer groups and transactional ids are called by with
+        Kafka's own names, on a shared (classroom) Kafka: the learner's prefix
+        (``learner-01.``, from the connection profile). "" on a Kafka of the lab's own."""
+        found = profiles.of_endpoints(getattr(self, "endpoints", None))
+        return found.topic_prefix if found is not None else ""
+
+    def kafka_name(self, name: str) -> str:
+        """The name Kafka knows ``name`` by - a topic, a consumer group, a transactional id:
+        with the lab's `topic_prefix`, unless it has it already or names a shared topic
+        (``shared.``). labkit's helpers call it, so a lesson's ``"l01-clicks"`` is the learner's
+        own ``learner-01.l01-clicks`` in a classroom and ``l01-clicks`` everywhere else."""
+        return profiles.kafka_name(profiles.of_endpoints(getattr(self, "endpoints", None)), name)
+
+    def lab_name(self, name: str) -> str:
+        """The name a lesson uses for Kafka's ``name`` (`kafka_name` undone)."""
+        prefix = self.topic_prefix
+        return name[len(prefix) :] if prefix and name.startswith(prefix) else name
+
     def admin(self, **overrides: Any) -> KafkaAdminClient:
         """A ``KafkaAdminClient`` for this lab's broker."""
         return KafkaAdminClient(**self.client_config(overrides))
@@ -107,6 +129,8 @@ class KafkaHelpers:
         for name in ("key_serializer", "value_serializer"):
             if callable(config[name]) and not isinstance(config[name], Serializer):
                 config[name] = SerializeWrapper(config[name])
+        if self.topic_prefix:
+            return NamedProducer(self.kafka_name, **self.client_config(config))
         return KafkaProducer(**self.client_config(config))
 
     def consumer(self, *topics: str, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
@@ -117,8 +141,9 @@ class KafkaHelpers:
         """
         for topic in topics:
             self.require_topic(topic)
+        topics = tuple(self.kafka_name(t) for t in topics)
         config = {
-            "group_id": group_id,
+            "group_id": self.kafka_name(group_id) if group_id else None,
             "value_deserializer": lambda raw: decode(raw)[0],
             "key_deserializer": lambda raw: None if raw is None else raw.decode("utf-8", "replace"),
             **CONSUMER_DEFAULTS,
@@ -141,7 +166,7 @@ class KafkaHelpers:
     def topics(self) -> list[str]:
         """The topics on the broker, sorted."""
         with closing(self.admin()) as admin:
-            return sorted(t for t in admin.list_topics() if not t.startswith("__"))
+            return sorted(self.lab_name(t) for t in admin.list_topics() if not t.startswith("__"))
 
     def require_topic(self, topic: str) -> None:
         """Raise `UnknownTopic` (with the topics that do exist) unless ``topic`` exists.
@@ -184,6 +209,7 @@ class KafkaHelpers:
             options["assignments"] = {int(p): list(replicas) for p, replicas in assignments.items()}
         else:
             options.update(num_partitions=partitions, replication_factor=replication_factor or -1)
+        shown, name = name, self.kafka_name(name)
         new = {name: options}
         with closing(self.admin()) as admin:
             deleted = replace and name in admin.list_topics()
@@ -203,16 +229,19 @@ class KafkaHelpers:
                         time.sleep(0.2)
                         continue
                     raise LabError(
-                        f"Topic {name!r} already exists. Use replace=True to start it afresh "
+                        f"Topic {shown!r} already exists. Use replace=True to start it afresh "
                         f"(this deletes its events), or pick another name."
                     ) from None
-            wait_for(lambda: name in admin.list_topics(), f"topic {name!r} to appear", timeout=15, every=0.05)
-        return name
+            wait_for(
+                lambda: name in admin.list_topics(), f"topic {shown!r} to appear", timeout=15, every=0.05
+            )
+        return shown
 
     def delete_topic(self, *names: str) -> None:
         """Delete topics; names that do not exist are ignored."""
         with closing(self.admin()) as admin:
-            doomed = [n for n in names if n in admin.list_topics()]
+            existing = set(admin.list_topics())
+            doomed = [self.kafka_name(n) for n in names if self.kafka_name(n) in existing]
             if doomed:
                 admin.delete_topics(doomed)
 
@@ -220,21 +249,22 @@ class KafkaHelpers:
         """Forget consumer groups (and their committed offsets); unknown ones are ignored."""
         with closing(self.admin()) as admin:
             known = {g["group_id"] for g in admin.list_groups()}
-            doomed = [g for g in group_ids if g in known]
+            doomed = [self.kafka_name(g) for g in group_ids if self.kafka_name(g) in known]
             if doomed:
                 admin.delete_groups(doomed)
 
     def partitions(self, topic: str) -> list[int]:
         self.require_topic(topic)
         with closing(KafkaConsumer(**self.client_config({}))) as consumer:
-            return sorted(consumer.partitions_for_topic(topic) or [])
+            return sorted(consumer.partitions_for_topic(self.kafka_name(topic)) or [])
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """The log end offset of each partition: the offset the *next* event will get."""
-        tps = [TopicPartition(topic, p) for p in self.partitions(topic)]
+        named = self.kafka_name(topic)
+        tps = [TopicPartition(named, p) for p in self.partitions(topic)]
         with closing(KafkaConsumer(**self.client_config({"enable_auto_commit": False}))) as c:
             ends = c.end_offsets(tps)
-        return {p: ends[TopicPartition(topic, p)] for p in sorted(tp.partition for tp in tps)}
+        return {p: ends[TopicPartition(named, p)] for p in sorted(tp.partition for tp in tps)}
 
     def reader(
         self,
@@ -266,7 +296,8 @@ class KafkaHelpers:
             consumer = KafkaConsumer(**self.client_config(config))
         else:
             consumer = self.consumer(**config)
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        named = self.kafka_name(topic)
+        tps = [TopicPartition(named, p) for p in sorted(consumer.partitions_for_topic(named) or [])]
         consumer.assign(tps)
         if start == "beginning":
             consumer.seek_to_beginning(*tps)
@@ -299,11 +330,12 @@ class KafkaHelpers:
     def describe_topic(self, topic: str) -> pd.DataFrame:
         """One row per partition: where its log starts and ends and how many events it holds."""
         ends = self.end_offsets(topic)
-        tps = [TopicPartition(topic, p) for p in ends]
+        named = self.kafka_name(topic)
+        tps = [TopicPartition(named, p) for p in ends]
         with closing(KafkaConsumer(**self.client_config({}))) as c:
             starts = c.beginning_offsets(tps)
         rows = [
-            {"partition": p, "start_offset": starts[TopicPartition(topic, p)], "end_offset": end}
+            {"partition": p, "start_offset": starts[TopicPartition(named, p)], "end_offset": end}
             for p, end in ends.items()
         ]
         df = pd.DataFrame(rows, columns=["partition", "start_offset", "end_offset"])
@@ -333,6 +365,7 @@ class KafkaHelpers:
         in Kafka when the error names how many). Returns the count sent.
         """
         self.require_topic(topic)
+        named = self.kafka_name(topic)
         records: Iterable = (encode(i, e, key, timestamp, headers) for i, e in enumerate(events))
         if isinstance(events, (Sequence, pd.DataFrame)):
             records = list(records)  # validate every event before sending the first
@@ -342,7 +375,7 @@ class KafkaHelpers:
             count = 0
             try:
                 for k, v, ts, hdrs in records:
-                    producer.send(topic, key=k, value=v, timestamp_ms=ts, headers=hdrs)
+                    producer.send(named, key=k, value=v, timestamp_ms=ts, headers=hdrs)
                     count += 1
             except ValueError as exc:  # a generator's bad event: the ones before it are sent
                 producer.flush(timeout=30)
@@ -411,6 +444,22 @@ class KafkaHelpers:
         return records_frame(rows)
 
 
+class NamedProducer(KafkaProducer):
+    """A ``KafkaProducer`` on a shared (classroom) Kafka that sends to the learner's own topic
+    when a lesson names one (`KafkaHelpers.kafka_name`): ``send("l02-orders", ...)`` writes
+    ``learner-01.l02-orders``. Everything else is kafka-python's."""
+
+    def __init__(self, rename: Callable[[str], str], **config: Any) -> None:
+        self._rename = rename
+        super().__init__(**config)
+
+    def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - kafka-python's
+        return super().send(self._rename(topic), *args, **kwargs)
+
+    def partitions_for(self, topic: str) -> Any:  # noqa: D102 - kafka-python's
+        return super().partitions_for(self._rename(topic))
+
+
 class closing:
     """``with`` for kafka-python clients that never lets an error from ``close()`` hide the
     real one (kafka-python's own ``with`` re-raises it, e.g. while the broker is down)."""
@@ -428,4 +477,4 @@ class closing:
             pass
 
 
-__all__ = ["KafkaHelpers", "UnknownTopicOrPartitionError", "closing"]
+__all__ = ["KafkaHelpers", "NamedProducer", "UnknownTopicOrPartitionError", "closing"]

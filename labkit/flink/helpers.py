@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import LabError
 from ..runtime import drills
 from ..runtime import profile as profiles
-from ..sql.statements import hide_secrets
+from ..sql.statements import NAMED_OPTIONS, hide_secrets
 from .client import ENDED, FLINK_TIMEOUT_S, flink_config, flink_sql, java_object, prepare_jvm, rest_api
 from .jobs import Job, collect, remember, started, stop_jobs
 from .owners import owned_stream_env, owned_table_env
@@ -158,13 +158,17 @@ class FlinkHelpers:
         (`flink_kafka_connection`; ``extra`` may override them). The text holds the login in
         clear, as Flink needs it; its repr (what a notebook shows) masks the JAAS config.
         """
-        opts = {"connector": "kafka", "topic": topic, **self._kafka_connection()}
+        name = getattr(self, "kafka_name", lambda n: n)  # a shared Kafka: the learner's prefix
+        opts = {"connector": "kafka", "topic": name(topic), **self._kafka_connection()}
         opts.update({"format": format, "scan.startup.mode": start})
         if group_id:
-            opts["properties.group.id"] = group_id
+            opts["properties.group.id"] = name(group_id)
         if bounded:
             opts["scan.bounded.mode"] = "latest-offset"
         opts.update(extra)
+        for key in NAMED_OPTIONS:
+            if key in extra:
+                opts[key] = name(extra[key])
         return SqlOptions(_sql_options(opts))
 
     def kafka_client_properties(self) -> dict[str, str]:

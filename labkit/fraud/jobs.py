@@ -46,14 +46,14 @@ def kafka_source(lab: Lab, topic: str, *, bounded: bool, group_id: str | None = 
     builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(lab.flink_bootstrap_servers)
-        .set_topics(topic)
+        .set_topics(lab.kafka_name(topic))  # a classroom: the learner's own topic
         .set_starting_offsets(KafkaOffsetsInitializer.earliest())
         .set_value_only_deserializer(SimpleStringSchema())
     )
     for key, value in lab.kafka_client_properties().items():  # a secured Kafka's TLS and login
         builder.set_property(key, value)
     if group_id is not None:
-        builder.set_group_id(group_id)
+        builder.set_group_id(lab.kafka_name(group_id))
     if bounded:
         builder.set_bounded(lab.stopping_offsets(topic))
     return builder.build()
@@ -256,7 +256,7 @@ class LivePipeline(Pipeline):
             .set_bootstrap_servers(self.lab.flink_bootstrap_servers)
             .set_record_serializer(
                 KafkaRecordSerializationSchema.builder()
-                .set_topic(self.alerts_topic)
+                .set_topic(self.lab.kafka_name(self.alerts_topic))
                 .set_value_serialization_schema(SimpleStringSchema())
                 .build()
             )

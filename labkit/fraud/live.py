@@ -232,8 +232,8 @@ def payments_from_kafka(lab: Lab, env: Any, topic: str, group_id: str) -> Any:
     builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(lab.flink_bootstrap_servers)
-        .set_topics(topic)
-        .set_group_id(group_id)
+        .set_topics(lab.kafka_name(topic))  # a classroom: the learner's own topic
+        .set_group_id(lab.kafka_name(group_id))
         .set_starting_offsets(KafkaOffsetsInitializer.earliest())  # a resumed job: from its savepoint
         .set_value_only_deserializer(SimpleStringSchema())
     )
@@ -272,7 +272,7 @@ def alerts_to_kafka(lab: Lab, alerts: Any, topic: str) -> None:
         .set_bootstrap_servers(lab.flink_bootstrap_servers)
         .set_record_serializer(
             KafkaRecordSerializationSchema.builder()
-            .set_topic(topic)
+            .set_topic(lab.kafka_name(topic))
             .set_value_serialization_schema(SimpleStringSchema())
             .build()
         )

@@ -12,8 +12,9 @@ Kafka's ``StandardAuthorizer`` on, and:
   (``learner-01.``) and may read - not write, not delete - the shared topics
   (``shared.``), which the instructor streams into; nothing else. The instructor may read,
   write and describe every topic and group (the class's lag), but not change users or ACLs;
-- one connection profile per learner in ``LABKIT_HOME/classroom/profiles/`` beside a copy
-  of the CA: the folder an instructor hands out, one file per learner (the instructor's
+- one connection profile per learner in ``LABKIT_HOME/classroom/profiles/`` (with their
+  ``topic_prefix``, so their lab adds it to the names lessons use) beside a copy of the
+  CA: the folder an instructor hands out, one file per learner (the instructor's
   own profile is ``LABKIT_HOME/classroom/instructor.json``, outside it).
 
 Kafka answers a learner who reaches past their prefix with ``TopicAuthorizationFailedError``
@@ -28,6 +29,7 @@ over the network is `labkit join`'s work (issue #24, part 4).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +159,13 @@ def start(learners: int, shared: tuple[str, ...] = SHARED_TOPICS, quiet: bool = 
         raise LabError(f"A shared topic's name starts with {SHARED_PREFIX!r} (the learners' ACL): not {bad}.")
     names = learner_names(learners)
     handle = secure_kafka.start_cluster(LAYOUT, [INSTRUCTOR, *names], quiet)
+    for user in handle.users:  # a learner's lab adds their prefix to every name a lesson uses
+        if LEARNER.fullmatch(user):
+            mine = handle.profile(user)
+            named = dataclasses.replace(
+                mine, topic_prefix=prefix(user), shared_prefix=SHARED_PREFIX, ca_file=Path("ca.crt")
+            )
+            profiles.write(handle.profile_path(user), named)
     admin = _admin(handle)
     try:
         acls = instructor_acls()

@@ -51,7 +51,7 @@ PROTOCOLS = ("SASL_SSL",)
 #: password off the wire; PLAIN (over TLS) is what Confluent Cloud's API keys use.
 MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 REQUIRED = ("bootstrap_servers", "security_protocol", "sasl_mechanism", "username", "password")
-OPTIONAL = ("ca_file",)
+OPTIONAL = ("ca_file", "topic_prefix", "shared_prefix")
 HIDDEN = "******"
 
 
@@ -70,6 +70,12 @@ class Profile:
     password: str = field(repr=False)
     ca_file: Path | None = None
     path: Path | None = field(default=None, compare=False)
+    #: On a shared Kafka (a classroom), what this user's topics, groups and transactional ids
+    #: start with (``learner-01.``): labkit adds it to the names a lesson uses, so the
+    #: notebooks stay as they are. "" on a Kafka of one's own.
+    topic_prefix: str = ""
+    #: Names that start with this (``shared.``) are everyone's, used as they are.
+    shared_prefix: str = ""
 
     @property
     def bootstrap(self) -> str:
@@ -90,6 +96,8 @@ def to_json(profile: Profile) -> dict[str, Any]:
         "username": profile.username,
         "password": profile.password,
         "ca_file": str(profile.ca_file) if profile.ca_file else None,
+        **({"topic_prefix": profile.topic_prefix} if profile.topic_prefix else {}),
+        **({"shared_prefix": profile.shared_prefix} if profile.shared_prefix else {}),
     }
 
 
@@ -163,7 +171,18 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Profile:
         password=data["password"],
         ca_file=_ca_file(data.get("ca_file"), path, where),
         path=path,
+        topic_prefix=_prefix(data.get("topic_prefix"), "topic_prefix", where),
+        shared_prefix=_prefix(data.get("shared_prefix"), "shared_prefix", where),
     )
+
+
+def _prefix(value: Any, key: str, where: str) -> str:
+    """A name prefix: letters, digits, '.', '_' and '-' (what Kafka allows in a topic name)."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not all(c.isalnum() or c in "._-" for c in value):
+        raise ProfileError(f"{where}: {key} is letters, digits, '.', '_' and '-', not {value!r}.")
+    return value
 
 
 def _servers(value: Any, where: str) -> tuple[str, ...]:
@@ -462,3 +481,14 @@ def masked(text: str, profile: Profile | None) -> str:
     for secret in sorted({profile.password, quoted, quoted.replace("'", "''")}, key=len, reverse=True):
         text = text.replace(secret, HIDDEN)
     return text
+
+
+def kafka_name(profile: Profile | None, name: str) -> str:
+    """The name Kafka knows a lesson's ``name`` (a topic, a group, a transactional id) by,
+    for a lab reaching Kafka through ``profile``: with its ``topic_prefix``, unless ``name``
+    has it already or starts with its ``shared_prefix``; unchanged without a prefix."""
+    if profile is None or not profile.topic_prefix or name.startswith(profile.topic_prefix):
+        return name
+    if profile.shared_prefix and name.startswith(profile.shared_prefix):
+        return name
+    return profile.topic_prefix + name

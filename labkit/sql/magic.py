@@ -53,7 +53,7 @@ from ..runtime.state import Endpoints
 from .changelog import ChangelogTable
 from .gateway import GatewayClient, Operation, Page, Result
 from .live import SHOWN_ROWS, LiveQuery, SqlJob
-from .statements import JOB, QUERY, fill, first_words, hide_secrets, kind, split
+from .statements import JOB, QUERY, fill, first_words, hide_secrets, kind, rename_options, split
 
 #: The tables a plan reads: ``LogicalTableScan(table=[[catalog, database, table]])``.
 _SCANS = re.compile(r"LogicalTableScan\(table=\[\[([^\]]+)\]\]")
@@ -101,7 +101,7 @@ class FlinkSql:
         key = cell_key or cell
         for thing in self.cells.pop(key, []):  # a re-run: what the cell started before goes
             thing.stop()
-        statements = split(fill(cell, namespace or {}))
+        statements = split(rename_options(fill(cell, namespace or {}), self.kafka_name))
         if not statements:
             raise LabError("The cell has no SQL statement.")
         started: list[Job | LiveQuery] = []
@@ -126,6 +126,15 @@ class FlinkSql:
                     "was idle for long), so tables created before are gone: run their CREATE cells again."
                 )
         return last
+
+    def kafka_name(self, name: str) -> str:
+        """A topic's, group's or transactional id's name as Kafka knows it: on a classroom's
+        Kafka the learner's prefix added (`labkit.runtime.profile.kafka_name`)."""
+        try:
+            found = profiles.of_endpoints(self.endpoints)
+        except profiles.ProfileError:  # the lab's clients say what is wrong with it
+            found = None
+        return profiles.kafka_name(found, name)
 
     def masked(self, text: str) -> str:
         """``text`` (a statement, Flink's answer) fit to show: every secret option's value as

@@ -9,7 +9,7 @@ EXPLAIN...: Flink's answer is a small table).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlparse
@@ -90,6 +90,28 @@ def fill(cell: str, namespace: Mapping[str, Any]) -> str:
 SECRET_WORDS = ("password", "secret", "token", "apikey", "api-key", "jaas.config", "auth-params",
                 "service-key", "basic-auth", "http-headers", "fs.azure.account.key")  # fmt: skip
 _OPTION = re.compile(r"('(?P<key>[^'\n]+)'\s*=\s*)'(?:[^']|'')*'")
+
+
+#: Kafka table options that name a topic, a group or a transactional id: on a shared Kafka
+#: (a classroom) they get the learner's prefix (`KafkaHelpers.kafka_name`).
+NAMED_OPTIONS = ("topic", "properties.group.id", "sink.transactional-id-prefix")
+_NAMED = re.compile(
+    r"(?P<head>'(?P<key>"
+    + "|".join(re.escape(k) for k in NAMED_OPTIONS)
+    + r")'\s*=\s*')(?P<value>(?:[^']|'')*)'"
+)
+
+
+def rename_options(sql: str, rename: Callable[[str], str]) -> str:
+    """``sql`` with the value of every `NAMED_OPTIONS` option passed through ``rename``: a
+    ``%%flink_sql`` cell's ``'topic' = 'l05-clicks'`` reads the learner's own
+    ``learner-01.l05-clicks`` in a classroom, and the cell stays as the lesson wrote it."""
+
+    def named(found: re.Match) -> str:
+        value = found.group("value").replace("''", "'")
+        return found.group("head") + rename(value).replace("'", "''") + "'"
+
+    return _NAMED.sub(named, sql)
 
 
 def hide_secrets(text: str) -> str:

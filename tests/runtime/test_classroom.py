@@ -242,14 +242,23 @@ def test_the_cli_reports_a_running_classroom_without_secrets(room, capsys):
 LEARNER_CODE = """
 import labkit
 lab = labkit.connect(quiet=True)
-lab.create_topic("learner-01.notes", partitions=1, replace=True)
-lab.produce("learner-01.notes", [{"n": i} for i in range(1, 6)])
-print("read", sorted(lab.read("learner-01.notes")["n"]))
+print("prefix", lab.topic_prefix)
+lab.create_topic("notes", partitions=1, replace=True)  # as a lesson names it: the learner's own
+lab.produce("notes", [{"n": i} for i in range(1, 5)])
+producer = lab.producer()
+producer.send("notes", {"n": 5}).get(timeout=10)
+producer.close()
+print("read", sorted(lab.read("notes")["n"]))
 print("topics", sorted(lab.topics()))
-notes = {"notes": "learner-01.notes"}
-total = lab.query("SELECT SUM(n) AS total FROM notes", {"notes": "n INT"}, topics=notes)
+total = lab.query("SELECT SUM(n) AS total FROM notes", {"notes": "n INT"})
 print("flink", int(total["total"][0]))
-print("flink_rest", lab.flink_rest)
+from labkit.sql import FlinkSql
+sql = FlinkSql(lab.endpoints)
+ddl = "CREATE TABLE cell_notes (n INT) WITH ('connector' = 'kafka', 'topic' = 'notes', "
+ddl += "{lab.flink_kafka_connection}, 'format' = 'json', 'scan.startup.mode' = 'earliest-offset', "
+ddl += "'scan.bounded.mode' = 'latest-offset')"
+sql.run_cell(ddl, {"lab": lab})
+print("cell", int(sql.run_cell("SELECT SUM(n) AS total FROM cell_notes")["total"][0]))
 """
 
 
@@ -268,9 +277,12 @@ def test_a_learners_lab_runs_its_own_flink_on_the_classrooms_kafka(room, tmp_pat
         assert password not in (learner.home / "state.json").read_text()
         out = learner.python(LEARNER_CODE, timeout=300)
         assert out.returncode == 0, out.stdout + out.stderr
-        assert "read [1, 2, 3, 4, 5]" in out.stdout and "flink 15" in out.stdout, out.stdout
+        assert f"prefix {A}." in out.stdout and "read [1, 2, 3, 4, 5]" in out.stdout, out.stdout
+        assert "flink 15" in out.stdout and "cell 15" in out.stdout, out.stdout
         topics = next(line for line in out.stdout.splitlines() if line.startswith("topics"))
-        assert "learner-02" not in topics and "shared.payments" in topics
+        assert "'notes'" in topics and "shared.payments" in topics and "learner-0" not in topics, topics
+        with admin(room, "instructor") as boss:  # in Kafka it is the learner's own topic
+            assert f"{A}.notes" in boss.list_topics() and "notes" not in boss.list_topics()
         assert password not in out.stdout + out.stderr
         logs = [f for f in (learner.home / "logs").rglob("*") if f.is_file()]
         assert logs and not [f for f in logs if password in f.read_text(errors="replace")]

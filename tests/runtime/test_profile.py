@@ -4,6 +4,7 @@ password, and the explanation of a failed connection from kafka-python's causes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -379,3 +380,19 @@ def test_kafka_streams_gets_the_login_but_its_properties_file_no_password(tmp_pa
     text = streams_proc.properties_text({"a b": " x\\y\né", "k": "v😀"})
     assert text == "a\\ b=\\ x\\\\y\\né\nk=v\\ud83d\\ude00\n"
     text.encode("latin-1")  # what Properties.load(InputStream) reads
+
+
+def test_a_prefix_names_the_learners_own_topics_and_leaves_shared_ones(tmp_path):
+    base = profile.Profile(("127.0.0.1:9092",), "SASL_SSL", "SCRAM-SHA-512", "learner-01", "pw")
+    named = dataclasses.replace(base, topic_prefix="learner-01.", shared_prefix="shared.")
+    assert profile.kafka_name(named, "l01-clicks") == "learner-01.l01-clicks"
+    assert profile.kafka_name(named, "learner-01.l01-clicks") == "learner-01.l01-clicks"  # once only
+    assert profile.kafka_name(named, "shared.payments") == "shared.payments"
+    assert profile.kafka_name(base, "l01-clicks") == "l01-clicks"
+    assert profile.kafka_name(None, "l01-clicks") == "l01-clicks"
+    # the file round trip keeps them; a bad prefix is a clear error
+    path = profile.write(tmp_path / "p.json", named)
+    assert profile.load(path).topic_prefix == "learner-01." and profile.load(path).shared_prefix == "shared."
+    data = {**profile.to_json(named), "topic_prefix": "bad prefix!"}
+    with pytest.raises(profile.ProfileError, match="topic_prefix is letters"):
+        profile.parse(data)

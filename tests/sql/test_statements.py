@@ -76,3 +76,22 @@ def test_secret_option_values_are_masked_and_others_kept():
     assert "'password' = '******'" in masked and "p''w d" not in masked
     assert "'properties.sasl.jaas.config' = '******'" in masked and "ScramLoginModule" not in masked
     assert "'url' = 'jdbc:postgresql://127.0.0.1:15432/lab'" in masked and "'connector' = 'jdbc'" in masked
+
+
+def test_rename_options_gives_the_named_options_the_learners_prefix():
+    from labkit.sql.statements import rename_options
+
+    sql = (
+        "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', 'topic' = 'l05-clicks', "
+        "'properties.group.id'='g1', 'sink.transactional-id-prefix' = 'tx', 'format' = 'json', "
+        "'topic-pattern' = 'x', 'value.format' = 'topic')"
+    )
+    renamed = rename_options(sql, lambda n: f"learner-01.{n}")
+    assert "'topic' = 'learner-01.l05-clicks'" in renamed
+    assert "'properties.group.id'='learner-01.g1'" in renamed
+    assert "'sink.transactional-id-prefix' = 'learner-01.tx'" in renamed
+    # other options, and a value that merely reads 'topic', stay as written
+    assert "'topic-pattern' = 'x'" in renamed and "'value.format' = 'topic'" in renamed
+    assert rename_options(sql, lambda n: n) == sql
+    # SQL's doubled quotes survive the round trip
+    assert rename_options("'topic' = 'it''s'", lambda n: f"p.{n}") == "'topic' = 'p.it''s'"
