@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import doctor, paths
+from . import doctor, join_cli, paths
 from .errors import LabError
 from .runtime import artifacts, lifecycle
 from .runtime.jvm import JavaNotFound, find_java
@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--learners", type=int, default=10, metavar="N", help="up: learner-01 .. learner-NN")
     p.add_argument("--yes", action="store_true", help="reset: do not ask")
     p.set_defaults(fn=cmd_classroom)
+    join_cli.add_parsers(sub)
     sub.add_parser("progress", help="the course map: the lessons whose exercises you passed").set_defaults(
         fn=cmd_progress
     )

@@ -27,6 +27,12 @@ The same code runs a cluster of several such brokers with Kafka's ACLs on (a `La
 ``LABKIT_HOME/classroom/``, each node a broker and a KRaft controller, tracked as
 ``classroom-1`` .. ``classroom-3``.
 
+A `Layout` may name another address (``host``, default 127.0.0.1): every listener, the
+KRaft quorum and the profiles then use it, and the broker certificate is for it too. On such
+an address another machine can add a broker to the cluster (:mod:`labkit.runtime.join`):
+`join_bundle` writes what it needs (the CA's certificate, a certificate the CA signed for
+that machine, the brokers' login, the cluster's id and controllers) in ``join/node-<id>/``.
+
 The KRaft controller listener (127.0.0.1 too) speaks TLS and asks for a client certificate
 signed by the CA - only the broker's own, in its 0600 keystore: KRaft cannot check SCRAM
 logins there, and a plain listener would let any local user's admin client in
@@ -73,6 +79,9 @@ READY_TIMEOUT_S = 60.0
 FORMAT_TIMEOUT_S = 120.0
 
 
+#: Where a cluster serves unless its `Layout` names another address.
+LOOPBACK = "127.0.0.1"
+
 #: The principal of the brokers' certificate (what the TLS controller listener sees): with
 #: ACLs on, a super user, as the brokers' own SCRAM login ``admin`` is.
 BROKER_PRINCIPAL = "User:CN=labkit secure kafka broker"
@@ -106,6 +115,14 @@ class Layout:
     #: Users whose profiles stay beside the CA's key, not in ``profiles/`` (the brokers' own
     #: login, an instructor's): that folder is what gets handed out.
     kept: tuple[str, ...] = ("admin",)
+    #: The address every listener binds and advertises, and the KRaft quorum's: 127.0.0.1
+    #: (one machine), or this machine's address on a network other machines `join` over
+    #: (:mod:`labkit.runtime.join`) - every listener is TLS with credentials either way.
+    host: str = LOOPBACK
+
+    def address(self, broker: kafka_proc.Broker) -> str:
+        """Where clients reach ``broker`` (``host:port``)."""
+        return f"{self.host}:{broker.port}"
 
     def profile_path(self, user: str) -> Path:
         """Where `start_cluster` writes ``user``'s connection profile: in ``profiles/``, beside
@@ -139,15 +156,20 @@ def profile_path(user: str) -> Path:
 # --- the CA, the broker's certificate, the users --------------------------------------
 
 
-def _make_certificates(where: Path) -> None:
-    """A CA, and the broker's key and certificate signed by it (SAN IP:127.0.0.1), once."""
-    if all((where / f).is_file() for f in ("ca.key", "ca.crt", "broker.p12", "keystore.password")):
-        return
+def _make_certificates(where: Path, host: str = LOOPBACK) -> None:
+    """A CA, and the broker's key and certificate signed by it (SAN IP:127.0.0.1, and
+    ``host`` when it is another address), once."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.x509.oid import NameOID
+
+    if all((where / f).is_file() for f in ("ca.key", "ca.crt", "broker.p12", "keystore.password")):
+        if host != LOOPBACK and host not in _certified(where):  # made for another address: again
+            ca_pem = (where / "ca.crt").read_bytes()
+            ca_key = serialization.load_pem_private_key((where / "ca.key").read_bytes(), None)
+            _broker_keystore(where, ca_key, x509.load_pem_x509_certificate(ca_pem), [LOOPBACK, host])
+        return
 
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=VALID_DAYS)
@@ -167,30 +189,57 @@ def _make_certificates(where: Path) -> None:
         )  # keyCertSign, cRLSign: it signs certificates, nothing else
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "labkit secure kafka broker")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False
-        )  # client too: the broker logs in to itself through the same listener
-        .sign(ca_key, hashes.SHA256())
-    )
     pem = serialization.Encoding.PEM
     tls.write_private(
         where / "ca.key",
         ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     )
     tls.write_private(where / "ca.crt", ca_cert.public_bytes(pem))
+    _broker_keystore(where, ca_key, ca_cert, [LOOPBACK] if host == LOOPBACK else [LOOPBACK, host])
+
+
+def _certified(where: Path) -> list[str]:
+    """The IP addresses the broker certificate in ``where/broker.p12`` is for (its SANs)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    password = (where / "keystore.password").read_bytes().strip()
+    found = pkcs12.load_pkcs12((where / "broker.p12").read_bytes(), password)
+    if found.cert is None:
+        return []
+    names = found.cert.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    return [str(a) for a in names.value.get_values_for_type(x509.IPAddress)]
+
+
+def _broker_keystore(where: Path, ca_key: Any, ca_cert: Any, addresses: list[str]) -> None:
+    """A broker's key and certificate (the brokers' common name: `BROKER_PRINCIPAL`, a super
+    user with ACLs on), signed by the CA for ``addresses`` (its SANs), in ``where/broker.p12``
+    with a new random ``keystore.password`` (both 0600)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=VALID_DAYS)
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "labkit secure kafka broker")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName(sans), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False
+        )  # client too: the broker logs in to itself through the same listener
+        .sign(ca_key, hashes.SHA256())
+    )
     password = secrets.token_urlsafe(24)
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
@@ -225,21 +274,36 @@ def _check_user(name: str) -> str:
 
 
 def server_properties(
-    broker: kafka_proc.Broker, where: Path, cluster: list[kafka_proc.Broker] | None = None, acls: bool = False
+    broker: kafka_proc.Broker,
+    where: Path,
+    cluster: list[kafka_proc.Broker] | None = None,
+    acls: bool = False,
+    host: str = LOOPBACK,
+    voters: str | None = None,
 ) -> str:
     """The lab's ``server.properties`` (`kafka_proc.server_properties`) for ``broker`` of
     ``cluster`` (default: it alone), its one client listener made SASL_SSL (later lines win
-    in a Java properties file); with ``acls``, Kafka's authorizer on."""
-    listener = f"SASL_SSL://127.0.0.1:{broker.port}"
+    in a Java properties file); with ``acls``, Kafka's authorizer on. ``host``: the address
+    it listens on (and its controller listener, and the quorum's, unless ``voters`` - Kafka's
+    ``controller.quorum.voters`` - says where the controllers are: a broker that joined from
+    another machine, which is then a broker only)."""
+    listener = f"SASL_SSL://{host}:{broker.port}"
+    joined = voters is not None
+    controller = "" if joined else f",CONTROLLER://{host}:{broker.controller_port}"
     admin = json.loads((where / "users.json").read_text())[ADMIN]
     keystore_password = (where / "keystore.password").read_text().strip()
     login = "org.apache.kafka.common.security.scram.ScramLoginModule required"
     jaas = f'{login} username="{ADMIN}" password="{admin}";'
+    members = cluster or [broker]
+    if host != LOOPBACK and not voters:
+        voters = ",".join(f"{b.node_id}@{host}:{b.controller_port}" for b in members)
     lines = [
-        kafka_proc.server_properties(broker, cluster or [broker], where / "data").rstrip("\n"),
+        kafka_proc.server_properties(broker, members, where / "data").rstrip("\n"),
         "# --- SASL_SSL only, written by labkit (runtime/secure_kafka.py) ---",
-        f"listeners={listener},CONTROLLER://127.0.0.1:{broker.controller_port}",
+        f"listeners={listener}{controller}",
         f"advertised.listeners={listener}",
+        *([f"controller.quorum.voters={voters}"] if voters else []),
+        *(["process.roles=broker"] if joined else []),
         # the controller listener: TLS with a client certificate signed by the CA (the
         # broker's own, 0600): KRaft cannot check SCRAM logins there, and a plain one would
         # let any local user's admin client in with --bootstrap-controller
@@ -352,7 +416,7 @@ class SecureKafka:
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(b.address for b in self.brokers)
+        return ",".join(self.layout.address(b) for b in self.brokers)
 
     @property
     def ca_file(self) -> Path:
@@ -497,7 +561,7 @@ def start_cluster(layout: Layout, users: list[str] | tuple[str, ...], quiet: boo
             where.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(where, 0o700)
             passwords = _passwords(where, sorted(set(wanted) | set(known)))
-            _make_certificates(where)
+            _make_certificates(where, layout.host)
             java = find_java().executable
             artifacts.ensure(quiet=True)
             if any(alive):  # the others run with these ports in their quorum: keep them
@@ -516,7 +580,7 @@ def start_cluster(layout: Layout, users: list[str] | tuple[str, ...], quiet: boo
                 }
                 cluster = kafka_proc.plan(layout.nodes, None, taken, first=None)
                 for node in cluster:
-                    config = server_properties(node, where, cluster, layout.acls)
+                    config = server_properties(node, where, cluster, layout.acls, layout.host)
                     tls.write_private(layout.config(node.node_id), config.encode())
                 cluster_id = _cluster_id(layout) or _new_cluster_id()
                 with ThreadPoolExecutor(len(cluster)) as pool:  # one JVM each, side by side
@@ -525,13 +589,13 @@ def start_cluster(layout: Layout, users: list[str] | tuple[str, ...], quiet: boo
                     ]
                 for future in done:
                     future.result()  # the first failure's clear error
-                _write_profiles(layout, tuple(b.address for b in cluster), passwords)
+                _write_profiles(layout, tuple(layout.address(b) for b in cluster), passwords)
             for node, up in zip(cluster, alive, strict=True):
                 if up:
                     continue
                 name = layout.process(node.node_id)
-                say(f"labkit: starting the SASL_SSL-only Kafka broker {name} on {node.address}...")
-                banner = f"labkit starting {name} on {node.address} at {time.ctime()}"
+                say(f"labkit: starting the SASL_SSL-only Kafka broker {name} on {layout.address(node)}...")
+                banner = f"labkit starting {name} on {layout.address(node)} at {time.ctime()}"
                 command = _java_command(java, layout.nodes, "kafka.Kafka", str(layout.config(node.node_id)))
                 proc = launch(command, layout.log_file(node.node_id), banner, where)
                 procs[node.node_id] = proc
@@ -542,6 +606,63 @@ def start_cluster(layout: Layout, users: list[str] | tuple[str, ...], quiet: boo
         handle = _handle(layout, [state.processes[n] for n in names])
     wait_ready(procs, handle)
     return handle
+
+
+def join_bundle(layout: Layout, address: str) -> Path:
+    """What another machine at ``address`` needs to add a broker to the running cluster
+    ``layout`` (:func:`labkit.runtime.join.join`), in a folder of its own (0700, every file
+    0600) to copy there: the CA's certificate (not its key), a broker key and certificate
+    signed by the CA for ``address`` (``broker.p12``, ``keystore.password``), the brokers'
+    own login (``users.json``: ``admin`` alone - a broker logs in to the others with it), and
+    ``join.json``: the cluster's id, the node id it gets (the next one not handed out, kept
+    in ``joined.json``), the controllers' addresses and the cluster's bootstrap servers.
+    The cluster must serve on an address other machines reach (`Layout.host`)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        wanted = ipaddress.ip_address(address)
+    except ValueError:
+        raise LabError(f"A joining machine is named by its IP address, not {address!r}.") from None
+    if layout.host == LOOPBACK or wanted.is_loopback:
+        raise LabError(
+            f"The cluster {layout.name} serves on {layout.host}: another machine ({address}) cannot "
+            "reach it. Start it on this machine's address on the shared network (`Layout.host`)."
+        )
+    handle = current_cluster(layout)
+    cluster_id = _cluster_id(layout)
+    if handle is None or cluster_id is None:
+        raise LabError(f"Start the cluster {layout.name} first: a machine joins a running cluster.")
+    where = layout.folder()
+    with lock():
+        record_path = where / "joined.json"
+        joined: dict[str, int] = json.loads(record_path.read_text()) if record_path.is_file() else {}
+        node_id = joined.get(str(wanted)) or max([layout.nodes, *joined.values()]) + 1
+        joined[str(wanted)] = node_id
+        tls.write_private(record_path, json.dumps(joined, indent=2).encode())
+    bundle = where / "join" / f"node-{node_id}"
+    bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(bundle.parent, 0o700)
+    os.chmod(bundle, 0o700)
+    ca_pem = (where / "ca.crt").read_bytes()
+    ca_key = serialization.load_pem_private_key((where / "ca.key").read_bytes(), None)
+    tls.write_private(bundle / "ca.crt", ca_pem)
+    _broker_keystore(bundle, ca_key, x509.load_pem_x509_certificate(ca_pem), [str(wanted)])
+    admin = json.loads((where / "users.json").read_text())[ADMIN]
+    tls.write_private(bundle / "users.json", json.dumps({ADMIN: admin}, indent=2).encode())
+    voters = ",".join(f"{b.node_id}@{layout.host}:{b.controller_port}" for b in handle.brokers)
+    described = {
+        "cluster": layout.name,
+        "cluster_id": cluster_id,
+        "node_id": node_id,
+        "address": str(wanted),
+        "voters": voters,
+        "bootstrap": handle.bootstrap.split(","),
+        "controllers": layout.nodes,
+        "acls": layout.acls,
+    }
+    tls.write_private(bundle / "join.json", json.dumps(described, indent=2).encode())
+    return bundle
 
 
 def stop_cluster(layout: Layout) -> bool:
