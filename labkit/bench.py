@@ -1,6 +1,11 @@
 """Benchmark: how fast the real stack starts and answers, and what it costs in memory.
 
     python -m labkit.bench            (or: make bench; --json adds the raw measurements; --help)
+    python -m labkit.bench --only classroom --learners 3 --rate 200 --seconds 15
+
+`--only lab` or `--only classroom` runs one of its two parts: the lab's figures, and the
+classroom under load (:mod:`labkit.runtime.classroom_bench`: N learners' consumer groups and
+Flink jobs reading one shared topic of the three-broker SASL_SSL classroom cluster).
 
 Runs on a PRIVATE lab (a temporary LABKIT_HOME, the shared jar cache) so nobody's lab is
 touched, and stops it at the end, also after an error. Side by side in one run: cold start
@@ -36,6 +41,7 @@ from . import paths
 from .explorer import bench as explorer_bench
 from .jobview import bench as jobview_bench
 from .kafka import closing
+from .runtime import classroom_bench
 from .sql import bench as sql_bench
 from .waiting import wait_for
 
@@ -387,16 +393,20 @@ def verdict(value: float | None, goal: Bound, must: Bound) -> str:
     return ""
 
 
-def report(raw: dict[str, Any]) -> None:
-    values = figures(raw)
+def table(rows: list[tuple[str, str, str, Bound, Bound, int]], values: dict[str, float | None]) -> None:
+    """Print ``rows`` (key, label, unit, goal, must, decimals) with their ``values`` and verdicts."""
     bound = lambda b: f"{b[0]} {b[1]:g}" if b else ""  # noqa: E731
     print(f"\n| {'figure':<59} | {'measured':>10} | {'goal':>7} | {'must':>7} | verdict  |")
     print(f"|{'-' * 61}|{'-' * 12}|{'-' * 9}|{'-' * 9}|----------|")
-    for key, label, unit, goal, must, digits in ROWS:
+    for key, label, unit, goal, must, digits in rows:
         value = values[key]
         shown = "n/a" if value is None else f"{value:.{digits}f} {unit}"
         row = [label.ljust(59), shown.rjust(10), bound(goal).rjust(7), bound(must).rjust(7)]
         print(f"| {' | '.join(row)} | {verdict(value, goal, must):<8} |")
+
+
+def report(raw: dict[str, Any]) -> None:
+    table(ROWS, figures(raw))
     lab_rate, raw_rate = raw.get("produce") or (0, 0)
     mini_first = (raw.get("mini") or {}).get("first", 0)
     jvm = [round(mb or 0) for mb in raw.get("client_jvm_mb", [])]
@@ -438,6 +448,24 @@ def main(argv: list[str] | None = None) -> int:
         description="Measure the real stack on a private lab (a few minutes); figures against their goals.",
     )
     parser.add_argument("--json", action="store_true", help="also print the raw measurements as JSON")
+    parser.add_argument(
+        "--only",
+        choices=("lab", "classroom"),
+        help="run one part: the lab's figures, or the classroom under load (default: both)",
+    )
+    default = classroom_bench.Plan()
+    parser.add_argument(
+        "--learners", type=int, default=default.learners, help="classroom: learners (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--rate", type=int, default=default.rate, help="classroom: events/s produced (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=default.seconds,
+        help="classroom: for how long (default: %(default)s)",
+    )
     # the fresh processes `run` starts for its cold-start and mini-cluster figures
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cold-sql", action="store_true", help=argparse.SUPPRESS)
@@ -452,13 +480,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.mini:
         mini_worker(args.mini[0], int(args.mini[1]))
         return 0
-    print("labkit benchmark on a private lab (a few minutes)...", flush=True)
-    raw = run()
-    report(raw)
-    if args.json:
-        print(json.dumps(raw, default=str))
-    # a failing job in the job loop is a figure; any other failure is a crash
-    return 1 if any(not name.startswith("job ") for name in raw["errors"]) else 0
+    crashed = False
+    if args.only != "classroom":
+        print("labkit benchmark on a private lab (a few minutes)...", flush=True)
+        raw = run()
+        report(raw)
+        if args.json:
+            print(json.dumps(raw, default=str))
+        # a failing job in the job loop is a figure; any other failure is a crash
+        crashed = any(not name.startswith("job ") for name in raw["errors"])
+    if args.only != "lab":
+        plan = classroom_bench.Plan(args.learners, args.rate, args.seconds)
+        print(
+            f"\nclassroom under load on a private classroom (~{plan.seconds / 60 + 1.5:.0f} min)...",
+            flush=True,
+        )
+        room = classroom_bench.run(plan)
+        table(classroom_bench.ROWS, classroom_bench.figures(room))
+        print("\n" + "\n".join(classroom_bench.details(room)))
+        if args.json:
+            print(json.dumps(room, default=str))
+        crashed = crashed or bool(room["errors"])
+    return 1 if crashed else 0
 
 
 if __name__ == "__main__":

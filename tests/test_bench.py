@@ -18,6 +18,7 @@ def test_help_describes_the_benchmark_without_starting_it():
     )
     assert out.returncode == 0, out.stderr
     assert "--json" in out.stdout and "private lab" in out.stdout
+    assert "--only" in out.stdout and "--learners" in out.stdout  # the classroom under load, alone
     assert "--cold" not in out.stdout  # the worker modes are internal
 
 
