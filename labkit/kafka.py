@@ -14,6 +14,7 @@ The defaults exist for reasons a learner would otherwise trip over:
 
 from __future__ import annotations
 
+import copy as copy_module
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -105,7 +106,17 @@ class KafkaHelpers:
         return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
     def admin(self, **overrides: Any) -> KafkaAdminClient:
-        """A ``KafkaAdminClient`` for this lab's broker."""
+        """A ``KafkaAdminClient`` for this lab's broker, speaking the lesson's names: on a shared
+        (classroom) Kafka a `NamedAdmin`, so ``create_partitions({"l02-grown": 4})`` grows the
+        learner's own topic and ``list_groups()`` answers ``l03-analytics``, as on a lab's own."""
+        if self.topic_prefix:
+            return NamedAdmin(self.kafka_name, self.lab_name, **self.client_config(overrides))
+        return KafkaAdminClient(**self.client_config(overrides))
+
+    def kafka_admin(self, **overrides: Any) -> KafkaAdminClient:
+        """A plain ``KafkaAdminClient`` that speaks Kafka's own names (``learner-01.l02-grown``
+        in a classroom): for labkit's helpers, which name topics and groups with `kafka_name`
+        themselves and must see Kafka's names in what comes back."""
         return KafkaAdminClient(**self.client_config(overrides))
 
     def producer(self, **overrides: Any) -> KafkaProducer:
@@ -141,7 +152,6 @@ class KafkaHelpers:
         """
         for topic in topics:
             self.require_topic(topic)
-        topics = tuple(self.kafka_name(t) for t in topics)
         config = {
             "group_id": self.kafka_name(group_id) if group_id else None,
             "value_deserializer": lambda raw: decode(raw)[0],
@@ -149,6 +159,8 @@ class KafkaHelpers:
             **CONSUMER_DEFAULTS,
             **overrides,
         }
+        if self.topic_prefix:
+            return NamedConsumer(self.kafka_name, self.lab_name, *topics, **self.client_config(config))
         return KafkaConsumer(*topics, **self.client_config(config))
 
     def explore(self, tab: str = "topics", *, every: float = 2.0, internal: bool = False) -> Explorer:
@@ -165,7 +177,7 @@ class KafkaHelpers:
 
     def topics(self) -> list[str]:
         """The topics on the broker, sorted."""
-        with closing(self.admin()) as admin:
+        with closing(self.kafka_admin()) as admin:
             return sorted(self.lab_name(t) for t in admin.list_topics() if not t.startswith("__"))
 
     def require_topic(self, topic: str) -> None:
@@ -175,7 +187,7 @@ class KafkaHelpers:
         would otherwise silently create a misspelt topic with one partition.
         """
         existing = self.topics()
-        if topic not in existing:
+        if self.lab_name(topic) not in existing:  # a lesson's name, or Kafka's own for it
             raise UnknownTopic(
                 f"Topic {topic!r} does not exist. Existing topics: "
                 f"{', '.join(existing) or '(none)'}. Create it with "
@@ -211,7 +223,7 @@ class KafkaHelpers:
             options.update(num_partitions=partitions, replication_factor=replication_factor or -1)
         shown, name = name, self.kafka_name(name)
         new = {name: options}
-        with closing(self.admin()) as admin:
+        with closing(self.kafka_admin()) as admin:
             deleted = replace and name in admin.list_topics()
             if deleted:
                 admin.delete_topics([name])
@@ -239,7 +251,7 @@ class KafkaHelpers:
 
     def delete_topic(self, *names: str) -> None:
         """Delete topics; names that do not exist are ignored."""
-        with closing(self.admin()) as admin:
+        with closing(self.kafka_admin()) as admin:
             existing = set(admin.list_topics())
             doomed = [self.kafka_name(n) for n in names if self.kafka_name(n) in existing]
             if doomed:
@@ -247,7 +259,7 @@ class KafkaHelpers:
 
     def delete_groups(self, *group_ids: str) -> None:
         """Forget consumer groups (and their committed offsets); unknown ones are ignored."""
-        with closing(self.admin()) as admin:
+        with closing(self.kafka_admin()) as admin:
             known = {g["group_id"] for g in admin.list_groups()}
             doomed = [self.kafka_name(g) for g in group_ids if self.kafka_name(g) in known]
             if doomed:
@@ -296,7 +308,8 @@ class KafkaHelpers:
             consumer = KafkaConsumer(**self.client_config(config))
         else:
             consumer = self.consumer(**config)
-        named = self.kafka_name(topic)
+        # a NamedConsumer (a classroom) speaks the lesson's names; a plain one, Kafka's
+        named = topic if isinstance(consumer, NamedConsumer) else self.kafka_name(topic)
         tps = [TopicPartition(named, p) for p in sorted(consumer.partitions_for_topic(named) or [])]
         consumer.assign(tps)
         if start == "beginning":
@@ -453,11 +466,223 @@ class NamedProducer(KafkaProducer):
         self._rename = rename
         super().__init__(**config)
 
-    def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - kafka-python's
+    def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:
         return super().send(self._rename(topic), *args, **kwargs)
 
-    def partitions_for(self, topic: str) -> Any:  # noqa: D102 - kafka-python's
+    def partitions_for(self, topic: str) -> Any:
         return super().partitions_for(self._rename(topic))
+
+
+class NamedConsumer(KafkaConsumer):
+    """A ``KafkaConsumer`` on a shared (classroom) Kafka that speaks a lesson's topic names:
+    ``assign([TopicPartition("l01-one-event", 0)])`` reads the learner's own
+    ``learner-01.l01-one-event``, and what comes back - `poll`'s partitions and records,
+    `assignment`, offsets by partition - names it ``l01-one-event`` again, so the lesson's
+    ``batch[partition0]`` finds it. Everything else is kafka-python's."""
+
+    def __init__(
+        self, rename: Callable[[str], str], unname: Callable[[str], str], *topics: str, **config: Any
+    ) -> None:
+        self._rename, self._unname = rename, unname
+        super().__init__(*(rename(t) for t in topics), **config)
+
+    def _in(self, tp: TopicPartition) -> TopicPartition:
+        return TopicPartition(self._rename(tp.topic), tp.partition)
+
+    def _out(self, tp: TopicPartition) -> TopicPartition:
+        return TopicPartition(self._unname(tp.topic), tp.partition)
+
+    def _out_keys(self, found: Mapping[TopicPartition, Any] | None) -> Any:
+        return found if found is None else {self._out(tp): v for tp, v in found.items()}
+
+    # each is kafka-python's method of that name, the names translated
+    def assign(self, partitions: Iterable[TopicPartition]) -> Any:
+        return super().assign([self._in(tp) for tp in partitions])
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self._out(tp) for tp in super().assignment()}
+
+    def subscribe(self, topics: Iterable[str] = (), pattern: str | None = None, listener: Any = None) -> Any:
+        return super().subscribe([self._rename(t) for t in topics], pattern, listener)
+
+    def subscription(self) -> set[str] | None:
+        found = super().subscription()
+        return None if found is None else {self._unname(t) for t in found}
+
+    def topics(self) -> set[str]:
+        return {self._unname(t) for t in super().topics()}
+
+    def partitions_for_topic(self, topic: str) -> Any:
+        return super().partitions_for_topic(self._rename(topic))
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True) -> Any:
+        batch = super().poll(timeout_ms, max_records, update_offsets)
+        return {
+            self._out(tp): [r._replace(topic=self._unname(r.topic)) for r in records]
+            for tp, records in batch.items()
+        }
+
+    def __next__(self) -> Any:
+        record = super().__next__()
+        return record._replace(topic=self._unname(record.topic))
+
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> Any:
+        return super().position(self._in(partition), timeout_ms)
+
+    def highwater(self, partition: TopicPartition) -> Any:
+        return super().highwater(self._in(partition))
+
+    def committed(
+        self, partition: TopicPartition, metadata: bool = False, timeout_ms: int | None = None
+    ) -> Any:
+        return super().committed(self._in(partition), metadata, timeout_ms)
+
+    def commit(
+        self, offsets: Mapping[TopicPartition, Any] | None = None, timeout_ms: int | None = None
+    ) -> Any:
+        named = None if offsets is None else {self._in(tp): v for tp, v in offsets.items()}
+        return super().commit(named, timeout_ms)
+
+    def commit_async(self, offsets: Mapping[TopicPartition, Any] | None = None, callback: Any = None) -> Any:
+        named = None if offsets is None else {self._in(tp): v for tp, v in offsets.items()}
+        return super().commit_async(named, callback)
+
+    def seek(self, partition: TopicPartition, offset: int) -> Any:
+        return super().seek(self._in(partition), offset)
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> Any:
+        return super().seek_to_beginning(*(self._in(tp) for tp in partitions))
+
+    def seek_to_end(self, *partitions: TopicPartition) -> Any:
+        return super().seek_to_end(*(self._in(tp) for tp in partitions))
+
+    def pause(self, *partitions: TopicPartition) -> Any:
+        return super().pause(*(self._in(tp) for tp in partitions))
+
+    def resume(self, *partitions: TopicPartition) -> Any:
+        return super().resume(*(self._in(tp) for tp in partitions))
+
+    def paused(self) -> set[TopicPartition]:
+        return {self._out(tp) for tp in super().paused()}
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition], timeout_ms: int | None = None) -> Any:
+        return self._out_keys(super().beginning_offsets([self._in(tp) for tp in partitions], timeout_ms))
+
+    def end_offsets(self, partitions: Iterable[TopicPartition], timeout_ms: int | None = None) -> Any:
+        return self._out_keys(super().end_offsets([self._in(tp) for tp in partitions], timeout_ms))
+
+    def offsets_for_times(
+        self, timestamps: Mapping[TopicPartition, int], timeout_ms: int | None = None
+    ) -> Any:
+        found = super().offsets_for_times({self._in(tp): t for tp, t in timestamps.items()}, timeout_ms)
+        return self._out_keys(found)
+
+
+class NamedAdmin(KafkaAdminClient):
+    """A ``KafkaAdminClient`` on a shared (classroom) Kafka that speaks a lesson's names, as
+    `NamedConsumer` does: the topics, groups and ``TopicPartition``s a lesson passes are the
+    learner's own (``create_partitions({"l02-grown": 4})`` grows ``learner-01.l02-grown``), and
+    the names that come back (`list_topics`, `describe_topics`, `list_groups`, offsets by
+    partition...) are the lesson's again, so ``g["group_id"].startswith("l03-")`` finds the
+    learner's groups. The methods not translated here are kafka-python's, with Kafka's names."""
+
+    def __init__(self, rename: Callable[[str], str], unname: Callable[[str], str], **config: Any) -> None:
+        self._rename, self._unname = rename, unname
+        super().__init__(**config)
+
+    def _in(self, name: Any) -> Any:
+        return self._rename(name) if isinstance(name, str) else name  # a topic id (uuid) as it is
+
+    def _tp_in(self, tp: TopicPartition) -> TopicPartition:
+        return TopicPartition(self._rename(tp.topic), tp.partition)
+
+    def _tp_out(self, found: Any) -> Any:
+        """``found`` with each ``TopicPartition`` key named the lesson's way (other answers as they are)."""
+        if not isinstance(found, Mapping):
+            return found
+        return {
+            TopicPartition(self._unname(k.topic), k.partition) if isinstance(k, TopicPartition) else k: v
+            for k, v in found.items()
+        }
+
+    # each is kafka-python's method of that name, the names translated
+    def list_topics(self) -> list[str]:
+        return [self._unname(t) for t in super().list_topics()]
+
+    def describe_topics(self, topics: Iterable[Any] | None = None) -> list[dict]:
+        named = None if topics is None else [self._in(t) for t in topics]
+        return [{**t, "name": self._unname(t["name"])} for t in super().describe_topics(named)]
+
+    def create_topics(self, new_topics: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(new_topics, Mapping):
+            named: Any = {self._rename(name): options for name, options in new_topics.items()}
+        else:  # names, or kafka-python's (deprecated) NewTopic objects
+            named = [self._rename(t) if isinstance(t, str) else _renamed(t, self._rename) for t in new_topics]
+        return super().create_topics(named, *args, **kwargs)
+
+    def delete_topics(self, topics: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        return super().delete_topics([self._in(t) for t in topics], *args, **kwargs)
+
+    def create_partitions(self, topic_partitions: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+        named = {self._rename(name): count for name, count in topic_partitions.items()}
+        return super().create_partitions(named, *args, **kwargs)
+
+    def delete_records(
+        self, records_to_delete: Mapping[TopicPartition, int], *args: Any, **kwargs: Any
+    ) -> Any:
+        named = {self._tp_in(tp): offset for tp, offset in records_to_delete.items()}
+        return self._tp_out(super().delete_records(named, *args, **kwargs))
+
+    def list_partition_offsets(
+        self, topic_partition_specs: Mapping[TopicPartition, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        named = {self._tp_in(tp): spec for tp, spec in topic_partition_specs.items()}
+        return self._tp_out(super().list_partition_offsets(named, *args, **kwargs))
+
+    def list_groups(self, *args: Any, **kwargs: Any) -> Any:
+        return [{**g, "group_id": self._unname(g["group_id"])} for g in super().list_groups(*args, **kwargs)]
+
+    def describe_groups(self, group_ids: Iterable[str], *args: Any, **kwargs: Any) -> Any:
+        found = super().describe_groups([self._rename(g) for g in group_ids], *args, **kwargs)
+        return {
+            self._unname(g): {**d, "group_id": self._unname(d["group_id"])} if "group_id" in d else d
+            for g, d in found.items()
+        }
+
+    def list_group_offsets(self, group_specs: Any) -> Any:
+        if isinstance(group_specs, str):
+            group_specs = [group_specs]
+        if isinstance(group_specs, Mapping):
+            named: Any = {
+                self._rename(g): None if tps is None else [self._tp_in(tp) for tp in tps]
+                for g, tps in group_specs.items()
+            }
+        else:
+            named = [self._rename(g) for g in group_specs]
+        found = super().list_group_offsets(named)
+        return {self._unname(g): self._tp_out(offsets) for g, offsets in found.items()}
+
+    def delete_groups(self, group_ids: Iterable[str], *args: Any, **kwargs: Any) -> Any:
+        return super().delete_groups([self._rename(g) for g in group_ids], *args, **kwargs)
+
+    def alter_group_offsets(
+        self, group_id: str, offsets: Mapping[TopicPartition, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        named = {self._tp_in(tp): offset for tp, offset in offsets.items()}
+        return self._tp_out(super().alter_group_offsets(self._rename(group_id), named, *args, **kwargs))
+
+    def delete_group_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition], *args: Any, **kwargs: Any
+    ) -> Any:
+        named = [self._tp_in(tp) for tp in partitions]
+        return self._tp_out(super().delete_group_offsets(self._rename(group_id), named, *args, **kwargs))
+
+
+def _renamed(topic: Any, rename: Callable[[str], str]) -> Any:
+    """A copy of a kafka-python ``NewTopic`` under Kafka's name for it."""
+    copy = copy_module.copy(topic)
+    copy.name = rename(topic.name)
+    return copy
 
 
 class closing:
@@ -477,4 +702,11 @@ class closing:
             pass
 
 
-__all__ = ["KafkaHelpers", "NamedProducer", "UnknownTopicOrPartitionError", "closing"]
+__all__ = [
+    "KafkaHelpers",
+    "NamedAdmin",
+    "NamedConsumer",
+    "NamedProducer",
+    "UnknownTopicOrPartitionError",
+    "closing",
+]

@@ -53,7 +53,17 @@ from ..runtime.state import Endpoints
 from .changelog import ChangelogTable
 from .gateway import GatewayClient, Operation, Page, Result
 from .live import SHOWN_ROWS, LiveQuery, SqlJob
-from .statements import JOB, QUERY, fill, first_words, hide_secrets, kind, rename_options, split
+from .statements import (
+    JOB,
+    QUERY,
+    add_connection,
+    fill,
+    first_words,
+    hide_secrets,
+    kind,
+    rename_options,
+    split,
+)
 
 #: The tables a plan reads: ``LogicalTableScan(table=[[catalog, database, table]])``.
 _SCANS = re.compile(r"LogicalTableScan\(table=\[\[([^\]]+)\]\]")
@@ -101,7 +111,8 @@ class FlinkSql:
         key = cell_key or cell
         for thing in self.cells.pop(key, []):  # a re-run: what the cell started before goes
             thing.stop()
-        statements = split(rename_options(fill(cell, namespace or {}), self.kafka_name))
+        filled = rename_options(fill(cell, namespace or {}), self.kafka_name)
+        statements = split(add_connection(filled, self.kafka_connection()))
         if not statements:
             raise LabError("The cell has no SQL statement.")
         started: list[Job | LiveQuery] = []
@@ -126,6 +137,15 @@ class FlinkSql:
                     "was idle for long), so tables created before are gone: run their CREATE cells again."
                 )
         return last
+
+    def kafka_connection(self) -> dict[str, str]:
+        """The Kafka connector options the lab's connection profile adds to every Kafka table
+        a cell creates (TLS and login; none for a plain Kafka)."""
+        try:
+            found = profiles.of_endpoints(self.endpoints)
+        except profiles.ProfileError:  # the lab's clients say what is wrong with it
+            return {}
+        return profiles.flink_kafka_options(found) if found is not None else {}
 
     def kafka_name(self, name: str) -> str:
         """A topic's, group's or transactional id's name as Kafka knows it: on a classroom's

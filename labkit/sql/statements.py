@@ -114,6 +114,20 @@ def rename_options(sql: str, rename: Callable[[str], str]) -> str:
     return _NAMED.sub(named, sql)
 
 
+_BOOTSTRAP = re.compile(r"'properties\.bootstrap\.servers'\s*=\s*'(?:[^']|'')*'")
+
+
+def add_connection(sql: str, options: Mapping[str, str]) -> str:
+    """``sql`` with ``options`` (a secured Kafka's TLS and login, as table options) added
+    after each Kafka table's ``'properties.bootstrap.servers'`` that has no
+    ``'properties.security.protocol'`` of its own: a lesson's ``CREATE TABLE`` reaches a
+    classroom's Kafka as the lesson wrote it. Values are SQL-quoted here."""
+    if not options or "'properties.security.protocol'" in sql:
+        return sql
+    added = "".join(f", '{k}' = '{v.replace(chr(39), chr(39) * 2)}'" for k, v in options.items())
+    return _BOOTSTRAP.sub(lambda found: found.group(0) + added, sql)
+
+
 def hide_secrets(text: str) -> str:
     """``text`` with the value of every ``'<key>' = '<value>'`` option whose key names a
     secret replaced by ``'******'``, as Flink itself writes it: what Flink answers (``SHOW

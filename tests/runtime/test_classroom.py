@@ -250,6 +250,17 @@ producer.send("notes", {"n": 5}).get(timeout=10)
 producer.close()
 print("read", sorted(lab.read("notes")["n"]))
 print("topics", sorted(lab.topics()))
+from kafka import TopicPartition
+consumer = lab.consumer()  # kafka-python's own calls, with the lesson's names
+tp = TopicPartition("notes", 0)
+consumer.assign([tp])
+consumer.seek_to_beginning(tp)
+batch = {}
+while not batch:
+    batch = consumer.poll(timeout_ms=5000)
+first = batch[tp][0]
+print("consumer", first.topic, first.value, consumer.end_offsets([tp])[tp], consumer.assignment())
+consumer.close()
 total = lab.query("SELECT SUM(n) AS total FROM notes", {"notes": "n INT"})
 print("flink", int(total["total"][0]))
 from labkit.sql import FlinkSql
@@ -279,6 +290,8 @@ def test_a_learners_lab_runs_its_own_flink_on_the_classrooms_kafka(room, tmp_pat
         assert out.returncode == 0, out.stdout + out.stderr
         assert f"prefix {A}." in out.stdout and "read [1, 2, 3, 4, 5]" in out.stdout, out.stdout
         assert "flink 15" in out.stdout and "cell 15" in out.stdout, out.stdout
+        named = "consumer notes {'n': 1} 5 {TopicPartition(topic='notes', partition=0)}"
+        assert named in out.stdout, out.stdout
         topics = next(line for line in out.stdout.splitlines() if line.startswith("topics"))
         assert "'notes'" in topics and "shared.payments" in topics and "learner-0" not in topics, topics
         with admin(room, "instructor") as boss:  # in Kafka it is the learner's own topic

@@ -95,3 +95,19 @@ def test_rename_options_gives_the_named_options_the_learners_prefix():
     assert rename_options(sql, lambda n: n) == sql
     # SQL's doubled quotes survive the round trip
     assert rename_options("'topic' = 'it''s'", lambda n: f"p.{n}") == "'topic' = 'p.it''s'"
+
+
+def test_add_connection_gives_each_kafka_table_the_profiles_login_once():
+    from labkit.sql.statements import add_connection
+
+    ddl = (
+        "CREATE TABLE a (x INT) WITH ('connector' = 'kafka', 'properties.bootstrap.servers' = 'h:1', "
+        "'format' = 'json');\nCREATE TABLE b (x INT) WITH ('connector' = 'print')"
+    )
+    login = {"properties.security.protocol": "SASL_SSL", "properties.sasl.jaas.config": "m password='it''s'"}
+    added = add_connection(ddl, login)
+    assert added.count("'properties.security.protocol' = 'SASL_SSL'") == 1  # the Kafka table only
+    assert "'h:1', 'properties.security.protocol'" in added and "'print')" in added
+    assert "password=''it''''s''" in added  # quoted as a SQL string literal
+    assert add_connection(added, login) == added  # a cell that has its own: unchanged
+    assert add_connection(ddl, {}) == ddl
