@@ -154,10 +154,18 @@ def cmd_classroom(args: argparse.Namespace) -> int:
         classroom.reset()
         print("labkit: classroom deleted (users, profiles, topics, ACLs).")
         return 0
+    if args.action == "join-bundle":
+        if not args.address:
+            raise LabError("`labkit classroom join-bundle ADDRESS`: the joining machine's IP address.")
+        print(
+            f"labkit: copy {classroom.join_bundle(args.address)} to that machine, then `labkit join <folder>`"
+        )
+        print("labkit: it holds the brokers' own login: hand it over as a secret.")
+        return 0
     if args.action == "up":
         if State.load() is None:
             lifecycle.up()  # the classroom's brokers are recorded (and stopped) with the lab
-        room = classroom.start(args.learners, quiet=False)
+        room = classroom.start(args.learners, quiet=False, host=args.host)
     else:
         found = classroom.current()
         if found is None:
@@ -238,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser(
         "classroom", help="a secured Kafka for a class: a login and a topic prefix per learner"
     )
-    p.add_argument("action", choices=["up", "status", "lag", "down", "reset"])
+    p.add_argument("action", choices=["up", "status", "lag", "down", "reset", "join-bundle"])
+    p.add_argument("address", nargs="?", help="join-bundle: the joining machine's IP address")
+    p.add_argument("--host", help="up: serve on this address of the room's network (default 127.0.0.1)")
     p.add_argument("--learners", type=int, default=10, metavar="N", help="up: learner-01 .. learner-NN")
     p.add_argument("--yes", action="store_true", help="reset: do not ask")
     p.set_defaults(fn=cmd_classroom)

@@ -87,7 +87,7 @@ class Classroom:
     @property
     def handout(self) -> Path:
         """The folder to hand out: one profile per user and the CA they name."""
-        return LAYOUT.folder() / "profiles"
+        return self.kafka.layout.folder() / "profiles"
 
     def profile_path(self, user: str) -> Path:
         return self.kafka.profile_path(user)
@@ -150,15 +150,41 @@ def _create_shared(admin: KafkaAdminClient, topics: tuple[str, ...]) -> None:
 # --- starting, stopping ------------------------------------------------------------------
 
 
-def start(learners: int, shared: tuple[str, ...] = SHARED_TOPICS, quiet: bool = True) -> Classroom:
+def layout(host: str | None = None) -> secure_kafka.Layout:
+    """The classroom's `LAYOUT` on ``host`` - the address its brokers serve on: 127.0.0.1 (one
+    machine) unless given, or unless the classroom was started on another (remembered in
+    its folder, ``host``), so that other machines' brokers can join (`join_bundle`)."""
+    saved = LAYOUT.folder() / "host"
+    host = host or (saved.read_text().strip() if saved.is_file() else None)
+    return dataclasses.replace(LAYOUT, host=host) if host else LAYOUT
+
+
+def start(
+    learners: int, shared: tuple[str, ...] = SHARED_TOPICS, quiet: bool = True, host: str | None = None
+) -> Classroom:
     """The classroom cluster with ``learners`` learners, started if it is not running (users,
     CA and log folders made the first time), its ACLs and shared topics in place. Needs the
-    lab's state (`labkit up`), where its brokers are recorded: `labkit down` stops them."""
+    lab's state (`labkit up`), where its brokers are recorded: `labkit down` stops them.
+    ``host``: the address to serve on instead of 127.0.0.1 (this machine's address on the
+    room's network: every listener still wants TLS and a login)."""
     bad = [t for t in shared if not t.startswith(SHARED_PREFIX)]
     if bad:
         raise LabError(f"A shared topic's name starts with {SHARED_PREFIX!r} (the learners' ACL): not {bad}.")
     names = learner_names(learners)
-    handle = secure_kafka.start_cluster(LAYOUT, [INSTRUCTOR, *names], quiet)
+    if host is not None:
+        _check_host(host)
+    chosen = layout(host)
+    running = secure_kafka.current_cluster(layout())
+    if running is not None and running.layout.host != chosen.host:
+        raise LabError(
+            f"The classroom serves on {running.layout.host}, not {chosen.host}: `labkit classroom down`, "
+            "then up again on the new address."
+        )
+    handle = secure_kafka.start_cluster(chosen, [INSTRUCTOR, *names], quiet)
+    if chosen.host != LAYOUT.host:
+        (LAYOUT.folder() / "host").write_text(chosen.host + "\n")
+    else:
+        (LAYOUT.folder() / "host").unlink(missing_ok=True)
     for user in handle.users:  # a learner's lab adds their prefix to every name a lesson uses
         if LEARNER.fullmatch(user):
             mine = handle.profile(user)
@@ -181,18 +207,18 @@ def start(learners: int, shared: tuple[str, ...] = SHARED_TOPICS, quiet: bool = 
 
 def current() -> Classroom | None:
     """The running classroom (every node alive), or None."""
-    handle = secure_kafka.current_cluster(LAYOUT)
+    handle = secure_kafka.current_cluster(layout())
     return Classroom(handle) if handle else None
 
 
 def stop() -> bool:
     """Stop its brokers (users, topics and ACLs stay); True if any was running."""
-    return secure_kafka.stop_cluster(LAYOUT)
+    return secure_kafka.stop_cluster(layout())
 
 
 def reset() -> None:
     """Stop it and delete everything: users, passwords, profiles, ACLs, topics."""
-    secure_kafka.reset_cluster(LAYOUT)
+    secure_kafka.reset_cluster(layout())
 
 
 # --- the instructor's view -----------------------------------------------------------------
@@ -219,3 +245,19 @@ def lag(room: Classroom, user: str = INSTRUCTOR) -> pd.DataFrame:
     owner = groups["group"].map(lambda g: g.split(".", 1)[0] if LEARNER.fullmatch(g.split(".", 1)[0]) else "")
     groups.insert(0, "learner", owner)
     return groups.sort_values(["learner", "group"], ignore_index=True)
+
+
+def _check_host(host: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise LabError(f"The classroom serves on an IP address of this machine, not {host!r}.") from None
+
+
+def join_bundle(address: str) -> Path:
+    """The folder another machine at ``address`` copies to add its broker to the running
+    classroom (`labkit join`): `labkit.runtime.secure_kafka.join_bundle`. It holds the
+    brokers' own login: hand it over as a secret."""
+    return secure_kafka.join_bundle(layout(), address)

@@ -233,10 +233,22 @@ def test_the_cli_reports_a_running_classroom_without_secrets(room, capsys):
     assert room.bootstrap.split(",")[0] in said and str(room.handout) in said
     for user in room.kafka.users:
         assert room.profile(user).password not in said
+    topic, group = topic_of(A), f"{classroom.prefix(A)}cli"
+    with admin(room, A) as mine:
+        mine.create_topics([NewTopic(topic, 1, 3)])
+    produce(room, A, topic, [{"n": 1}])
+    read_all(room, A, topic, group)
     assert cli.main(["classroom", "lag"]) == 0
-    assert "learner" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert group in shown and A in shown, shown
     assert cli.main(["classroom", "up", "--learners", "3"]) == 1  # users are fixed at creation
     assert "labkit classroom reset" in capsys.readouterr().err
+    # a classroom on 127.0.0.1 cannot take another machine's broker: said, nothing written
+    assert cli.main(["classroom", "join-bundle", "10.77.0.2"]) == 1
+    assert "serves on 127.0.0.1" in capsys.readouterr().err
+    assert not (room.handout.parent / "join").exists()
+    assert cli.main(["classroom", "up", "--learners", "2", "--host", "10.77.0.1"]) == 1  # running elsewhere
+    assert "serves on 127.0.0.1, not 10.77.0.1" in capsys.readouterr().err
 
 
 LEARNER_CODE = """
