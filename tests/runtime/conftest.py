@@ -5,6 +5,7 @@ reads it, the Flink Dockerfile and its ARGs, and docker/flink/configure.py as a 
 from __future__ import annotations
 
 import importlib.util
+import random
 import re
 from collections.abc import Iterator
 from types import ModuleType
@@ -14,6 +15,8 @@ from compose_files import CONFIGURE, DOCKERFILE, compose_spec
 from privatelab import PrivateLab
 from shared import Shared
 
+from labkit.runtime.net import port_free
+
 
 def _private_lab(tmp_path_factory) -> Iterator[PrivateLab]:
     """A private lab with a registry of labs of its own (LABKIT_REGISTRY, private like the
@@ -21,11 +24,23 @@ def _private_lab(tmp_path_factory) -> Iterator[PrivateLab]:
     end `labkit down`, which must leave none of its processes behind."""
     folder = tmp_path_factory.mktemp("runtime-lab")
     (folder / "registry").mkdir()
-    lab = PrivateLab(folder / "home", LABKIT_REGISTRY=str(folder / "registry"))
+    port = _quiet_port()
+    lab = PrivateLab(folder / "home", LABKIT_REGISTRY=str(folder / "registry"), LABKIT_KAFKA_PORT=str(port))
     try:
         yield lab
     finally:
         lab.stop()
+
+
+def _quiet_port() -> int:
+    """A free port for the lab's broker away from 9092 and the ports after it, where the
+    other worker's labs look first: a broker these tests kill must find its port still free
+    when `labkit up` repairs it (another lab starting meanwhile took it once, in CI), and
+    below the range the system hands out for outgoing connections."""
+    for port in random.sample(range(20000, 30000), 200):
+        if port_free(port):
+            return port
+    raise RuntimeError("no free port between 20000 and 30000")
 
 
 #: Started (not yet `up`) by the first test that asks, stopped after the last (shared.py).
