@@ -9,6 +9,7 @@ password, is masked wherever labkit shows a table's options."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -165,14 +166,29 @@ def test_a_kafka_tables_ddl_shows_the_jaas_config_masked(secured, lab):
 
 
 def log_files(since: float, *homes: Path) -> Iterator[Path]:
-    """The logs under ``homes`` (and PyFlink's client log) written since ``since`` (a time.time())."""
+    """The logs under ``homes`` (and PyFlink's client log) written since ``since`` (a time.time()).
+    Walked with `os.walk`, which skips what vanishes meanwhile (Kafka deletes a deleted
+    topic's partition folders in the background; `Path.rglob` raised FileNotFoundError)."""
     import pyflink
 
     for home in (*homes, Path(pyflink.__file__).parent / "log"):
-        for path in home.rglob("*"):
-            is_log = path.suffix in (".log", ".out", ".err") or path.parent.name in ("log", "logs")
-            if is_log and path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 64 << 20:
-                yield path
+        for folder, _, names in os.walk(home):
+            for name in names:
+                path = Path(folder) / name
+                is_log = path.suffix in (".log", ".out", ".err") or path.parent.name in ("log", "logs")
+                try:
+                    fresh = is_log and path.stat().st_mtime >= since and path.stat().st_size < 64 << 20
+                except FileNotFoundError:
+                    continue
+                if fresh:
+                    yield path
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:  # a log rotated or deleted since it was listed
+        return b""
 
 
 def assert_no_password_in_logs(secured: Secured, since: float) -> None:
@@ -181,7 +197,7 @@ def assert_no_password_in_logs(secured: Secured, since: float) -> None:
     secret = secured.learner.password.encode()
     checked = list(log_files(since, paths.home(), secured.home))
     assert checked, "no log was written: the check would prove nothing"
-    leaked = [str(p) for p in checked if secret in p.read_bytes()]
+    leaked = [str(p) for p in checked if secret in _read(p)]
     print(f"the password is in none of {len(checked)} logs: {sorted({p.name for p in checked})[:12]}")
     assert not leaked, f"the password is in {leaked}"
 
