@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.serializer import Serializer, SerializeWrapper
 
@@ -677,9 +678,30 @@ class NamedAdmin(KafkaAdminClient):
         named = [self._tp_in(tp) for tp in partitions]
         return self._tp_out(super().delete_group_offsets(self._rename(group_id), named, *args, **kwargs))
 
+    def describe_configs(self, config_resources: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        found = super().describe_configs([self._resource_in(r) for r in config_resources], *args, **kwargs)
+        return {
+            kind: {self._unname(name): data for name, data in by_name.items()}
+            if kind in ("topic", "group")
+            else by_name
+            for kind, by_name in found.items()
+        }
+
+    def alter_configs(self, config_resources: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        return super().alter_configs([self._resource_in(r) for r in config_resources], *args, **kwargs)
+
+    def _resource_in(self, resource: Any) -> Any:
+        """A ``ConfigResource`` of a topic or group under Kafka's name (a broker's as it is)."""
+        if getattr(resource, "resource_type", None) not in (
+            ConfigResourceType.TOPIC,
+            ConfigResourceType.GROUP,
+        ):
+            return resource
+        return _renamed(resource, self._rename)
+
 
 def _renamed(topic: Any, rename: Callable[[str], str]) -> Any:
-    """A copy of a kafka-python ``NewTopic`` under Kafka's name for it."""
+    """A copy of a kafka-python ``NewTopic`` (or ``ConfigResource``) under Kafka's name for it."""
     copy = copy_module.copy(topic)
     copy.name = rename(topic.name)
     return copy

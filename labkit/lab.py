@@ -8,6 +8,7 @@ helpers (:mod:`labkit.kafka`) and the Flink helpers (:mod:`labkit.flink`) mixed 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import flink
@@ -75,7 +76,7 @@ class Lab(KafkaHelpers, FlinkHelpers):
     @property
     def brokers(self) -> int:
         """How many Kafka brokers are up (3 for the replication lessons: `labkit up --brokers 3`)."""
-        with closing(self.admin()) as admin:
+        with closing(self.kafka_admin()) as admin:
             return len(admin.describe_cluster().get("brokers") or [])
 
     def restart_broker(self, node_id: int | None = None) -> float:
@@ -95,9 +96,20 @@ class Lab(KafkaHelpers, FlinkHelpers):
         are processes the lab started (its to restart or kill, on this machine). Elsewhere
         (compose, remote) it prints one line saying ``what`` (e.g. "the broker restart") is
         skipped and why, and returns False: the lesson's cell skips it.
+
+        A local lab on a shared (classroom) Kafka - a connection profile - started its own
+        Flink but not its Kafka: a drill on Flink (a TaskManager kill) still runs; one on
+        Kafka (``what`` names its broker) would break the whole class's, so it is skipped
+        with one line, the same way.
         """
-        if self.backend == "local":
+        if self.backend == "local" and not (self.endpoints.kafka_profile and drills.about_kafka(what)):
             return True
+        if self.backend == "local":
+            print(
+                f"Skipped: {what} needs a Kafka of the lab's own; this lab's is a shared one "
+                f"({self.bootstrap_servers}, through a connection profile), not the lab's to break."
+            )
+            return False
         print(
             f"Skipped: {what} needs the local backend (the default); this lab runs on {self.backend!r}"
             " - see docs/compose.md, 'Lessons that need the local backend'."
@@ -162,6 +174,7 @@ def connect(quiet: bool = False) -> Lab:
     local = state.endpoints.backend == "local"
     orphaned = cancel_orphans(state.endpoints.flink_rest) if local else []
     lab = Lab(state.endpoints)
+    _name_datastream_kafka(lab if state.endpoints.kafka_profile else None)
     cli_tools.add_to_path()  # in a notebook: `!kafka-topics.sh ...`, `!flink list` (runtime/cli_tools.py)
     _load_sql_cell()
     show_java_errors()  # in a notebook: PyFlink's Java errors as Flink's message, short
@@ -190,3 +203,50 @@ def _load_sql_cell() -> None:
     if "flink_sql" not in shell.magics_manager.magics["cell"]:
         magic.load_ipython_extension(shell)
     magic.reset()  # a re-run of the notebook starts with a new session: no tables left over
+
+
+#: The lab whose names and login PyFlink's Kafka builders use (`_name_datastream_kafka`).
+_NAMING: dict[str, Lab | None] = {"lab": None}
+#: Whether PyFlink's Kafka builders are wrapped already (once per process).
+_WRAPPED: list[bool] = []
+
+
+def _name_datastream_kafka(lab: Lab | None) -> None:
+    """On a shared (classroom) Kafka - ``lab`` has a connection profile - make the DataStream
+    API's Kafka builders reach it as a lesson writes them, as `labkit.sql.statements.add_connection`
+    does for a ``%%flink_sql`` table: ``KafkaSource.builder().set_bootstrap_servers(...)`` (and
+    ``KafkaSink``'s) also gets the profile's TLS and login (`FlinkHelpers.kafka_client_properties`,
+    a property the lesson sets afterwards still wins), and the topics, group id, transactional-id
+    prefix and record serializer's topic a lesson names are the learner's own (`kafka_name`).
+    Lesson 05 builds a ``KafkaSource`` by hand; unchanged, it reads ``learner-01.l05-clicks``.
+
+    PyFlink's builder classes are wrapped once per process; with ``lab`` None (a lab's own
+    Kafka) the wrappers pass everything through unchanged."""
+    _NAMING["lab"] = lab
+    if lab is None or _WRAPPED:
+        return  # no PyFlink import for a lab of its own; wrapped already: they read _NAMING
+    _WRAPPED.append(True)
+    from pyflink.datastream.connectors import kafka as connector
+
+    def wrap(cls: type, method: str, change: Callable[..., tuple]) -> None:
+        original = getattr(cls, method)
+
+        def wrapper(self: Any, *args: Any) -> Any:
+            current = _NAMING["lab"]
+            result = original(self, *(change(current, *args) if current is not None else args))
+            if current is not None and method == "set_bootstrap_servers":
+                for key, value in current.kafka_client_properties().items():
+                    self.set_property(key, value)
+            return result
+
+        wrapper.__doc__ = original.__doc__
+        setattr(cls, method, wrapper)
+
+    same = lambda _lab, *args: args  # noqa: E731 - the address itself is kept
+    renamed = lambda lab_, *names: tuple(lab_.kafka_name(n) for n in names)  # noqa: E731
+    for cls in (connector.KafkaSourceBuilder, connector.KafkaSinkBuilder):
+        wrap(cls, "set_bootstrap_servers", same)
+    wrap(connector.KafkaSourceBuilder, "set_topics", renamed)
+    wrap(connector.KafkaSourceBuilder, "set_group_id", renamed)
+    wrap(connector.KafkaSinkBuilder, "set_transactional_id_prefix", renamed)
+    wrap(connector.KafkaRecordSerializationSchemaBuilder, "set_topic", renamed)

@@ -286,3 +286,44 @@ def test_scratch_topic_is_new_empty_and_unique(lab):
             lab.scratch_topic("bad prefix!")
     finally:
         lab.delete_topic(a, b)
+
+
+def test_named_admin_speaks_the_lessons_names_on_a_prefixed_kafka(lab):
+    """`NamedAdmin` (what ``lab.admin()`` is in a classroom) on this lab's real Kafka, with a
+    made-up learner prefix: what a lesson passes becomes the prefixed name Kafka holds, and
+    what comes back is the lesson's name again. A lab without a profile keeps a plain admin."""
+    import uuid
+
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+    from kafka.structs import OffsetAndMetadata
+
+    from labkit.kafka import NamedAdmin, closing
+    from labkit.waiting import wait_for
+
+    prefix = f"learner-{uuid.uuid4().hex[:6]}."
+    rename = lambda n: n if n.startswith(prefix) else prefix + n  # noqa: E731
+    unname = lambda n: n.removeprefix(prefix)  # noqa: E731
+    assert type(lab.admin()) is KafkaAdminClient and type(lab.kafka_admin()) is KafkaAdminClient
+    name, group, kafka = "l02-grown", "l03-analytics", f"{prefix}l02-grown"
+    with closing(NamedAdmin(rename, unname, **lab.client_config())) as admin:
+        admin.create_topics({name: {"num_partitions": 3, "replication_factor": -1}})
+        try:
+            wait = lambda: kafka in lab.topics()  # noqa: E731 - labkit's own helpers: Kafka's names
+            wait_for(wait, "the prefixed topic", timeout=15, every=0.1)
+            assert name in admin.list_topics() and kafka not in admin.list_topics()
+            admin.create_partitions({name: 4})
+            wait_for(lambda: lab.partitions(kafka) == [0, 1, 2, 3], "4 partitions", timeout=15)
+            assert [t["name"] for t in admin.describe_topics([name])] == [name]
+            resource = ConfigResource(ConfigResourceType.TOPIC, name, {"cleanup.policy": None})
+            assert list(admin.describe_configs([resource], config_filter="all")["topic"]) == [name]
+            with closing(KafkaConsumer(**lab.client_config({"group_id": rename(group)}))) as consumer:
+                consumer.commit({TopicPartition(kafka, 1): OffsetAndMetadata(5, "", -1)})
+            groups = {g["group_id"] for g in admin.list_groups()}
+            assert group in groups and rename(group) not in groups
+            assert admin.list_group_offsets({group: None})[group][TopicPartition(name, 1)].offset == 5
+            assert list(admin.describe_groups([group])) == [group]
+            admin.delete_groups([group])
+            assert group not in {g["group_id"] for g in admin.list_groups()}
+        finally:
+            admin.delete_topics([name])
+    wait_for(lambda: kafka not in lab.topics(), "the prefixed topic to go", timeout=15)

@@ -363,8 +363,9 @@ def _group_offsets(lab: Lab, group: str, topic: str) -> dict[int, int | None]:
 def _timeouts(lab: Lab, topic: str, since_ms: int) -> list[int]:
     """The transaction timeouts of the transactional producers that wrote ``topic`` since
     ``since_ms``: Kafka's DescribeProducers, ListTransactions, DescribeTransactions."""
-    tps = [TopicPartition(topic, p) for p in lab.partitions(topic)]
-    with closing(lab.admin()) as admin:
+    named = lab.kafka_name(topic)  # a plain admin: Kafka's names in, Kafka's transactional ids out
+    tps = [TopicPartition(named, p) for p in lab.partitions(topic)]
+    with closing(lab.kafka_admin()) as admin:
         states = admin.describe_producers(tps)
         ids = {
             p.producer_id

@@ -30,6 +30,15 @@ from .lifecycle import broker_record, local_brokers, up
 from .processes import stop_all, tracked, wait_gone
 from .state import State, lock
 
+#: Words in a drill's name (`Lab.drill_here`'s ``what``) that say it breaks the lab's Kafka.
+KAFKA_WORDS = ("broker", "kafka")
+
+
+def about_kafka(what: str) -> bool:
+    """Whether the drill ``what`` (``"the broker restart"``) breaks the lab's Kafka rather than
+    its Flink (``"the TaskManager kill"``): on a shared Kafka only the latter is the lab's."""
+    return any(word in what.lower() for word in KAFKA_WORDS)
+
 
 def own_processes(elsewhere: str) -> State:
     """The running lab's state, when its Kafka and Flink are processes this lab started (the
@@ -41,6 +50,17 @@ def own_processes(elsewhere: str) -> State:
     if state.endpoints.backend != "local":
         raise LabError(f"This lab runs on the {state.endpoints.backend!r} backend: {elsewhere}")
     return state
+
+
+def own_kafka(state: State) -> None:
+    """Raise a clear `LabError` when the lab's Kafka is a shared one (a connection profile,
+    `Endpoints.kafka_profile`): its brokers are not the lab's processes to restart."""
+    if state.endpoints.kafka_profile:
+        raise LabError(
+            "This lab's Kafka is a shared one (a connection profile: LABKIT_KAFKA_PROFILE), not a "
+            "process the lab started: restarting its brokers would stop everybody's. Whoever runs "
+            "it can (`labkit classroom stop` / `start`); a lab of your own (no profile) can too."
+        )
 
 
 # --- a broker restart (lesson 04) ----------------------------------------------------
@@ -64,6 +84,7 @@ def restart_broker(node_id: int | None = None, quiet: bool = False) -> State:
             "`docker compose restart kafka`; on a remote cluster, ask whoever runs it. The local "
             "backend (`labkit up --backend local`) can restart its broker from a notebook."
         )
+        own_kafka(state)
         cluster = local_brokers(state.processes)
         chosen = [b for b in cluster if node_id is None or b.node_id == node_id]
         if not chosen:
