@@ -15,6 +15,7 @@ The defaults exist for reasons a learner would otherwise trip over:
 from __future__ import annotations
 
 import copy as copy_module
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -103,15 +104,23 @@ class KafkaHelpers:
 
     def lab_name(self, name: str) -> str:
         """The name a lesson uses for Kafka's ``name`` (`kafka_name` undone)."""
-        prefix = self.topic_prefix
-        return name[len(prefix) :] if prefix and name.startswith(prefix) else name
+        return profiles.lab_name(profiles.of_endpoints(getattr(self, "endpoints", None)), name)
+
+    def _renaming(self) -> tuple[Callable[[str], str], Callable[[str], str]] | None:
+        """`kafka_name` and `lab_name` bound to the lab's profile as it is now, for a client
+        that renames every record and call (no profile lookup each time); None without a prefix."""
+        found = profiles.of_endpoints(getattr(self, "endpoints", None))
+        if found is None or not found.topic_prefix:
+            return None
+        return functools.partial(profiles.kafka_name, found), functools.partial(profiles.lab_name, found)
 
     def admin(self, **overrides: Any) -> KafkaAdminClient:
         """A ``KafkaAdminClient`` for this lab's broker, speaking the lesson's names: on a shared
         (classroom) Kafka a `NamedAdmin`, so ``create_partitions({"l02-grown": 4})`` grows the
         learner's own topic and ``list_groups()`` answers ``l03-analytics``, as on a lab's own."""
-        if self.topic_prefix:
-            return NamedAdmin(self.kafka_name, self.lab_name, **self.client_config(overrides))
+        renaming = self._renaming()
+        if renaming:
+            return NamedAdmin(*renaming, **self.client_config(overrides))
         return KafkaAdminClient(**self.client_config(overrides))
 
     def kafka_admin(self, **overrides: Any) -> KafkaAdminClient:
@@ -141,8 +150,9 @@ class KafkaHelpers:
         for name in ("key_serializer", "value_serializer"):
             if callable(config[name]) and not isinstance(config[name], Serializer):
                 config[name] = SerializeWrapper(config[name])
-        if self.topic_prefix:
-            return NamedProducer(self.kafka_name, **self.client_config(config))
+        renaming = self._renaming()
+        if renaming:
+            return NamedProducer(renaming[0], **self.client_config(config))
         return KafkaProducer(**self.client_config(config))
 
     def consumer(self, *topics: str, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
@@ -160,8 +170,9 @@ class KafkaHelpers:
             **CONSUMER_DEFAULTS,
             **overrides,
         }
-        if self.topic_prefix:
-            return NamedConsumer(self.kafka_name, self.lab_name, *topics, **self.client_config(config))
+        renaming = self._renaming()
+        if renaming:
+            return NamedConsumer(*renaming, *topics, **self.client_config(config))
         return KafkaConsumer(*topics, **self.client_config(config))
 
     def explore(self, tab: str = "topics", *, every: float = 2.0, internal: bool = False) -> Explorer:

@@ -8,13 +8,13 @@ helpers (:mod:`labkit.kafka`) and the Flink helpers (:mod:`labkit.flink`) mixed 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import flink
 from .errors import LabError
 from .flink import FlinkHelpers
 from .flink.errors import show_java_errors
+from .flink.named_kafka import name_datastream_kafka
 from .flink.owners import cancel_orphans, orphans_line
 from .kafka import KafkaHelpers, closing
 from .runtime import cli_tools, drills, lifecycle, webui
@@ -174,7 +174,7 @@ def connect(quiet: bool = False) -> Lab:
     local = state.endpoints.backend == "local"
     orphaned = cancel_orphans(state.endpoints.flink_rest) if local else []
     lab = Lab(state.endpoints)
-    _name_datastream_kafka(lab if state.endpoints.kafka_profile else None)
+    name_datastream_kafka(lab if state.endpoints.kafka_profile else None)
     cli_tools.add_to_path()  # in a notebook: `!kafka-topics.sh ...`, `!flink list` (runtime/cli_tools.py)
     _load_sql_cell()
     show_java_errors()  # in a notebook: PyFlink's Java errors as Flink's message, short
@@ -203,50 +203,3 @@ def _load_sql_cell() -> None:
     if "flink_sql" not in shell.magics_manager.magics["cell"]:
         magic.load_ipython_extension(shell)
     magic.reset()  # a re-run of the notebook starts with a new session: no tables left over
-
-
-#: The lab whose names and login PyFlink's Kafka builders use (`_name_datastream_kafka`).
-_NAMING: dict[str, Lab | None] = {"lab": None}
-#: Whether PyFlink's Kafka builders are wrapped already (once per process).
-_WRAPPED: list[bool] = []
-
-
-def _name_datastream_kafka(lab: Lab | None) -> None:
-    """On a shared (classroom) Kafka - ``lab`` has a connection profile - make the DataStream
-    API's Kafka builders reach it as a lesson writes them, as `labkit.sql.statements.add_connection`
-    does for a ``%%flink_sql`` table: ``KafkaSource.builder().set_bootstrap_servers(...)`` (and
-    ``KafkaSink``'s) also gets the profile's TLS and login (`FlinkHelpers.kafka_client_properties`,
-    a property the lesson sets afterwards still wins), and the topics, group id, transactional-id
-    prefix and record serializer's topic a lesson names are the learner's own (`kafka_name`).
-    Lesson 05 builds a ``KafkaSource`` by hand; unchanged, it reads ``learner-01.l05-clicks``.
-
-    PyFlink's builder classes are wrapped once per process; with ``lab`` None (a lab's own
-    Kafka) the wrappers pass everything through unchanged."""
-    _NAMING["lab"] = lab
-    if lab is None or _WRAPPED:
-        return  # no PyFlink import for a lab of its own; wrapped already: they read _NAMING
-    _WRAPPED.append(True)
-    from pyflink.datastream.connectors import kafka as connector
-
-    def wrap(cls: type, method: str, change: Callable[..., tuple]) -> None:
-        original = getattr(cls, method)
-
-        def wrapper(self: Any, *args: Any) -> Any:
-            current = _NAMING["lab"]
-            result = original(self, *(change(current, *args) if current is not None else args))
-            if current is not None and method == "set_bootstrap_servers":
-                for key, value in current.kafka_client_properties().items():
-                    self.set_property(key, value)
-            return result
-
-        wrapper.__doc__ = original.__doc__
-        setattr(cls, method, wrapper)
-
-    same = lambda _lab, *args: args  # noqa: E731 - the address itself is kept
-    renamed = lambda lab_, *names: tuple(lab_.kafka_name(n) for n in names)  # noqa: E731
-    for cls in (connector.KafkaSourceBuilder, connector.KafkaSinkBuilder):
-        wrap(cls, "set_bootstrap_servers", same)
-    wrap(connector.KafkaSourceBuilder, "set_topics", renamed)
-    wrap(connector.KafkaSourceBuilder, "set_group_id", renamed)
-    wrap(connector.KafkaSinkBuilder, "set_transactional_id_prefix", renamed)
-    wrap(connector.KafkaRecordSerializationSchemaBuilder, "set_topic", renamed)

@@ -8,6 +8,8 @@
   message, the Java trace folded under it;
 * :mod:`labkit.flink.jobs` - the `Job` handle, the jobs this kernel started (`stop_jobs`),
   a query with a deadline (`collect`);
+* :mod:`labkit.flink.named_kafka` - on a classroom's Kafka, PyFlink's Kafka builders a
+  lesson writes by hand get the learner's login and names;
 * :mod:`labkit.flink.helpers` - `FlinkHelpers`, the Flink methods of the lab handle
   (``lab.table_env()``, ``lab.kafka_table(...)``, ``lab.query(...)``, ``lab.start(...)``,
   ``lab.checkpoints(job)``, ...).

@@ -492,3 +492,9 @@ def kafka_name(profile: Profile | None, name: str) -> str:
     if profile.shared_prefix and name.startswith(profile.shared_prefix):
         return name
     return profile.topic_prefix + name
+
+
+def lab_name(profile: Profile | None, name: str) -> str:
+    """The name a lesson uses for Kafka's ``name`` (`kafka_name` undone)."""
+    prefix = profile.topic_prefix if profile is not None else ""
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name
