@@ -58,6 +58,37 @@ def topic(lab: labkit.Lab):
     lab.delete_topic(*made)
 
 
+class ScratchTopics(list):
+    """The names of the scratch topics labkit's code made on the lab during a test."""
+
+    def __init__(self, lab: labkit.Lab) -> None:
+        super().__init__()
+        self.lab = lab
+
+    def wait_gone(self) -> None:
+        """Wait until none is listed: a broker's metadata learns of a deletion a moment later."""
+        from labkit.waiting import wait_for
+
+        listed = lambda: set(self) & set(self.lab.topics())  # noqa: E731
+        wait_for(lambda: not listed(), f"topics {list(self)} to be deleted", timeout=15)
+
+
+@pytest.fixture
+def scratch_topics(lab: labkit.Lab, monkeypatch: pytest.MonkeyPatch) -> ScratchTopics:
+    """Records the scratch topics labkit's code makes on ``lab`` during the test, so the test
+    asks whether *those* are gone again: the suite shares one Kafka, and another worker's
+    lesson may be making topics with the same prefix at that moment."""
+    made = ScratchTopics(lab)
+    scratch_topic = lab.scratch_topic
+
+    def recording(prefix: str, *args, **kwargs) -> str:
+        made.append(scratch_topic(prefix, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(lab, "scratch_topic", recording)
+    return made
+
+
 class Untouchable:
     """A stand-in for the lab: any use of it fails the test (input is checked first)."""
 
