@@ -28,6 +28,7 @@ from kafka.admin import ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.serializer import Serializer, SerializeWrapper
 
+from . import kafka_python_fix
 from .errors import LabError, UnknownTopic
 from .records import (
     FieldOrFn,
@@ -56,6 +57,8 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "heartbeat_interval_ms": 1000,
     "auto_offset_reset": "earliest",
 }
+
+kafka_python_fix.install()  # before any consumer of the lab joins a group
 
 
 class KafkaHelpers:
