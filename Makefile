@@ -1,6 +1,6 @@
 # The two commands the README promises, plus a few conveniences.
 # Everything runs from the project's own .venv, created by scripts/setup.sh.
-.PHONY: setup lab test bench doctor down lint lint-only clean-notebooks
+.PHONY: setup lab test test-classroom bench doctor down lint lint-only clean-notebooks
 
 setup:
 	@scripts/setup.sh
@@ -17,6 +17,11 @@ lab: setup
 TEST_WORKERS ?= 2
 test: setup lint-only
 	@.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+
+## Lessons 00-03, 05 and 06 as two learners at once on one classroom (5-6 minutes; the suite
+## runs 03 and 05 of them).
+test-classroom: setup
+	@LABKIT_CLASSROOM_LESSONS=all .venv/bin/python -m pytest -n 0 -k two_learners tests/runtime/test_classroom_lessons.py
 
 ## Figures of the real stack on a private lab (a few minutes); BENCH_ARGS=--json adds raw data.
 bench: setup
