@@ -42,7 +42,11 @@ def _backend_options(args: argparse.Namespace) -> str | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    lifecycle.up(backend=_backend_options(args), brokers=getattr(args, "brokers", None))
+    lifecycle.up(
+        backend=_backend_options(args),
+        brokers=getattr(args, "brokers", None),
+        flink_host=getattr(args, "flink_host", None),
+    )
     return cmd_status(args)
 
 
@@ -230,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     ).set_defaults(fn=cmd_setup)
     p = sub.add_parser("up", help="start Kafka and Flink (or repair what stopped), or check the remote ones")
     _add_backend_options(p)
+    p.add_argument(
+        "--flink-host",
+        metavar="ADDR",
+        help="local: Flink's JobManager and TaskManager on this address of the room's network (internal "
+        "SSL), so other machines' TaskManagers can join (`labkit flink-bundle`); 127.0.0.1 takes it back",
+    )
     p.set_defaults(fn=cmd_up)
     p = sub.add_parser("down", help="stop everything labkit started (topics stay on disk)")
     p.add_argument("--all", action="store_true", help="also stop labs left behind by a killed test run")

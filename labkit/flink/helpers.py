@@ -26,7 +26,7 @@ from ..runtime import drills
 from ..runtime import profile as profiles
 from ..sql.statements import NAMED_OPTIONS, hide_secrets
 from .client import ENDED, FLINK_TIMEOUT_S, flink_config, flink_sql, java_object, prepare_jvm, rest_api
-from .jobs import Job, collect, remember, started, stop_jobs
+from .jobs import Job, collect, remember, rescale, started, stop_jobs
 from .owners import owned_stream_env, owned_table_env
 
 if TYPE_CHECKING:
@@ -283,6 +283,13 @@ class FlinkHelpers:
     def stop_jobs(self) -> int:
         """Cancel every job this kernel started through `start`; returns how many were running."""
         return stop_jobs()
+
+    def rescale(self, job: Job, parallelism: int, timeout: float = 120.0) -> Job:
+        """The rescale drill in one line: stop ``job`` with a savepoint (Flink's own stop) and
+        start it again from it at ``parallelism``; the new job (`labkit.flink.jobs.rescale`).
+        With a TaskManager joined from another machine (``labkit join``), its subtasks spread
+        over both machines and the totals carry on exactly."""
+        return rescale(job, parallelism, timeout)
 
     # --- failure drills: checkpoints, and a TaskManager crash (lesson 08) ---------------
 

@@ -8,11 +8,12 @@ source is connected *right now*; when none is (the job is stopped), the payment 
 nowhere - exactly what happens to a live feed nobody records. The lesson runs the same
 Flink job on this socket and on a Kafka topic and stops both mid-stream.
 
-Also here: stopping a job with a savepoint and starting its successor from it
-(:func:`stop_with_savepoint`, :func:`resume_from`), so both jobs keep their *state* across
-the stop - the only difference left between them is whether the input was kept; and the
-drill itself (:class:`Drill`), wired from :func:`payments_from_kafka`,
-:func:`payments_from_socket`, :func:`alerts_to_kafka` and :func:`rule_1_job`.
+Also used here: stopping a job with a savepoint and starting its successor from it
+(:func:`~labkit.flink.jobs.stop_with_savepoint`, :func:`~labkit.flink.jobs.resume_from`,
+shared with the rescale drill), so both jobs keep their *state* across the stop - the only
+difference left between them is whether the input was kept; and the drill itself
+(:class:`Drill`), wired from :func:`payments_from_kafka`, :func:`payments_from_socket`,
+:func:`alerts_to_kafka` and :func:`rule_1_job`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import LabError
-from ..flink.client import bounded, java_object
+from ..flink.client import java_object
+from ..flink.jobs import resume_from, stop_with_savepoint
 from ..waiting import wait_for
 from .data import LARGE, SMALL, WITHIN, marker_pair, parse
 from .rules import Rules, event_time, rules_stream, small_then_large_function, within_ms
@@ -164,36 +166,6 @@ def socket_stream(env: Any, feed: SocketFeed) -> Any:
     from pyflink.datastream import DataStream
 
     return DataStream(java_object(env).socketTextStream(feed.host, feed.port, "\n", 0))
-
-
-def stop_with_savepoint(job: Job, timeout: float = 120.0) -> str:
-    """Take a savepoint of ``job``, then cancel it; the savepoint's path. The job's state
-    (and a Kafka source's offsets) are in it.
-
-    Not Flink's own stop-with-savepoint: the legacy socket source fails it ("Socket
-    closed" while stopping). Nothing arrives between the savepoint and the cancel here -
-    the lesson sends nothing in between - so the savepoint is where the job stopped.
-    """
-    from pyflink.common.completable_future import CompletableFuture
-    from pyflink.java_gateway import get_gateway
-
-    # PyFlink's JobClient.trigger_savepoint calls a Java signature Flink 2 no longer has
-    # (it gained a format argument): call the Java client directly
-    canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    j_future = java_object(job.client).triggerSavepoint(None, canonical)
-    path = bounded(CompletableFuture(j_future), timeout, f"taking a savepoint of {job.name}")
-    job.stop()
-    return str(path)
-
-
-def resume_from(env: Any, savepoint: str) -> Any:
-    """Make the next job built on ``env`` start from ``savepoint`` (its state restored)."""
-    from pyflink.common import Configuration
-
-    config = Configuration()
-    config.set_string("execution.savepoint.path", savepoint)
-    env.configure(config)
-    return env
 
 
 # --- Kafka alone: applications read the topic, each in its own group ---------------------------

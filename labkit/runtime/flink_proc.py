@@ -15,10 +15,20 @@ The JobManager's REST API speaks HTTPS and only to holders of the lab's certific
 through the lab's front door on 8081 or the next free port (:mod:`labkit.runtime.webui`),
 the third process here. Jar upload is off: nothing but the notebook submits jobs. The
 fourth is Flink's SQL Gateway (:mod:`labkit.runtime.gateway_proc`), closed the same way.
+
+Every listener is on 127.0.0.1 - unless the lab was started on an address of the room's
+network (``labkit up --flink-host ADDR``, `FlinkPorts.host`), so that TaskManagers of other
+machines can join it (:mod:`labkit.runtime.flink_join`). Then the JobManager's RPC, the
+blob server and the TaskManagers' RPC and data ports bind that address, and all of that
+traffic is Flink's internal SSL (`internal_options`): mutual TLS with one key made for the
+lab, each machine's certificate signed by it for its address (made in
+:mod:`labkit.runtime.flink_join`), keystore and truststore alike - Flink's recommended set-up for internal
+connectivity (one dedicated certificate). REST stays on 127.0.0.1, mutual TLS.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -35,6 +45,8 @@ from .net import listening, pick_port
 from .processes import fail_if_exited, launch
 
 DEFAULT_REST_PORT = 8081
+#: Where every listener is unless the lab names another address (`FlinkPorts.host`).
+LOOPBACK = "127.0.0.1"
 SLOTS = 4
 READY_TIMEOUT_S = 90.0
 #: Serial GC, C1-only JIT: a laptop-sized JVM that starts fast (appended to Flink's own options).
@@ -57,6 +69,9 @@ class FlinkPorts:
     rpc: int
     web: int  # the Web UI's front door, for the learner's browser
     gateway: int = 0  # Flink's SQL Gateway (HTTPS, client certificate required); 0: none
+    # JobManager RPC, blob server, TaskManagers' RPC and data: 127.0.0.1, or this machine's
+    # address on a network other machines' TaskManagers join over (internal SSL then)
+    host: str = LOOPBACK
 
     @property
     def rest_address(self) -> str:
@@ -99,14 +114,16 @@ def plan(
 
 
 def config(ports: FlinkPorts) -> dict[str, str]:
-    """The cluster's config.yaml, flat keys. Every listener on 127.0.0.1."""
+    """The cluster's config.yaml, flat keys. Every listener on 127.0.0.1, or the internal
+    ones on `FlinkPorts.host` (`start` then adds `internal_options`: internal SSL)."""
     home = flink_home()
-    return {
-        "jobmanager.rpc.address": "127.0.0.1",
-        "jobmanager.bind-host": "127.0.0.1",
+    host = ports.host
+    out = {
+        "jobmanager.rpc.address": host,
+        "jobmanager.bind-host": host,
         "jobmanager.rpc.port": str(ports.rpc),
-        "taskmanager.bind-host": "127.0.0.1",
-        "taskmanager.host": "127.0.0.1",
+        "taskmanager.bind-host": host,
+        "taskmanager.host": host,
         "taskmanager.rpc.port": "0",
         "taskmanager.data.port": "0",
         "blob.server.port": "0",
@@ -121,7 +138,7 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         "parallelism.default": "1",
         **MEMORY,
         # Python functions run inside the TaskManager ("thread" mode: its embedded interpreter
-        # is this Python, see _environment): no worker process, no Beam gRPC servers (they
+        # is this Python, see environment): no worker process, no Beam gRPC servers (they
         # listen on every interface). PyFlink runs what thread mode lacks (pandas UDFs,
         # Python aggregate functions) in worker processes of this Python, 20 ms bundles.
         "python.execution-mode": "thread",
@@ -151,6 +168,45 @@ def config(ports: FlinkPorts) -> dict[str, str]:
         # Flink's own module opens (from PyFlink's config.yaml), then a laptop-sized JVM
         "env.java.opts.all": f"{_default_java_opts()} {JVM_OPTS}".strip(),
         "web.cancel.enable": "true",
+    }
+    if host != LOOPBACK:
+        out.update(SPREAD)
+    return out
+
+
+#: A cluster whose TaskManagers may be on several machines: a job's slots spread over them
+#: (a rescaled job uses the joined machine too, Flink's default fills one TaskManager
+#: first), and state up to 1 MB travels inside the checkpoint's metadata, which the
+#: JobManager writes on its own disk (a TaskManager on another machine would otherwise
+#: write state files to a path that is the JobManager's: shared storage, as Flink expects).
+SPREAD = {"taskmanager.load-balance.mode": "slots", "state.storage.fs.memory-threshold": "1mb"}
+
+
+def checked_host(host: str) -> str:
+    """``host`` if it is an IP address (Flink binds it: one of this machine's), else a `LabError`."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        raise LabError(f"Flink's address must be an IP address of this machine, not {host!r}.") from None
+
+
+def internal_options(where: Path) -> dict[str, str]:
+    """Flink's internal SSL (RPC, data transport, blob server) with ``where/internal.p12``
+    (`labkit.runtime.flink_join.ensure_internal`) as keystore and truststore; the lab's
+    protocol and cipher suites."""
+    p12 = str(where / "internal.p12")
+    password = (where / "internal.password").read_text().strip()
+    return {
+        "security.ssl.internal.enabled": "true",
+        "security.ssl.internal.keystore": p12,
+        "security.ssl.internal.keystore-type": "PKCS12",
+        "security.ssl.internal.keystore-password": password,
+        "security.ssl.internal.key-password": password,
+        "security.ssl.internal.truststore": p12,
+        "security.ssl.internal.truststore-type": "PKCS12",
+        "security.ssl.internal.truststore-password": password,
+        "security.ssl.protocol": "TLSv1.2",
+        "security.ssl.algorithms": ",".join(tls.CIPHER_SUITES),
     }
 
 
@@ -216,7 +272,8 @@ def prepare() -> Path:
     return home
 
 
-def _environment(java_home: Path) -> dict[str, str]:
+def environment(java_home: Path) -> dict[str, str]:
+    """The environment Flink's scripts run in (``FLINK_HOME``, ``FLINK_CONF_DIR``, Java...)."""
     # A PyFlink started in the calling process leaves FLINK_*/JVM_ARGS in os.environ; the
     # cluster must not inherit them (its lib/ and conf/ are the ones above).
     env = {
@@ -247,26 +304,24 @@ def _environment(java_home: Path) -> dict[str, str]:
 ROLES = ("jobmanager", "taskmanager", "webui", gateway_proc.ROLE)
 
 
-def start(java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ROLES) -> dict[str, subprocess.Popen]:
+def start(
+    java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ROLES, internal: Path | None = None
+) -> dict[str, subprocess.Popen]:
     """Start the JobManager, TaskManager, the Web UI's front door and/or the SQL Gateway
-    (not waiting)."""
+    (not waiting); with Flink's internal SSL on the key in ``internal`` if given (a lab on
+    another address than 127.0.0.1: `labkit.runtime.flink_join.ensure_internal`)."""
     home = flink_home()
     if not (home / "lib").is_dir() or not (home / "opt").is_dir() or "jobmanager" in roles:
         prepare()
     cluster = {**config(ports), **access()}
-    # it holds the keystore's password: this user's only
-    tls.write_private(
-        home / "conf" / "config.yaml",
-        (
-            "# Written by labkit (labkit/runtime/flink_proc.py) at every start.\n"
-            + "".join(f"{k}: {json.dumps(v)}\n" for k, v in cluster.items())
-        ).encode(),
-    )
+    if internal is not None:
+        cluster.update(internal_options(internal))
+    write_config(home / "conf", cluster)
     procs = {}
     for role in roles:
         out = paths.logs() / f"flink-{role}.log"
         command = [str(home / "bin" / f"{role}.sh"), "start-foreground"]
-        env = _environment(java_home)
+        env = environment(java_home)
         if role == "webui":
             command = [sys.executable, "-m", "labkit.runtime.webui", "--port", str(ports.web)]
             command += ["--upstream", ports.rest_address, "--tls", str(tls.folder())]
@@ -276,6 +331,17 @@ def start(java_home: Path, ports: FlinkPorts, roles: tuple[str, ...] = ROLES) ->
         banner = f"labkit starting the Flink {role} at {time.ctime()}"
         procs[role] = launch(command, out, banner, home, env=env)
     return procs
+
+
+def write_config(conf: Path, settings: dict[str, str]) -> None:
+    """``conf/config.yaml`` of ``settings``; 0600: it holds the keystores' passwords."""
+    tls.write_private(
+        conf / "config.yaml",
+        (
+            "# Written by labkit (labkit/runtime/flink_proc.py) at every start.\n"
+            + "".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items())
+        ).encode(),
+    )
 
 
 def overview(rest: str, timeout: float = 2.0) -> dict | None:

@@ -32,7 +32,7 @@ import psutil
 from .. import paths
 from ..errors import LabError
 from ..paths import Say, printer
-from . import artifacts, cli_tools, compose, flink_proc, gateway_proc, kafka_proc
+from . import artifacts, cli_tools, compose, flink_join, flink_proc, gateway_proc, kafka_proc
 from . import profile as profiles
 from .backends import local_kafka_profile, requested_backend, wanted_brokers
 from .jvm import find_java
@@ -51,14 +51,21 @@ def broker_record(broker: kafka_proc.Broker, proc: subprocess.Popen) -> dict[str
     return record(proc, **broker.fields(), log=str(paths.logs() / f"kafka-{broker.node_id}.log"))
 
 
-def up(quiet: bool = False, backend: str | None = None, brokers: int | None = None) -> State:
+def up(
+    quiet: bool = False, backend: str | None = None, brokers: int | None = None, flink_host: str | None = None
+) -> State:
     """Make sure the lab's cluster is running; start or repair what is missing. Idempotent.
 
     ``backend`` ('local', 'compose', 'remote') overrides ``LABKIT_BACKEND``; ``brokers``
-    (1 or 3) overrides ``LABKIT_BROKERS`` and what is running.
+    (1 or 3) overrides ``LABKIT_BROKERS`` and what is running. ``flink_host``: the local
+    Flink's internal listeners on this address of the room's network, so that other
+    machines' TaskManagers can join (:mod:`labkit.runtime.flink_join`; 127.0.0.1 takes it
+    back); None keeps the address the running Flink has (127.0.0.1 for a new one).
     """
     with lock():
         remote = requested_backend(backend)
+        if remote is not None and flink_host:
+            raise LabError(f"--flink-host is for the local backend's Flink, not {remote.backend}'s.")
         if remote is not None:
             running = _up_elsewhere(remote, backend, quiet)
         else:
@@ -74,7 +81,7 @@ def up(quiet: bool = False, backend: str | None = None, brokers: int | None = No
             if kafka_profile:  # a wrong password or CA: said now, before Flink starts
                 profiles.check(profiles.load(kafka_profile), timeout=10.0)
             n = 0 if kafka_profile else wanted_brokers(brokers, state)
-            running = _up_local(state, n, printer(quiet), kafka_profile=kafka_profile)
+            running = _up_local(state, n, printer(quiet), kafka_profile=kafka_profile, flink_host=flink_host)
         cli_tools.write(running.endpoints)  # kafka-topics.sh..., flink: for the lab as it runs now
         return running
 
@@ -94,10 +101,15 @@ def _up_elsewhere(remote: Endpoints, backend: str | None, quiet: bool) -> State:
 
 
 def _up_local(
-    state: State | None, n: int, say: Say, attempt: int = 0, kafka_profile: str | None = None
+    state: State | None,
+    n: int,
+    say: Say,
+    attempt: int = 0,
+    kafka_profile: str | None = None,
+    flink_host: str | None = None,
 ) -> State:
     """The local lab: ``n`` Kafka brokers of its own (0: Kafka through ``kafka_profile``) and
-    its Flink, reused, repaired or started."""
+    its Flink (on ``flink_host``, see `up`), reused, repaired or started."""
     processes = dict(state.processes) if state else {}
     kafka_names = [k for k in processes if k.startswith("kafka-")]
     if state and state.endpoints.backend == "local" and state.brokers != n and kafka_names:
@@ -125,7 +137,11 @@ def _up_local(
     # it is replaced.
     jm, tm = processes.get("flink-jobmanager", {}), processes.get("flink-taskmanager", {})
     door, sql = processes.get("flink-webui", {}), processes.get(f"flink-{gateway_proc.ROLE}", {})
+    host = flink_proc.checked_host(flink_host or jm.get("host") or flink_proc.LOOPBACK)
     current = tracked(jm) and "web_port" in jm
+    if current and jm.get("host", flink_proc.LOOPBACK) != host:
+        say(f"labkit: Flink moves its internal listeners to {host}: restarting Flink.")
+        current = False
     missing = flink_proc.lib_outdated() if current else []
     if missing:  # labkit was upgraded under a running lab: its JVMs never loaded these jars
         say(f"labkit: Flink's lib/ lacks {', '.join(missing)} (a newer labkit): restarting Flink.")
@@ -136,13 +152,14 @@ def _up_local(
         old = int(sql.get("port") or 0)
         keep = old and (tracked(sql) or port_free(old))
         gateway = old if keep else pick_port(None, None, taken, "Flink's SQL Gateway")
-        ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"], jm["web_port"], gateway)
+        ports = flink_proc.FlinkPorts(jm["port"], jm["rpc_port"], jm["web_port"], gateway, host)
     roles: tuple[str, ...] = ()
     if ports is None:
         stop_all([jm, tm, door, sql])
         taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
         preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
         ports = flink_proc.plan(env_port("LABKIT_FLINK_PORT"), taken, preferred)
+        ports.host = host
         roles = flink_proc.ROLES
     else:
         again = (("taskmanager", tm), ("webui", door), (gateway_proc.ROLE, sql))
@@ -162,11 +179,12 @@ def _up_local(
     )
     # Flink first: its JVMs start while Kafka's log folder is formatted (a JVM of its own)
     known = flink_proc.taskmanager_ids(ports.rest_address) if "jobmanager" not in roles else set()
-    started_flink = flink_proc.start(java.home, ports, roles) if roles else {}
+    internal = flink_join.ensure_internal(host) if _host(host) and roles else None  # internal SSL
+    started_flink = flink_proc.start(java.home, ports, roles, internal) if roles else {}
     for role, proc in started_flink.items():
         log = str(paths.logs() / f"flink-{role}.log")
         processes[f"flink-{role}"] = (
-            record(proc, port=ports.rest, rpc_port=ports.rpc, web_port=ports.web, log=log)
+            record(proc, port=ports.rest, rpc_port=ports.rpc, web_port=ports.web, log=log, **_host(host))
             if role == "jobmanager"
             else record(proc, port=ports.web, log=log)
             if role == "webui"
@@ -208,7 +226,7 @@ def _up_local(
         say("labkit: another program took a port the lab had chosen; choosing other ports.")
         stop_all([processes.pop(k) for k in lost if k in processes])
         saved = _save_local(processes, cluster, ports, n, kafka_profile)
-        return _up_local(saved, n, say, attempt + 1, kafka_profile)
+        return _up_local(saved, n, say, attempt + 1, kafka_profile, host)
     kafka = (
         f"Kafka {artifacts.KAFKA_VERSION} on {state.endpoints.bootstrap_servers} "
         f"({n} broker{'s' if n > 1 else ''})"
@@ -218,8 +236,14 @@ def _up_local(
     say(
         f"labkit: {kafka}, Flink {flink_proc.version()} with Web UI "
         f"http://{ports.web_address} and SQL Gateway - ready in {time.monotonic() - t0:.1f} s."
+        + (f" TaskManagers may join at {ports.host} (`labkit flink-bundle ADDR`)." if _host(host) else "")
     )
     return state
+
+
+def _host(host: str) -> dict[str, str]:
+    """The JobManager record's ``host`` field: only when it is not 127.0.0.1 (as before)."""
+    return {} if host == flink_proc.LOOPBACK else {"host": host}
 
 
 def _save_local(
