@@ -67,10 +67,10 @@ def refresh_and_browse(lab: Lab) -> dict[str, Any]:
         full = [_ms(lambda: snapshot(admin, consumer=offsets)) for _ in range(REPEATS)]
         idle = [_ms(lambda: snapshot(admin, consumer=offsets, previous=first)) for _ in range(REPEATS)]
     fresh, kept = [], []
-    browser = MessageBrowser(lab.client_config())
+    browser = MessageBrowser(lab)
     try:
         for i in range(REPEATS):
-            new = MessageBrowser(lab.client_config())
+            new = MessageBrowser(lab)
             fresh.append(_ms(lambda n=new, i=i: n.open(names[i], i % PARTITIONS, 3)))
             new.close()
             kept.append(_ms(lambda i=i: browser.open(names[i], i % PARTITIONS, 3)))

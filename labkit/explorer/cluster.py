@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 from kafka import TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
+from kafka.errors import ClusterAuthorizationFailedError
 
 from ..errors import LabError
 
@@ -80,6 +81,8 @@ class Snapshot:
     replica_sizes: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
     settings: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     slow_taken: float = 0.0
+    # the login may not describe the cluster (a learner on a classroom's Kafka): not asked again
+    quorum_refused: bool = False
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """``{partition: end offset}`` of ``topic`` at this moment."""
@@ -124,7 +127,13 @@ def snapshot(
     for p in parts:
         p["start"], p["end"] = offsets.get((p["topic"], p["partition"]), (None, None))
         p["size_bytes"] = _leader_size(sizes, p)
-    controller = _active_controller(admin, errors)
+    quorum_refused = previous is not None and previous.quorum_refused
+    controller = None
+    if not quorum_refused:
+        try:
+            controller = _active_controller(admin, errors)
+        except ClusterAuthorizationFailedError:  # the instructor's to see, not a learner's
+            quorum_refused = True
     brokers = _brokers(cluster, parts, controller)
     topics = _topics(parts, settings, _disk_sizes(sizes))
     try:
@@ -149,6 +158,7 @@ def snapshot(
         replica_sizes=sizes,
         settings=settings,
         slow_taken=taken if fresh else previous.slow_taken if previous is not None else taken,
+        quorum_refused=quorum_refused,
     )
 
 
@@ -303,10 +313,14 @@ def _brokers(cluster: dict, parts: list[dict], controller: int | None) -> pd.Dat
 
 
 def _active_controller(admin: Any, errors: list[str]) -> int | None:
-    """The KRaft quorum's leader: the controller that is acting now."""
+    """The KRaft quorum's leader: the controller that is acting now. Raises
+    ``ClusterAuthorizationFailedError`` for a login that may not ask (a classroom's learner:
+    Kafka logs each refusal, so the explorer stops asking)."""
     try:
         quorum = admin.describe_metadata_quorum()
         leader = quorum["topics"][0]["partitions"][0]["leader_id"]
+    except ClusterAuthorizationFailedError:
+        raise
     except Exception as exc:  # noqa: BLE001 - shown, not fatal: the rest of the picture stands
         errors.append(f"the metadata quorum did not answer: {exc}")
         return None

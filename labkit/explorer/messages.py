@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pandas as pd
 from kafka import KafkaConsumer, TopicPartition
 
 from ..errors import LabError, UnknownTopic
 from ..records import timestamp_ms
+
+if TYPE_CHECKING:
+    from ..kafka import KafkaHelpers
 
 COLUMNS = ["offset", "timestamp", "key", "headers", "value", "format"]
 #: Records a page shows.
@@ -70,12 +73,14 @@ def row(record: Any) -> dict:
 class MessageBrowser:
     """Reads one partition of one topic from a chosen position (see the module docstring).
 
-    ``config`` is a lab's ``client_config()`` (address and time-outs). Safe to use from a
-    widget callback and a refresh thread at once (one lock around the consumer).
+    ``kafka`` is a lab (or lesson 04b's trio): the browser reads through its ``consumer()``,
+    so a learner on a classroom's Kafka browses the topics the explorer lists, by the
+    lesson's names. Safe to use from a widget callback and a refresh thread at once (one
+    lock around the consumer).
     """
 
-    def __init__(self, config: dict[str, Any], page: int = PAGE) -> None:
-        self.config = config
+    def __init__(self, kafka: KafkaHelpers, page: int = PAGE) -> None:
+        self.kafka = kafka
         self.page = page
         self.where: TopicPartition | None = None
         self.next_offset = 0
@@ -85,12 +90,13 @@ class MessageBrowser:
     def consumer(self) -> KafkaConsumer:
         """The browser's consumer: no group, nothing committed, raw bytes."""
         if self._consumer is None:
-            self._consumer = KafkaConsumer(
-                **self.config,
+            self._consumer = self.kafka.consumer(
                 group_id=None,
                 enable_auto_commit=False,
                 fetch_max_wait_ms=50,
                 max_poll_records=self.page,
+                key_deserializer=None,  # bytes as stored: the browser shows what they are
+                value_deserializer=None,
             )
         return self._consumer
 

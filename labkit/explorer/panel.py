@@ -179,7 +179,7 @@ class Explorer(Panel):
         self.wakeups = 0  # times the refresh thread woke up (paused or not)
         self.pictures = 0  # brokers pictures drawn (redrawn only when they change)
         self.messages = pd.DataFrame(columns=COLUMNS)
-        self.browser = MessageBrowser(kafka.client_config())
+        self.browser = MessageBrowser(kafka)
         self._admin: Any = None
         self._offsets: Any = None  # a consumer with no group: asks for log start/end offsets
         self._picture_key: tuple | None = None

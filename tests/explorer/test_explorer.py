@@ -155,7 +155,7 @@ def test_the_browser_shows_json_pretty_other_bytes_as_bytes_and_drops_nothing(la
         producer.send(name, value, key="k", headers=[("source", b"test"), ("bin", b"\x00\x01")])
     producer.flush()
     producer.close()
-    browser = MessageBrowser(lab.client_config())
+    browser = MessageBrowser(lab)
     try:
         page = browser.open(name, 0, "beginning")
         assert list(page.offset) == [0, 1, 2, 3, 4]
@@ -175,7 +175,7 @@ def test_the_browser_opens_at_the_beginning_the_end_an_offset_and_a_time(lab, to
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     events = [{"n": i, "at": (t0 + timedelta(minutes=i)).isoformat()} for i in range(50)]
     lab.produce(name, events, timestamp="at")
-    browser = MessageBrowser(lab.client_config(), page=20)
+    browser = MessageBrowser(lab, page=20)
     try:
         assert list(browser.open(name, 0, "beginning").offset) == list(range(20))
         assert list(browser.more().offset) == list(range(20, 40))

@@ -282,6 +282,11 @@ ddl += "{lab.flink_kafka_connection}, 'format' = 'json', 'scan.startup.mode' = '
 ddl += "'scan.bounded.mode' = 'latest-offset')"
 sql.run_cell(ddl, {"lab": lab})
 print("cell", int(sql.run_cell("SELECT SUM(n) AS total FROM cell_notes")["total"][0]))
+explorer = lab.explore("messages")  # the learner's explorer: the lesson's names, no refusals shown
+snap = explorer.refresh()
+page = explorer.browser.open("notes", 0)
+print("explorer", sorted(snap.topics.topic), snap.errors, snap.quorum_refused, list(page["offset"]))
+explorer.stop()
 """
 
 
@@ -302,6 +307,8 @@ def test_a_learners_lab_runs_its_own_flink_on_the_classrooms_kafka(room, tmp_pat
         assert out.returncode == 0, out.stdout + out.stderr
         assert f"prefix {A}." in out.stdout and "read [1, 2, 3, 4, 5]" in out.stdout, out.stdout
         assert "flink 15" in out.stdout and "cell 15" in out.stdout, out.stdout
+        explored = "explorer ['notes', 'shared.clicks', 'shared.payments'] [] True [0, 1, 2, 3, 4]"
+        assert explored in out.stdout, out.stdout
         named = "consumer notes {'n': 1} 5 {TopicPartition(topic='notes', partition=0)}"
         assert named in out.stdout, out.stdout
         topics = next(line for line in out.stdout.splitlines() if line.startswith("topics"))
