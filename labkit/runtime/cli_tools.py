@@ -40,6 +40,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import LabError
 from . import artifacts, flink_proc, tls
+from . import profile as profiles
 from .jvm import Java, JavaNotFound, find_java
 from .state import Endpoints, State
 
@@ -97,6 +98,15 @@ def folder() -> Path:
 def support_dir() -> Path:
     """Their settings: Kafka's tools' log4j2 file and Flink's client configuration."""
     return paths.home() / "cli"
+
+
+def kafka_config() -> Path:
+    """On a lab whose Kafka wants a login (a connection profile, a classroom's learner): the
+    Kafka tools' client settings - TLS with the profile's CA, the SASL login - as Kafka's
+    tools read them: ``--command-config`` (``kafka-topics.sh``, ``kafka-consumer-groups.sh``,
+    ``kafka-configs.sh``...), ``--consumer.config`` / ``--producer.config`` (the console tools).
+    0600: it holds the password. Absent on a lab with its own Kafka."""
+    return support_dir() / "kafka-client.properties"
 
 
 def flink_conf_dir() -> Path:
@@ -253,6 +263,7 @@ def write(endpoints: Endpoints) -> Path:
     _write(run_class, kafka_run_class(executable, kafka_tools_classpath(), log4j))
     for name, main in KAFKA_TOOLS.items():
         _write(bin_dir / name, kafka_tool(name, main, run_class))
+    _write_kafka_config(endpoints)
     settings = _flink_settings(endpoints)
     if settings is None:  # no JobManager to reach: no `flink` pointing at another lab's
         (bin_dir / "flink").unlink(missing_ok=True)
@@ -272,6 +283,18 @@ def write(endpoints: Endpoints) -> Path:
     (paths.logs() / "flink-cli").mkdir(exist_ok=True)
     _write(bin_dir / "flink", flink_script(java, home))
     return bin_dir
+
+
+def _write_kafka_config(endpoints: Endpoints) -> None:
+    """`kafka_config` for the lab's connection profile (its file, written again at each up:
+    a profile handed out again is picked up), or none."""
+    found = profiles.of_endpoints(endpoints)
+    if found is None:
+        kafka_config().unlink(missing_ok=True)
+        return
+    settings = {"bootstrap.servers": found.bootstrap, **profiles.java_options(found, shaded=False)}
+    text = HEADER + profiles.properties_text(settings)
+    tls.write_private(kafka_config(), text.encode("latin-1"))
 
 
 def ensure() -> Path:
@@ -309,5 +332,14 @@ def add_to_path(where: Path | None = None) -> bool:
 
 
 def export_line(where: Path) -> str:
-    """What ``labkit path`` prints: a shell line putting ``where`` first on PATH."""
-    return f'export PATH={shlex.quote(str(where))}:"$PATH"'
+    """What ``labkit path`` prints: a shell line putting ``where`` first on PATH (and, on a lab
+    whose Kafka wants a login, a comment saying which settings file the tools need)."""
+    line = f'export PATH={shlex.quote(str(where))}:"$PATH"'
+    config = kafka_config()
+    if config.is_file():
+        line += (
+            "\n# this lab's Kafka wants a login: give Kafka's tools --command-config "
+            f"{shlex.quote(str(config))} (the console tools: --consumer.config / --producer.config);"
+            " topic names as Kafka has them"
+        )
+    return line

@@ -322,8 +322,8 @@ def _unregister(java: Path, where: Path, profile: profiles.Profile, bootstrap: s
     """Kafka's ``kafka-cluster.sh unregister --id`` (UnregisterBroker), logged in as ``admin``
     through a 0600 properties file (deleted afterwards); no password on the command line."""
     settings = where / "unregister.properties"
-    lines = [f"{k}={v}" for k, v in profiles.java_options(profile, shaded=False).items()]
-    tls.write_private(settings, ("\n".join(lines) + "\n").encode())
+    text = profiles.properties_text(profiles.java_options(profile, shaded=False))
+    tls.write_private(settings, text.encode("latin-1"))
     classpath = os.pathsep.join(str(p) for b in ("kafka", "kafka-tools") for p in artifacts.classpath(b))
     command = [
         str(java),

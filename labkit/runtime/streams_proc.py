@@ -245,27 +245,6 @@ def login_settings(profile: profiles.Profile) -> dict[str, str]:
 JAAS_FILE_OPTION = "-Djava.security.auth.login.config="
 
 
-def properties_text(config: dict[str, str]) -> str:
-    """``config`` as a Java ``.properties`` file that ``Properties.load`` reads back exactly:
-    backslashes doubled, line breaks and non-Latin-1 characters escaped, a leading space kept."""
-
-    def escaped(text: str, key: bool = False) -> str:
-        out = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-        if key:
-            out = out.replace("=", "\\=").replace(":", "\\:").replace(" ", "\\ ")
-        elif out.startswith(" "):
-            out = "\\" + out
-        return "".join(c if ord(c) < 256 else _unicode_escape(c) for c in out)
-
-    return "".join(f"{escaped(k, key=True)}={escaped(v)}\n" for k, v in config.items())
-
-
-def _unicode_escape(char: str) -> str:
-    # \\uXXXX per UTF-16 unit: a character beyond U+FFFF is a surrogate pair
-    units = char.encode("utf-16-be")
-    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
-
-
 def start(
     lab: Lab,
     application_id: str,
@@ -290,7 +269,7 @@ def start(
     config = settings(
         lab, application_id, instance, clicks=clicks, counts=counts, window_s=window_s, grace_s=grace_s
     )
-    write_private(config_file, properties_text(config).encode("latin-1"))
+    write_private(config_file, profiles.properties_text(config).encode("latin-1"))
     found = profiles.of_endpoints(getattr(lab, "endpoints", None))
     login: list[str] = []
     jaas = home / "login.jaas"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
 import uuid
 
 import kafka.errors as Errors
@@ -315,6 +316,18 @@ def test_a_learners_lab_runs_its_own_flink_on_the_classrooms_kafka(room, tmp_pat
         assert "'notes'" in topics and "shared.payments" in topics and "learner-0" not in topics, topics
         with admin(room, "instructor") as boss:  # in Kafka it is the learner's own topic
             assert f"{A}.notes" in boss.list_topics() and "notes" not in boss.list_topics()
+        # Kafka's own tools, with the settings file `labkit path` names: Kafka's names, the ACLs' view
+        config = learner.home / "cli" / "kafka-client.properties"
+        assert oct(config.stat().st_mode & 0o777) == "0o600"
+        path = learner.run("path", timeout=60)
+        assert f"--command-config {config}" in path.stdout and password not in path.stdout, path.stdout
+        listed = subprocess.run(
+            [str(learner.home / "bin" / "kafka-topics.sh"), "--bootstrap-server", room.bootstrap,
+             "--command-config", str(config), "--list"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(listed.stdout.split()) == [f"{A}.notes", "shared.clicks", "shared.payments"], listed
         assert password not in out.stdout + out.stderr
         logs = [f for f in (learner.home / "logs").rglob("*") if f.is_file()]
         assert logs and not [f for f in logs if password in f.read_text(errors="replace")]

@@ -377,7 +377,7 @@ def test_kafka_streams_gets_the_login_but_its_properties_file_no_password(tmp_pa
         k: v for k, v in profile.java_options(loaded, shaded=False).items() if k != "sasl.jaas.config"
     }
     assert settings["ssl.truststore.location"] == str(ca_file.resolve())
-    text = streams_proc.properties_text({"a b": " x\\y\né", "k": "v😀"})
+    text = profile.properties_text({"a b": " x\\y\né", "k": "v😀"})
     assert text == "a\\ b=\\ x\\\\y\\né\nk=v\\ud83d\\ude00\n"
     text.encode("latin-1")  # what Properties.load(InputStream) reads
 
