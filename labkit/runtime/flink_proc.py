@@ -41,7 +41,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import LabError
 from . import artifacts, beam_loopback, gateway_proc, tls
-from .net import listening, pick_port
+from .net import listening, pick_port, port_free
 from .processes import fail_if_exited, launch
 
 DEFAULT_REST_PORT = 8081
@@ -98,17 +98,22 @@ def flink_home() -> Path:
 
 
 def plan(
-    rest_port: int | None = None, taken: set[int] | None = None, preferred: int | None = DEFAULT_REST_PORT
+    rest_port: int | None = None,
+    taken: set[int] | None = None,
+    preferred: int | None = DEFAULT_REST_PORT,
+    rpc: int | None = None,
 ) -> FlinkPorts:
     """The Web UI on ``rest_port`` (an error if taken), else ``preferred`` (8081) or the next
-    free one (any free one if None); the JobManager's REST API and RPC and the SQL Gateway
-    on free ports."""
+    free one (any free one if None); the JobManager's REST API and the SQL Gateway on free
+    ports, its RPC on ``rpc`` if that is free (a lab other machines' TaskManagers joined keeps
+    the port their join bundles name) or a free one."""
     taken = set(taken or ())
     web = pick_port(rest_port, preferred, taken, "Flink's Web UI", "LABKIT_FLINK_PORT")
     taken.add(web)
     rest = pick_port(None, None, taken, "Flink's REST API")
     taken.add(rest)
-    rpc = pick_port(None, None, taken, "Flink's JobManager")
+    if not (rpc and rpc not in taken and port_free(rpc)):
+        rpc = pick_port(None, None, taken, "Flink's JobManager")
     taken.add(rpc)
     return FlinkPorts(rest, rpc, web, pick_port(None, None, taken, "Flink's SQL Gateway"))
 

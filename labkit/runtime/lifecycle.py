@@ -158,7 +158,9 @@ def _up_local(
         stop_all([jm, tm, door, sql])
         taken = {b.port for b in cluster} | {b.controller_port for b in cluster}
         preferred = flink_proc.DEFAULT_REST_PORT if not attempt else None
-        ports = flink_proc.plan(env_port("LABKIT_FLINK_PORT"), taken, preferred)
+        # on a room's address, the RPC port join bundles name stays the same across restarts
+        rpc = int(jm.get("rpc_port") or 0) if host != flink_proc.LOOPBACK else None
+        ports = flink_proc.plan(env_port("LABKIT_FLINK_PORT"), taken, preferred, rpc)
         ports.host = host
         roles = flink_proc.ROLES
     else:

@@ -356,3 +356,12 @@ def test_flink_on_an_address_binds_it_with_internal_ssl_and_loopback_stays_as_it
     assert tm["security.ssl.internal.keystore"] == tm["security.ssl.internal.truststore"]
     with pytest.raises(LabError, match="IP address"):
         flink_proc.checked_host("my-laptop")
+
+
+def test_a_restarted_flink_keeps_the_rpc_port_join_bundles_name_when_it_is_free() -> None:
+    from labkit.runtime.net import free_port
+
+    port = free_port()
+    assert flink_proc.plan(None, set(), None, rpc=port).rpc == port
+    assert flink_proc.plan(None, {port}, None, rpc=port).rpc != port  # taken: another one
+    assert flink_proc.plan(None, set(), None).rpc > 0
