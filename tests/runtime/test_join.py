@@ -11,46 +11,23 @@ home leaves nothing running. Root only (namespaces)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
-from privatelab import PrivateLab, gone
+from netns import LISTENERS, Machine, needs_root, two_machines
+from privatelab import gone
 
 from labkit.errors import LabError
 from labkit.runtime import secure_kafka
-
-#: The tests that make namespaces (`machines`): skipped where that cannot be done.
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None,
-    reason="network namespaces need root and iproute2's `ip` (`ip netns add`)",
-)
 
 A_IP, B_IP = "10.77.24.1", "10.77.24.2"
 CLUSTER = "room"
 TOPIC = "acked"
 JOINED_ID = 4
-
-#: Run first in each namespace: the minimal lab state `secure_kafka` and `join` record their
-#: processes in (as tests/privatelab.py's `secured_home`), registered so that a killed run's
-#: brokers are stopped by `labkit down --all`.
-PRELUDE = """
-import json, sys
-from labkit.runtime.state import Endpoints, State, owner_pid, register_home
-if State.load() is None:
-    State(Endpoints("local", "127.0.0.1:9", "127.0.0.1:9"), owner_pid=owner_pid()).save()
-    register_home()
-"""
 
 START = f"""
 from labkit.runtime import secure_kafka
@@ -86,22 +63,6 @@ print(json.dumps([[t, p, r] for (t, p), r in moved.items()]))
 """
 
 #: Every listening TCP socket (address, port) of the processes named by pid and their children.
-LISTENERS = """
-import ipaddress, psutil
-
-def plain(ip):  # Java's sockets are IPv6 ones: 10.77.24.2 shows as ::ffff:10.77.24.2
-    addr = ipaddress.ip_address(ip)
-    return str(getattr(addr, "ipv4_mapped", None) or addr)
-
-found = set()
-for pid in sys.argv[1:]:
-    proc = psutil.Process(int(pid))
-    for p in [proc, *proc.children(recursive=True)]:
-        conns = p.net_connections("inet")
-        found |= {(plain(c.laddr.ip), c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN}
-print(json.dumps(sorted(found)))
-"""
-
 #: Client code run in A's namespace as ``admin`` (which reaches both machines).
 CLIENT = f"""
 from pathlib import Path
@@ -152,78 +113,18 @@ def read_all():
 """
 
 
-@dataclass
-class Machine:
-    """A network namespace with an address and a LABKIT_HOME of its own."""
-
-    ns: str
-    ip: str
-    home: Path
-
-    @property
-    def lab(self) -> PrivateLab:
-        return PrivateLab(self.home)
-
-    def python(self, code: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-        """``code`` (after `PRELUDE`) in a Python process inside this machine's namespace."""
-        return subprocess.run(
-            ["ip", "netns", "exec", self.ns, sys.executable, "-c", PRELUDE + code, *args],
-            env=self.lab.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def run(self, code: str, *args: str, timeout: float = 240) -> object:
-        """`python`, which must succeed; what its last line of output says (JSON)."""
-        done = self.python(code, *args, timeout=timeout)
-        assert done.returncode == 0, f"in {self.ns}:\n{done.stdout}\n{done.stderr[-4000:]}"
-        return json.loads(done.stdout.strip().splitlines()[-1])
+class JoinMachine(Machine):
+    """A machine that also runs `CLIENT` code."""
 
     def client(self, code: str, timeout: float = 240) -> object:
         """`run` with `CLIENT`'s helpers, reading A's ``admin`` profile."""
         return self.run(CLIENT.format(home=str(self.home)) + code, timeout=timeout)
 
 
-def ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, f"ip {' '.join(args)}: {done.stderr}"
-
-
 @pytest.fixture(scope="module")
-def machines() -> Iterator[tuple[Machine, Machine]]:
-    """Two namespaces linked by a veth pair (names unique to this run), ``lo`` up in each;
-    at the end `labkit down` in each home, nothing of either left running, and both
-    namespaces (and with them the veth pair) deleted, even if a test failed."""
-    tag = uuid.uuid4().hex[:6]
-    a = Machine(f"lkj-{tag}-a", A_IP, Path(tempfile.mkdtemp(prefix="labkit-join-a-")))
-    b = Machine(f"lkj-{tag}-b", B_IP, Path(tempfile.mkdtemp(prefix="labkit-join-b-")))
-    made: list[str] = []
-    try:
-        for m in (a, b):
-            ip("netns", "add", m.ns)
-            made.append(m.ns)
-        ip("link", "add", f"lkj{tag}a", "type", "veth", "peer", "name", f"lkj{tag}b")
-        for m, veth in ((a, f"lkj{tag}a"), (b, f"lkj{tag}b")):
-            ip("link", "set", veth, "netns", m.ns)
-            ip("-n", m.ns, "addr", "add", f"{m.ip}/24", "dev", veth)
-            ip("-n", m.ns, "link", "set", veth, "up")
-            ip("-n", m.ns, "link", "set", "lo", "up")
-        yield a, b
-    finally:
-        left: list[str] = []
-        for m in (b, a):
-            if m.ns in made:
-                m.python("from labkit.runtime import lifecycle\nlifecycle.down(quiet=True)", timeout=120)
-            left += m.lab.leftovers(timeout=20)
-            for proc in m.lab.processes():
-                proc.kill()
-        for ns in made:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
-        shutil.rmtree(a.home, ignore_errors=True)
-        shutil.rmtree(b.home, ignore_errors=True)
-        assert left == [], f"`labkit down` left processes running: {left}"
+def machines() -> Iterator[tuple[JoinMachine, JoinMachine]]:
+    with two_machines(JoinMachine, "lkj", A_IP, B_IP) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +143,7 @@ def room(machines) -> dict:
     return {**made, "copy": str(copy)}
 
 
-def join_b(b: Machine, room: dict, code: str = JOIN) -> dict:
+def join_b(b: JoinMachine, room: dict, code: str = JOIN) -> dict:
     started = time.monotonic()
     joined = b.run(code, room["copy"])
     print(f"broker {joined['node']} joined from {B_IP} in {time.monotonic() - started:.1f} s")
