@@ -154,14 +154,15 @@ def internal_topics(lab: Lab, application_id: str) -> pd.DataFrame:
 
 def assignment(lab: Lab, application_id: str) -> pd.DataFrame:
     """The application's consumer group as Kafka's group coordinator reports it: one row
-    per member (an instance's stream thread) with the partitions assigned to it."""
+    per member (an instance's stream thread) with the partitions assigned to it (topics by
+    the lesson's names)."""
     with closing(lab.admin()) as admin:
         group = admin.describe_groups([application_id]).get(application_id) or {}
     rows = []
     for member in group.get("members") or []:
         assigned = member.get("member_assignment") or {}
         topics = assigned.get("assigned_partitions", [])
-        parts = [f"{t['topic']}[{p}]" for t in topics for p in sorted(t["partitions"])]
+        parts = [f"{lab.lab_name(t['topic'])}[{p}]" for t in topics for p in sorted(t["partitions"])]
         rows.append({"client_id": member.get("client_id"), "partitions": parts})
     df = pd.DataFrame(rows, columns=["client_id", "partitions"])
     return df.sort_values("client_id", ignore_index=True)

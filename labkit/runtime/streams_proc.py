@@ -131,9 +131,20 @@ class StreamsApp:
         return running[-1][2] if running else []
 
     @property
+    def kafka_application_id(self) -> str:
+        """The ``application.id`` Kafka knows it by, as its config file says (a classroom
+        learner's prefix added, `settings`)."""
+        for line in self.config_file.read_text("latin-1").splitlines():
+            if line.startswith("application.id="):
+                return line.removeprefix("application.id=")
+        return self.application_id
+
+    @property
     def state_dir(self) -> Path:
-        """This instance's local state: one folder per task, RocksDB inside."""
-        return app_home(self.application_id) / f"instance-{self.instance}" / "state" / self.application_id
+        """This instance's local state: one folder per task, RocksDB inside (Kafka Streams
+        names the folder after its ``application.id``)."""
+        home = app_home(self.application_id) / f"instance-{self.instance}" / "state"
+        return home / self.kafka_application_id
 
     def startup_s(self) -> float | None:
         """Seconds from starting the process to its first RUNNING state (None: not yet)."""
@@ -208,7 +219,9 @@ _STARTED: list[StreamsApp] = []
 def settings(
     lab: Lab, application_id: str, instance: int, *, clicks: str, counts: str, window_s: int, grace_s: int
 ) -> dict[str, str]:
-    """The app's properties: Kafka Streams' own keys, then the four the app reads itself."""
+    """The app's properties: Kafka Streams' own keys, then the four the app reads itself. The
+    application id and topics as Kafka names them (`Lab.kafka_name`: a classroom learner's
+    prefix added), since the app is a plain Kafka client."""
     for name, value in (("window_s", window_s), ("grace_s", grace_s)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "window_s" else 0):
             raise ValueError(
@@ -216,15 +229,17 @@ def settings(
             )
     home = app_home(application_id) / f"instance-{instance}"
     found = profiles.of_endpoints(getattr(lab, "endpoints", None))
+    named = lab.kafka_name  # a learner's names on a classroom's Kafka: learner-07.l10-clicks
     return {
-        "application.id": application_id,  # the consumer group, and the prefix of its internal topics
+        # the consumer group, and the prefix of its internal topics (under a learner's prefix too)
+        "application.id": named(application_id),
         "bootstrap.servers": lab.bootstrap_servers,
         **(login_settings(found) if found is not None else {}),
         "client.id": f"{application_id}-instance-{instance}",
         "state.dir": str(home / "state"),
         **LAB_DEFAULTS,
-        "clicks.topic": clicks,
-        "counts.topic": counts,
+        "clicks.topic": named(clicks),
+        "counts.topic": named(counts),
         "window.seconds": str(window_s),
         "grace.seconds": str(grace_s),
     }
