@@ -216,7 +216,7 @@ def _broker_keystore(where: Path, ca_key: Any, ca_cert: Any, addresses: list[str
     user with ACLs on), signed by the CA for ``addresses`` (its SANs), in ``where/broker.p12``
     with a new random ``keystore.password`` (both 0600)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -241,13 +241,7 @@ def _broker_keystore(where: Path, ca_key: Any, ca_cert: Any, addresses: list[str
         .sign(ca_key, hashes.SHA256())
     )
     password = secrets.token_urlsafe(24)
-    encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(tls.P12_KDF_ROUNDS)  # a random 192-bit password: rounds add nothing (tls.py)
-        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-        .hmac_hash(hashes.SHA256())
-        .build(password.encode())
-    )
+    encryption = tls.p12_encryption(password)
     p12 = pkcs12.serialize_key_and_certificates(b"broker", key, cert, [ca_cert], encryption)
     tls.write_private(where / "keystore.password", password.encode())
     tls.write_private(where / "broker.p12", p12)

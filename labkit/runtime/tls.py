@@ -159,24 +159,32 @@ def _make(where: Path) -> None:
     _context.cache_clear()
 
 
+def p12_encryption(password: str) -> Any:
+    """How labkit encrypts a PKCS12 keystore (this one, a secured broker's, Flink's internal
+    one): AES-256 with `P12_KDF_ROUNDS` PBKDF2-HMAC-SHA256 rounds under ``password``."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    return (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(P12_KDF_ROUNDS)  # a random 192-bit password: rounds add nothing
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(password.encode())
+    )
+
+
 def _write_p12(where: Path) -> None:
     """``rest.p12`` from ``rest.key``, ``rest.crt`` and ``rest.password``: AES-256 with
     `P12_KDF_ROUNDS` PBKDF2-HMAC-SHA256 rounds."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     key = serialization.load_pem_private_key((where / "rest.key").read_bytes(), None)
     cert = x509.load_pem_x509_certificate((where / "rest.crt").read_bytes())
-    password = (where / "rest.password").read_text().strip().encode()
-    encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(P12_KDF_ROUNDS)
-        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-        .hmac_hash(hashes.SHA256())
-        .build(password)
-    )
+    encryption = p12_encryption((where / "rest.password").read_text().strip())
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise LabError(f"{where / 'rest.key'} is not the EC key labkit makes: delete {where} for a new one.")
     p12 = pkcs12.serialize_key_and_certificates(b"labkit", key, cert, None, encryption)
