@@ -115,31 +115,17 @@ def internal_keystore(key_file: Path, where: Path, address: str) -> None:
     by the one lab key under one name: each trusts its own certificate, so each trusts every
     certificate that key signed - no other. The address is in it because Flink's data
     connections between TaskManagers check the peer's address against its certificate."""
-    import datetime
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import NameOID
 
     key = serialization.load_pem_private_key(key_file.read_bytes(), None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise LabError(f"{key_file} is not the EC key labkit makes: delete {key_file.parent} for a new one.")
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "labkit flink internal")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=tls.VALID_DAYS))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    sans = [x509.IPAddress(ipaddress.ip_address(address))]
+    cert = tls.self_signed(key, "labkit flink internal", sans)
     password = secrets.token_urlsafe(24)
     encryption = tls.p12_encryption(password)
     tls.write_private(where / "internal.password", password.encode())

@@ -114,18 +114,17 @@ def write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _make(where: Path) -> None:
-    """A new EC key, a self-signed certificate for 127.0.0.1/localhost, and the PKCS12
-    Flink reads (both as its keystore and its truststore: it trusts exactly this one)."""
+def self_signed(key: Any, common_name: str, sans: list[Any], *extensions: Any) -> Any:
+    """A certificate ``key`` signs for itself (a CA of one, `VALID_DAYS`), named
+    ``common_name``, for ``sans`` (x509 general names), with any further ``extensions``
+    (non-critical): the lab's REST certificate, Flink's internal one per machine."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "labkit flink rest")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -133,19 +132,26 @@ def _make(where: Path) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
     )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    return builder.sign(key, hashes.SHA256())
+
+
+def _make(where: Path) -> None:
+    """A new EC key, a self-signed certificate for 127.0.0.1/localhost, and the PKCS12
+    Flink reads (both as its keystore and its truststore: it trusts exactly this one)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+    cert = self_signed(key, "labkit flink rest", sans, usage)
     write_private(
         where / "rest.key",
         key.private_bytes(
